@@ -1,0 +1,193 @@
+#include "core.h"
+
+#include <cmath>
+#include <limits>
+
+namespace ft {
+
+namespace {
+thread_local Registry* tlsRegistry = nullptr;
+
+int64_t reportedBytes(const at::Tensor& t) {
+  // Only the tensor's own span: a rough but monotone signal for V8's GC heuristics.
+  return static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size());
+}
+}  // namespace
+
+Registry::~Registry() {
+  if (tlsRegistry == this) tlsRegistry = nullptr;
+}
+
+std::string Registry::disposedMessage(uint32_t id) {
+  return "tensor handle " + std::to_string(id) + " is disposed (a tensor was used after dispose() or after its scope ended)";
+}
+
+uint32_t Registry::put(at::Tensor t) {
+  if (!t.defined()) throw std::runtime_error("internal: an undefined tensor reached the registry");
+  const int64_t bytes = reportedBytes(t);
+  int64_t ignored = 0;
+  napi_adjust_external_memory(env_, bytes, &ignored);
+  uint32_t id;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+    slots_[id] = std::move(t);
+    reported_[id] = bytes;
+  } else {
+    id = static_cast<uint32_t>(slots_.size());
+    slots_.push_back(std::move(t));
+    reported_.push_back(bytes);
+  }
+  ++live_;
+  return id;
+}
+
+void Registry::release(uint32_t id) {
+  if (id >= slots_.size() || !slots_[id].defined()) throw HandleError(disposedMessage(id));
+  slots_[id] = at::Tensor();
+  int64_t ignored = 0;
+  napi_adjust_external_memory(env_, -reported_[id], &ignored);
+  reported_[id] = 0;
+  free_.push_back(id);
+  --live_;
+}
+
+Registry& registry() {
+  if (!tlsRegistry) throw std::runtime_error("internal: fulltune addon not initialised on this thread");
+  return *tlsRegistry;
+}
+
+void installRegistry(Napi::Env env) {
+  auto* r = new Registry(env);
+  env.SetInstanceData<Registry>(r);  // deleted with the environment
+  tlsRegistry = r;
+}
+
+std::vector<EntryDef>& entries() {
+  static std::vector<EntryDef> all;
+  return all;
+}
+
+void Args::bad(size_t i, const char* expected) const {
+  throw ArgError("argument " + std::to_string(i) + ": expected " + expected);
+}
+
+uint32_t Args::handle(size_t i) const {
+  if (i >= info_.Length() || !info_[i].IsNumber()) bad(i, "a tensor");
+  const double d = info_[i].As<Napi::Number>().DoubleValue();
+  if (d < 0) throw HandleError("tensor is disposed (a tensor was used after dispose() or after its scope ended)");
+  return static_cast<uint32_t>(d);
+}
+
+std::vector<at::Tensor> Args::tensors(size_t i) const {
+  if (i >= info_.Length() || !info_[i].IsArray()) bad(i, "an array of tensors");
+  auto arr = info_[i].As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  out.reserve(arr.Length());
+  auto& reg = registry();
+  for (uint32_t k = 0; k < arr.Length(); ++k) {
+    Napi::Value v = arr.Get(k);
+    if (!v.IsNumber()) bad(i, "an array of tensors");
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (d < 0) throw HandleError("tensor is disposed (a tensor was used after dispose() or after its scope ended)");
+    out.push_back(reg.get(static_cast<uint32_t>(d)));
+  }
+  return out;
+}
+
+int64_t Args::i64(size_t i) const {
+  if (i >= info_.Length() || !info_[i].IsNumber()) bad(i, "an integer");
+  const double d = info_[i].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || std::trunc(d) != d) bad(i, "an integer");
+  return static_cast<int64_t>(d);
+}
+
+double Args::f64(size_t i) const {
+  if (i >= info_.Length() || !info_[i].IsNumber()) bad(i, "a number");
+  return info_[i].As<Napi::Number>().DoubleValue();
+}
+
+bool Args::flag(size_t i) const {
+  if (i >= info_.Length() || !info_[i].IsBoolean()) bad(i, "a boolean");
+  return info_[i].As<Napi::Boolean>().Value();
+}
+
+std::string Args::str(size_t i) const {
+  if (i >= info_.Length() || !info_[i].IsString()) bad(i, "a string");
+  return info_[i].As<Napi::String>().Utf8Value();
+}
+
+std::vector<int64_t> Args::ints(size_t i) const {
+  if (i >= info_.Length() || !info_[i].IsArray()) bad(i, "an array of integers");
+  auto arr = info_[i].As<Napi::Array>();
+  std::vector<int64_t> out(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); ++k) {
+    Napi::Value v = arr.Get(k);
+    if (!v.IsNumber()) bad(i, "an array of integers");
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d) || std::trunc(d) != d) bad(i, "an array of integers");
+    out[k] = static_cast<int64_t>(d);
+  }
+  return out;
+}
+
+at::Scalar Args::scalar(size_t i) const {
+  if (i >= info_.Length()) bad(i, "a number or boolean");
+  if (info_[i].IsBoolean()) return at::Scalar(info_[i].As<Napi::Boolean>().Value());
+  if (!info_[i].IsNumber()) bad(i, "a number");
+  const double d = info_[i].As<Napi::Number>().DoubleValue();
+  constexpr double kMax = 9007199254740992.0;  // 2^53: beyond it a double no longer names one integer
+  if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) <= kMax) return at::Scalar(static_cast<int64_t>(d));
+  return at::Scalar(d);
+}
+
+at::ScalarType dtypeFromCode(int64_t code) {
+  switch (code) {
+    case 0: return at::kFloat;
+    case 1: return at::kDouble;
+    case 2: return at::kHalf;
+    case 3: return at::kBFloat16;
+    case 4: return at::kLong;
+    case 5: return at::kInt;
+    case 6: return at::kBool;
+    case 7: return at::kByte;
+    default: throw ArgError("unknown dtype code " + std::to_string(code));
+  }
+}
+
+int64_t codeOfDtype(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return 0;
+    case at::kDouble: return 1;
+    case at::kHalf: return 2;
+    case at::kBFloat16: return 3;
+    case at::kLong: return 4;
+    case at::kInt: return 5;
+    case at::kBool: return 6;
+    case at::kByte: return 7;
+    default: throw std::runtime_error(std::string("dtype ") + c10::toString(t) + " is not supported by fulltune");
+  }
+}
+
+at::ScalarType Args::dtype(size_t i) const { return dtypeFromCode(i64(i)); }
+
+c10::Device Args::device(size_t i) const {
+  const std::string s = str(i);
+  try {
+    return c10::Device(s);
+  } catch (const c10::Error&) {
+    throw ArgError("argument " + std::to_string(i) + ": unknown device '" + s + "' (expected cpu, cuda or cuda:N)");
+  }
+}
+
+Napi::Value ret(Napi::Env env, at::Tensor t) {
+  return Napi::Number::New(env, static_cast<double>(registry().put(std::move(t))));
+}
+
+Napi::Value retList(Napi::Env env, const std::vector<at::Tensor>& ts) {
+  auto arr = Napi::Array::New(env, ts.size());
+  for (size_t k = 0; k < ts.size(); ++k) arr.Set(static_cast<uint32_t>(k), ret(env, ts[k]));
+  return arr;
+}
+
+}  // namespace ft

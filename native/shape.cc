@@ -1,0 +1,63 @@
+// Views, layout, indexing and joining, dtype/device moves.
+#include "core.h"
+
+using ft::Args;
+
+FT_FN(reshape) { return ft::ret(a.env(), at::reshape(a.tensor(0), a.ints(1))); }
+FT_FN(view) { return ft::ret(a.env(), a.tensor(0).view(a.ints(1))); }
+FT_FN(permute) { return ft::ret(a.env(), at::permute(a.tensor(0), a.ints(1))); }
+FT_FN(transpose) { return ft::ret(a.env(), at::transpose(a.tensor(0), a.i64(1), a.i64(2))); }
+FT_FN(contiguous) { return ft::ret(a.env(), a.tensor(0).contiguous()); }
+FT_FN(expand) { return ft::ret(a.env(), a.tensor(0).expand(a.ints(1))); }
+FT_FN(flatten) { return ft::ret(a.env(), at::flatten(a.tensor(0), a.i64(1), a.i64(2))); }
+FT_FN(narrow) { return ft::ret(a.env(), at::narrow(a.tensor(0), a.i64(1), a.i64(2), a.i64(3))); }
+// slice(x, dim, start, end, step): Python's x[..., start:end:step, ...] on one dimension.
+FT_FN(slice) {
+  std::optional<int64_t> start, end;
+  if (!a.missing(2)) start = a.i64(2);
+  if (!a.missing(3)) end = a.i64(3);
+  return ft::ret(a.env(), at::slice(a.tensor(0), a.i64(1), start, end, a.i64(4)));
+}
+FT_FN(select) { return ft::ret(a.env(), at::select(a.tensor(0), a.i64(1), a.i64(2))); }
+FT_FN(indexSelect) { return ft::ret(a.env(), at::index_select(a.tensor(0), a.i64(1), a.tensor(2))); }
+FT_FN(gather) { return ft::ret(a.env(), at::gather(a.tensor(0), a.i64(1), a.tensor(2))); }
+FT_FN(cat) { return ft::ret(a.env(), at::cat(a.tensors(0), a.i64(1))); }
+FT_FN(stack) { return ft::ret(a.env(), at::stack(a.tensors(0), a.i64(1))); }
+// split(x, size | sizes, dim)
+FT_FN(split) {
+  const auto& x = a.tensor(0);
+  const auto dim = a.i64(2);
+  if (a.raw(1).IsArray()) return ft::retList(a.env(), at::split_with_sizes(x, a.ints(1), dim));
+  return ft::retList(a.env(), at::split(x, a.i64(1), dim));
+}
+FT_FN(squeeze) {
+  if (a.missing(1)) return ft::ret(a.env(), at::squeeze(a.tensor(0)));
+  return ft::ret(a.env(), at::squeeze(a.tensor(0), a.i64(1)));
+}
+FT_FN(unsqueeze) { return ft::ret(a.env(), at::unsqueeze(a.tensor(0), a.i64(1))); }
+FT_FN(toDtype) { return ft::ret(a.env(), a.tensor(0).to(a.dtype(1))); }
+FT_FN(toDevice) { return ft::ret(a.env(), a.tensor(0).to(a.device(1))); }
+FT_FN(clone) { return ft::ret(a.env(), a.tensor(0).clone()); }
+FT_FN(detach) { return ft::ret(a.env(), a.tensor(0).detach()); }
+
+// In-place initialisers and copies (under the caller's grad mode; used with noGrad for init and loading).
+FT_FN(normal_) {
+  a.tensor(0).normal_(a.f64(1), a.f64(2));
+  return a.env().Undefined();
+}
+FT_FN(uniform_) {
+  a.tensor(0).uniform_(a.f64(1), a.f64(2));
+  return a.env().Undefined();
+}
+FT_FN(zero_) {
+  a.tensor(0).zero_();
+  return a.env().Undefined();
+}
+FT_FN(fill_) {
+  a.tensor(0).fill_(a.scalar(1));
+  return a.env().Undefined();
+}
+FT_FN(copy_) {
+  a.tensor(0).copy_(a.tensor(1));
+  return a.env().Undefined();
+}

@@ -1,0 +1,214 @@
+#!/usr/bin/env node
+'use strict';
+// The one source of truth for where libtorch is and how to compile and link against it.
+// CMakeLists.txt (cmake-js) and binding.gyp (node-gyp) both read their flags from here.
+//
+// Search order (as tch-rs does):
+//   1. LIBTORCH: an unpacked libtorch distribution (include/, lib/);
+//   2. the `torch` package of the Python named by FULLTUNE_PYTHON, else `python3`;
+//   3. a project-local Python environment (.libtorch/venv) created here with
+//      `pip install torch==2.13.0` (pinned: an unpinned torch pulls a multi-GB CUDA build).
+//
+// Usage: node scripts/locate-libtorch.js [--json | --cmake FILE | --include | --libdir | --libs | --ldflags | --defines | --root]
+const fs = require('fs');
+const path = require('path');
+const { spawnSync } = require('child_process');
+
+const PINNED_TORCH = '2.13.0';
+const SUPPORTED = { min: [2, 11], max: [2, 13] };
+const projectRoot = path.resolve(__dirname, '..');
+const localVenv = path.join(projectRoot, '.libtorch', 'venv');
+const cacheFile = path.join(projectRoot, '.libtorch', 'location.json');
+
+function log(msg) {
+  process.stderr.write(`[fulltune:libtorch] ${msg}\n`);
+}
+
+function isLibtorchRoot(dir) {
+  return (
+    !!dir &&
+    fs.existsSync(path.join(dir, 'include', 'ATen', 'ATen.h')) &&
+    fs.existsSync(path.join(dir, 'lib')) &&
+    fs.readdirSync(path.join(dir, 'lib')).some((f) => /^libtorch_cpu\.(so|dylib)/.test(f) || f === 'torch_cpu.lib')
+  );
+}
+
+function torchDirOfPython(python) {
+  const r = spawnSync(python, ['-c', 'import torch, os; print(os.path.dirname(torch.__file__))'], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0 || r.error) return null;
+  const dir = r.stdout.trim().split('\n').pop();
+  return isLibtorchRoot(dir) ? dir : null;
+}
+
+function readVersion(root) {
+  // libtorch distributions carry build-version; the Python wheel carries version.py.
+  const bv = path.join(root, 'build-version');
+  if (fs.existsSync(bv)) return fs.readFileSync(bv, 'utf8').trim();
+  const vp = path.join(root, 'version.py');
+  if (fs.existsSync(vp)) {
+    const m = /__version__\s*=\s*'([^']+)'/.exec(fs.readFileSync(vp, 'utf8'));
+    if (m) return m[1];
+  }
+  return 'unknown';
+}
+
+function createLocalVenv() {
+  const python = process.env.FULLTUNE_PYTHON || 'python3';
+  const venvPython = path.join(localVenv, 'bin', 'python');
+  if (!fs.existsSync(venvPython)) {
+    log(`creating ${path.relative(projectRoot, localVenv)} with ${python} -m venv`);
+    const r = spawnSync(python, ['-m', 'venv', localVenv], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (r.status !== 0) return null;
+  }
+  log(`pip install torch==${PINNED_TORCH} (CPU build) into ${path.relative(projectRoot, localVenv)}`);
+  const r = spawnSync(venvPython, ['-m', 'pip', 'install', '--quiet', `torch==${PINNED_TORCH}`], {
+    stdio: ['ignore', 2, 'inherit'],
+  });
+  if (r.status !== 0) return null;
+  return torchDirOfPython(venvPython);
+}
+
+function locateRoot() {
+  const tried = [];
+  if (process.env.LIBTORCH) {
+    if (isLibtorchRoot(process.env.LIBTORCH)) return { root: path.resolve(process.env.LIBTORCH), source: 'LIBTORCH' };
+    fail(`LIBTORCH=${process.env.LIBTORCH} is not a libtorch distribution (expected include/ATen/ATen.h and lib/libtorch_cpu.*)`);
+  }
+  const python = process.env.FULLTUNE_PYTHON || 'python3';
+  const fromPython = torchDirOfPython(python);
+  if (fromPython) return { root: fromPython, source: `python (${python})` };
+  tried.push(`${process.env.FULLTUNE_PYTHON ? 'FULLTUNE_PYTHON' : 'python3'} (${python}) has no usable torch package`);
+  const venvPython = path.join(localVenv, 'bin', 'python');
+  if (fs.existsSync(venvPython)) {
+    const dir = torchDirOfPython(venvPython);
+    if (dir) return { root: dir, source: 'project venv (.libtorch/venv)' };
+  }
+  const created = createLocalVenv();
+  if (created) return { root: created, source: 'project venv (.libtorch/venv, created)' };
+  tried.push(`pip install torch==${PINNED_TORCH} into .libtorch/venv failed`);
+  fail(
+    'libtorch not found. Provide it one of three ways:\n' +
+      '  1. LIBTORCH=/path/to/libtorch (an unpacked libtorch distribution, 2.11 to 2.13);\n' +
+      '  2. a Python with torch installed: FULLTUNE_PYTHON=/path/to/python (default python3);\n' +
+      `  3. let the install create .libtorch/venv with pip install torch==${PINNED_TORCH} (needs python3 with venv and pip).\n` +
+      `Tried: ${tried.join('; ')}`,
+  );
+}
+
+function fail(msg) {
+  process.stderr.write(`fulltune: ${msg}\n`);
+  process.exit(1);
+}
+
+function describe(root, source) {
+  const libDir = path.join(root, 'lib');
+  const libFiles = fs.readdirSync(libDir);
+  const has = (name) => libFiles.some((f) => f === `lib${name}.so` || f === `lib${name}.dylib`);
+  const cuda = has('torch_cuda');
+  const libs = ['torch', 'torch_cpu', 'c10'];
+  if (cuda) libs.push('torch_cuda', 'c10_cuda');
+  const version = readVersion(root);
+  const m = /^(\d+)\.(\d+)/.exec(version);
+  if (m) {
+    const v = [Number(m[1]), Number(m[2])];
+    const cmp = (a, b) => a[0] - b[0] || a[1] - b[1];
+    if (cmp(v, SUPPORTED.min) < 0 || cmp(v, SUPPORTED.max) > 0) {
+      log(`warning: libtorch ${version} is outside the tested range 2.11 to 2.13`);
+    }
+  }
+  // The wheel and libtorch >= 2.9 use the C++11 ABI only; older distributions say so in TorchConfig.cmake.
+  const defines = [];
+  const cfg = path.join(root, 'share', 'cmake', 'Torch', 'TorchConfig.cmake');
+  if (fs.existsSync(cfg)) {
+    const abi = /_GLIBCXX_USE_CXX11_ABI=(\d)/.exec(fs.readFileSync(cfg, 'utf8'));
+    if (abi) defines.push(`_GLIBCXX_USE_CXX11_ABI=${abi[1]}`);
+  }
+  return {
+    root,
+    source,
+    version,
+    cuda,
+    includeDirs: [path.join(root, 'include'), path.join(root, 'include', 'torch', 'csrc', 'api', 'include')],
+    libDir,
+    libs,
+    defines,
+    // --no-as-needed keeps libtorch_cuda linked although no symbol of it is referenced:
+    // loading it is what registers the CUDA kernels.
+    ldflags: [`-L${libDir}`, `-Wl,-rpath,${libDir}`, '-Wl,--no-as-needed', ...libs.map((l) => `-l${l}`), '-Wl,--as-needed'],
+  };
+}
+
+function locate() {
+  // Cache per environment so that node-gyp's many calls don't each start Python.
+  const key = JSON.stringify([process.env.LIBTORCH || '', process.env.FULLTUNE_PYTHON || '']);
+  if (fs.existsSync(cacheFile)) {
+    try {
+      const cached = JSON.parse(fs.readFileSync(cacheFile, 'utf8'));
+      if (cached.key === key && isLibtorchRoot(cached.info.root)) return cached.info;
+    } catch {
+      /* stale or partial cache: locate again */
+    }
+  }
+  const { root, source } = locateRoot();
+  const info = describe(root, source);
+  fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+  fs.writeFileSync(cacheFile, JSON.stringify({ key, info }, null, 2));
+  log(`using libtorch ${info.version}${info.cuda ? ' (CUDA)' : ' (CPU)'} from ${info.root} [${info.source}]`);
+  return info;
+}
+
+function main() {
+  const args = process.argv.slice(2);
+  const info = locate();
+  const what = args[0] || '--json';
+  const q = (s) => (/\s/.test(s) ? JSON.stringify(s) : s);
+  switch (what) {
+    case '--json':
+      process.stdout.write(JSON.stringify(info, null, 2) + '\n');
+      break;
+    case '--root':
+      process.stdout.write(info.root + '\n');
+      break;
+    case '--include':
+      process.stdout.write(info.includeDirs.map(q).join(' ') + '\n');
+      break;
+    case '--libdir':
+      process.stdout.write(info.libDir + '\n');
+      break;
+    case '--libs':
+      process.stdout.write(info.libs.map((l) => `-l${l}`).join(' ') + '\n');
+      break;
+    case '--ldflags':
+      process.stdout.write(info.ldflags.map(q).join(' ') + '\n');
+      break;
+    case '--defines':
+      process.stdout.write(info.defines.join(' ') + '\n');
+      break;
+    case '--cmake': {
+      const out = args[1];
+      if (!out) fail('--cmake needs an output file');
+      const cm = (s) => `"${s.replace(/\\/g, '/')}"`;
+      const lines = [
+        '# generated by scripts/locate-libtorch.js; do not edit',
+        `set(LIBTORCH_ROOT ${cm(info.root)})`,
+        `set(LIBTORCH_VERSION ${cm(info.version)})`,
+        `set(LIBTORCH_CUDA ${info.cuda ? 'ON' : 'OFF'})`,
+        `set(LIBTORCH_INCLUDE_DIRS ${info.includeDirs.map(cm).join(' ')})`,
+        `set(LIBTORCH_LIB_DIR ${cm(info.libDir)})`,
+        `set(LIBTORCH_LIBS ${info.libs.join(' ')})`,
+        `set(LIBTORCH_DEFINES ${info.defines.join(' ')})`,
+        `set(LIBTORCH_LDFLAGS ${info.ldflags.map(cm).join(' ')})`,
+      ];
+      fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+      fs.writeFileSync(out, lines.join('\n') + '\n');
+      break;
+    }
+    default:
+      fail(`unknown option ${what}`);
+  }
+}
+
+if (require.main === module) main();
+module.exports = { locate };

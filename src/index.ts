@@ -1,0 +1,33 @@
+// fulltune's public API.
+export { Tensor } from './tensor/tensor';
+export type { DType, Device } from './tensor/dtype';
+export {
+  tensor,
+  zeros,
+  ones,
+  full,
+  arange,
+  randn,
+  rand,
+  randint,
+  zerosLike,
+  onesLike,
+  fullLike,
+  randnLike,
+  randLike,
+  manualSeed,
+  cudaAvailable,
+  cudaDeviceCount,
+  memory,
+  getNumThreads,
+  setNumThreads,
+  libtorchVersion,
+} from './tensor/create';
+export type { CreateOptions, TensorOptions, TensorData } from './tensor/create';
+export { tidy, scope, keep, dispose } from './tensor/scope';
+export { noGrad, enableGrad, isGradEnabled } from './tensor/autograd';
+export * from './tensor/functional';
+export * as F from './tensor/functional';
+export { AdamW, SGD, Optimizer } from './train/optimizer';
+export type { AdamWOptions, SGDOptions, ParamGroup } from './train/optimizer';
+export { clipGradNorm, zeroGrad } from './train/grad';

@@ -1,0 +1,153 @@
+// Creating tensors, seeding, and process-wide queries.
+import { DType, Device, checkDevice, dtypeCode } from './dtype';
+import { native } from './native';
+import { Tensor } from './tensor';
+
+export interface CreateOptions {
+  dtype?: DType;
+  device?: Device;
+  requiresGrad?: boolean;
+}
+export interface TensorOptions extends CreateOptions {
+  /** For flat data (a typed array or flat list): the shape to give it. */
+  shape?: number[];
+}
+
+type Nested = number | boolean | Nested[];
+export type TensorData = Nested | Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+
+function finish(t: Tensor, o: CreateOptions): Tensor {
+  if (o.requiresGrad) t.requiresGrad = true;
+  return t;
+}
+
+function dev(o: CreateOptions): string {
+  return o.device === undefined ? 'cpu' : checkDevice(o.device);
+}
+
+/** The shape of a nested array, checked to be rectangular, and its leaves in row-major order. */
+function flatten(data: Nested): { shape: number[]; leaves: (number | boolean)[] } {
+  const shape: number[] = [];
+  let probe: Nested = data;
+  while (Array.isArray(probe)) {
+    shape.push(probe.length);
+    probe = probe[0];
+  }
+  const leaves: (number | boolean)[] = [];
+  const walk = (x: Nested, depth: number, where: string): void => {
+    if (depth === shape.length) {
+      if (Array.isArray(x)) throw new TypeError(`tensor(): ragged nested array at ${where}: expected a number, got an array`);
+      if (typeof x !== 'number' && typeof x !== 'boolean') {
+        throw new TypeError(`tensor(): element at ${where} is ${typeof x}, expected a number or boolean`);
+      }
+      leaves.push(x);
+      return;
+    }
+    if (!Array.isArray(x) || x.length !== shape[depth]) {
+      throw new TypeError(
+        `tensor(): ragged nested array at ${where}: expected length ${shape[depth]}, got ${Array.isArray(x) ? x.length : typeof x}`,
+      );
+    }
+    for (let i = 0; i < x.length; i++) walk(x[i], depth + 1, `${where}[${i}]`);
+  };
+  walk(data, 0, 'data');
+  return { shape, leaves };
+}
+
+/**
+ * A tensor from nested arrays or a typed array. As torch.tensor: integers give int64,
+ * booleans bool, other numbers float32, unless dtype says otherwise.
+ */
+export function tensor(data: TensorData, opts: TensorOptions = {}): Tensor {
+  const device = dev(opts);
+  if (ArrayBuffer.isView(data)) {
+    const shape = opts.shape ?? [data.length];
+    const natural: DType =
+      data instanceof Float32Array ? 'float32'
+      : data instanceof Float64Array ? 'float64'
+      : data instanceof Int32Array ? 'int32'
+      : data instanceof BigInt64Array ? 'int64'
+      : data instanceof Uint8Array ? 'uint8'
+      : (() => {
+          throw new TypeError('tensor(): unsupported typed array (use Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array)');
+        })();
+    const dtype = opts.dtype ?? natural;
+    return finish(new Tensor(native.fromData(data, shape, dtypeCode(dtype), device)), opts);
+  }
+  const { shape: nestedShape, leaves } = flatten(data as Nested);
+  const shape = opts.shape ?? nestedShape;
+  const allBool = leaves.length > 0 && leaves.every((v) => typeof v === 'boolean');
+  const anyBool = leaves.some((v) => typeof v === 'boolean');
+  if (anyBool && !allBool) throw new TypeError('tensor(): mixed booleans and numbers');
+  const dtype: DType =
+    opts.dtype ?? (allBool ? 'bool' : leaves.every((v) => Number.isInteger(v)) && leaves.length > 0 ? 'int64' : 'float32');
+  let src: Float32Array | Float64Array | Uint8Array;
+  if (allBool) src = Uint8Array.from(leaves as boolean[], (b) => (b ? 1 : 0));
+  else if (dtype === 'float32' || dtype === 'float16' || dtype === 'bfloat16') src = Float32Array.from(leaves as number[]);
+  else src = Float64Array.from(leaves as number[]);
+  return finish(new Tensor(native.fromData(src, shape, dtypeCode(dtype), device)), opts);
+}
+
+export function zeros(shape: number[], o: CreateOptions = {}): Tensor {
+  return finish(new Tensor(native.zeros(shape, dtypeCode(o.dtype ?? 'float32'), dev(o))), o);
+}
+export function ones(shape: number[], o: CreateOptions = {}): Tensor {
+  return finish(new Tensor(native.ones(shape, dtypeCode(o.dtype ?? 'float32'), dev(o))), o);
+}
+export function full(shape: number[], value: number | boolean, o: CreateOptions = {}): Tensor {
+  const dtype = o.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32');
+  return finish(new Tensor(native.full(shape, value, dtypeCode(dtype), dev(o))), o);
+}
+/** arange(end) or arange(start, end, step); integer arguments give int64, as torch.arange. */
+export function arange(startOrEnd: number, end?: number, step = 1, o: CreateOptions = {}): Tensor {
+  const [s, e] = end === undefined ? [0, startOrEnd] : [startOrEnd, end];
+  const dtype = o.dtype ?? ([s, e, step].every(Number.isInteger) ? 'int64' : 'float32');
+  return finish(new Tensor(native.arange(s, e, step, dtypeCode(dtype), dev(o))), o);
+}
+export function randn(shape: number[], o: CreateOptions = {}): Tensor {
+  return finish(new Tensor(native.randn(shape, dtypeCode(o.dtype ?? 'float32'), dev(o))), o);
+}
+export function rand(shape: number[], o: CreateOptions = {}): Tensor {
+  return finish(new Tensor(native.rand(shape, dtypeCode(o.dtype ?? 'float32'), dev(o))), o);
+}
+/** Integers uniform in [low, high). */
+export function randint(low: number, high: number, shape: number[], o: CreateOptions = {}): Tensor {
+  return finish(new Tensor(native.randint(low, high, shape, dtypeCode(o.dtype ?? 'int64'), dev(o))), o);
+}
+
+function like(t: Tensor, o: CreateOptions): CreateOptions {
+  return { dtype: o.dtype ?? t.dtype, device: o.device ?? t.device, requiresGrad: o.requiresGrad };
+}
+export const zerosLike = (t: Tensor, o: CreateOptions = {}): Tensor => zeros([...t.shape], like(t, o));
+export const onesLike = (t: Tensor, o: CreateOptions = {}): Tensor => ones([...t.shape], like(t, o));
+export const fullLike = (t: Tensor, v: number | boolean, o: CreateOptions = {}): Tensor => full([...t.shape], v, like(t, o));
+export const randnLike = (t: Tensor, o: CreateOptions = {}): Tensor => randn([...t.shape], like(t, o));
+export const randLike = (t: Tensor, o: CreateOptions = {}): Tensor => rand([...t.shape], like(t, o));
+
+/** Seeds libtorch's CPU and CUDA generators, as torch.manual_seed. */
+export function manualSeed(seed: number): void {
+  if (!Number.isInteger(seed) || seed < 0) throw new TypeError(`manualSeed(${seed}): expected a non-negative integer`);
+  native.manualSeed(seed);
+}
+
+export function cudaAvailable(): boolean {
+  return native.cudaAvailable();
+}
+export function cudaDeviceCount(): number {
+  return native.cudaDeviceCount();
+}
+
+/** Live tensor handles and the bytes of their distinct storages, per device. */
+export function memory(): { tensors: number; bytes: Record<string, number> } {
+  return native.memory();
+}
+
+export function getNumThreads(): number {
+  return native.numThreads();
+}
+export function setNumThreads(n: number): void {
+  native.setNumThreads(n);
+}
+export function libtorchVersion(): string {
+  return native.libtorchVersion();
+}

@@ -1,0 +1,90 @@
+// Free functions over tensors: the torch.nn.functional of fulltune.
+import { native } from './native';
+import { Tensor } from './tensor';
+
+type Reduction = 'mean' | 'sum' | 'none';
+const h = (t: Tensor | null | undefined): number | null => (t ? t.handle : null);
+
+export function cat(ts: Tensor[], dim = 0): Tensor {
+  return new Tensor(native.cat(ts.map((t) => t.handle), dim));
+}
+export function stack(ts: Tensor[], dim = 0): Tensor {
+  return new Tensor(native.stack(ts.map((t) => t.handle), dim));
+}
+/** cond ? a : b, elementwise with broadcasting. */
+export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
+  return new Tensor(native.where(cond.handle, a.handle, b.handle));
+}
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  return a.matmul(b);
+}
+export function bmm(a: Tensor, b: Tensor): Tensor {
+  return a.bmm(b);
+}
+/** x @ weight^T + bias; weight (out, in). */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  return new Tensor(native.linear(x.handle, weight.handle, h(bias)));
+}
+export function softmax(x: Tensor, dim: number): Tensor {
+  return x.softmax(dim);
+}
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  return x.logSoftmax(dim);
+}
+export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+  return x.gelu(approximate);
+}
+export function relu(x: Tensor): Tensor {
+  return x.relu();
+}
+export function tanh(x: Tensor): Tensor {
+  return x.tanh();
+}
+export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  return new Tensor(native.layerNorm(x.handle, normalizedShape, h(weight), h(bias), eps));
+}
+/** Zeroes elements with probability p and scales the rest by 1/(1-p) when training; identity otherwise. */
+export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
+  return new Tensor(native.dropout(x.handle, p, training));
+}
+/** Rows of weight (V, C) at indices; rows at paddingIdx get no gradient. */
+export function embedding(weight: Tensor, indices: Tensor, paddingIdx: number | null = null): Tensor {
+  return new Tensor(native.embedding(weight.handle, indices.handle, paddingIdx ?? -1));
+}
+export interface AttentionOptions {
+  /** bool (true = may attend) or additive float, broadcastable to (B, H, Tq, Tk). */
+  attnMask?: Tensor | null;
+  dropoutP?: number;
+  isCausal?: boolean;
+  /** Defaults to 1/sqrt(head dim). */
+  scale?: number | null;
+}
+/** softmax(q k^T * scale + mask) v; q (B, H, Tq, D), k and v (B, H, Tk, D). */
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions = {}): Tensor {
+  return new Tensor(
+    native.scaledDotProductAttention(q.handle, k.handle, v.handle, h(o.attnMask), o.dropoutP ?? 0, o.isCausal ?? false, o.scale ?? null),
+  );
+}
+export interface CrossEntropyOptions {
+  weight?: Tensor | null;
+  reduction?: Reduction;
+  ignoreIndex?: number;
+  labelSmoothing?: number;
+}
+/** logits (N, C) or (N, C, d...), target class indices (N) or probabilities (N, C). */
+export function crossEntropy(logits: Tensor, target: Tensor, o: CrossEntropyOptions = {}): Tensor {
+  return new Tensor(
+    native.crossEntropy(logits.handle, target.handle, h(o.weight), o.reduction ?? 'mean', o.ignoreIndex ?? -100, o.labelSmoothing ?? 0),
+  );
+}
+export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  return new Tensor(native.mseLoss(input.handle, target.handle, reduction));
+}
+export function bceWithLogits(
+  logits: Tensor,
+  target: Tensor,
+  o: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {},
+): Tensor {
+  return new Tensor(native.bceWithLogits(logits.handle, target.handle, h(o.weight), h(o.posWeight), o.reduction ?? 'mean'));
+}

@@ -1,0 +1,152 @@
+// Optimizers over parameter groups; the math of a step is one native call.
+import { native } from '../tensor/native';
+import { Tensor } from '../tensor/tensor';
+import { keep } from '../tensor/scope';
+import { noGrad } from '../tensor/autograd';
+import { full, zerosLike } from '../tensor/create';
+import { zeroGrad } from './grad';
+
+export interface ParamGroup {
+  params: Tensor[];
+  /** Overrides the optimizer's learning rate for this group. */
+  lr?: number;
+  /** Overrides the optimizer's weight decay for this group. */
+  weightDecay?: number;
+}
+
+interface Group {
+  params: Tensor[];
+  lr: number;
+  weightDecay: number;
+}
+
+function groupsOf(p: Tensor[] | ParamGroup[], lr: number, weightDecay: number): Group[] {
+  if (p.length === 0) throw new Error('optimizer got an empty parameter list');
+  const gs: ParamGroup[] = p[0] instanceof Tensor ? [{ params: p as Tensor[] }] : (p as ParamGroup[]);
+  return gs.map((g) => ({ params: g.params, lr: g.lr ?? lr, weightDecay: g.weightDecay ?? weightDecay }));
+}
+
+export abstract class Optimizer {
+  readonly groups: Group[];
+  protected constructor(params: Tensor[] | ParamGroup[], lr: number, weightDecay: number) {
+    if (!(lr >= 0)) throw new RangeError(`invalid learning rate ${lr}`);
+    this.groups = groupsOf(params, lr, weightDecay);
+  }
+  abstract step(): void;
+  /** Sets every group's learning rate (schedulers call this before step()). */
+  setLr(lr: number | number[]): void {
+    this.groups.forEach((g, i) => (g.lr = typeof lr === 'number' ? lr : lr[i]));
+  }
+  get lr(): number[] {
+    return this.groups.map((g) => g.lr);
+  }
+  zeroGrad(setToNone = true): void {
+    zeroGrad(
+      this.groups.flatMap((g) => g.params),
+      setToNone,
+    );
+  }
+  /** Frees the optimizer's state tensors. */
+  abstract dispose(): void;
+}
+
+export interface AdamWOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  /** Decoupled weight decay (default 0.01, as torch.optim.AdamW). */
+  weightDecay?: number;
+  maximize?: boolean;
+}
+
+/** torch.optim.AdamW(fused=True): the same kernel, so the same numbers. */
+export class AdamW extends Optimizer {
+  readonly betas: [number, number];
+  readonly eps: number;
+  readonly maximize: boolean;
+  /** Per group, parallel to params: first and second moments and the step count (float32 scalars, as PyTorch). */
+  readonly state: { expAvg: Tensor[]; expAvgSq: Tensor[]; steps: Tensor[] }[];
+
+  constructor(params: Tensor[] | ParamGroup[], o: AdamWOptions = {}) {
+    super(params, o.lr ?? 1e-3, o.weightDecay ?? 1e-2);
+    this.betas = o.betas ?? [0.9, 0.999];
+    this.eps = o.eps ?? 1e-8;
+    this.maximize = o.maximize ?? false;
+    this.state = noGrad(() =>
+      this.groups.map((g) => ({
+        expAvg: g.params.map((p) => keep(zerosLike(p))),
+        expAvgSq: g.params.map((p) => keep(zerosLike(p))),
+        steps: g.params.map((p) => keep(full([], 0, { dtype: 'float32', device: p.device }))),
+      })),
+    );
+  }
+
+  step(): void {
+    native.adamwStep(
+      this.groups.map((g, i) => ({
+        params: g.params.map((p) => p.handle),
+        expAvg: this.state[i].expAvg.map((t) => t.handle),
+        expAvgSq: this.state[i].expAvgSq.map((t) => t.handle),
+        steps: this.state[i].steps.map((t) => t.handle),
+        lr: g.lr,
+        weightDecay: g.weightDecay,
+      })),
+      this.betas[0],
+      this.betas[1],
+      this.eps,
+      this.maximize,
+    );
+  }
+
+  dispose(): void {
+    for (const s of this.state) for (const t of [...s.expAvg, ...s.expAvgSq, ...s.steps]) t.dispose();
+  }
+}
+
+export interface SGDOptions {
+  lr?: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+}
+
+/** torch.optim.SGD (coupled weight decay, optional momentum and Nesterov). */
+export class SGD extends Optimizer {
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly nesterov: boolean;
+  private readonly buffers: Tensor[][] | null;
+  private first = true;
+
+  constructor(params: Tensor[] | ParamGroup[], o: SGDOptions = {}) {
+    super(params, o.lr ?? 1e-3, o.weightDecay ?? 0);
+    this.momentum = o.momentum ?? 0;
+    this.dampening = o.dampening ?? 0;
+    this.nesterov = o.nesterov ?? false;
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
+      throw new RangeError('Nesterov momentum requires a momentum and zero dampening');
+    }
+    this.buffers = this.momentum === 0 ? null : noGrad(() => this.groups.map((g) => g.params.map((p) => keep(zerosLike(p)))));
+  }
+
+  step(): void {
+    this.groups.forEach((g, i) =>
+      native.sgdStep(
+        g.params.map((p) => p.handle),
+        this.buffers ? this.buffers[i].map((b) => b.handle) : null,
+        g.lr,
+        this.momentum,
+        this.dampening,
+        g.weightDecay,
+        this.nesterov,
+        this.first,
+      ),
+    );
+    this.first = false;
+  }
+
+  dispose(): void {
+    for (const bs of this.buffers ?? []) for (const b of bs) b.dispose();
+  }
+}
