@@ -41,9 +41,18 @@ export function itemSize(d: DType): number {
 
 const DEVICE_RE = /^(cpu|cuda)(:\d+)?$/;
 
-export function checkDevice(d: string): Device {
+let cudaCount: number | undefined;
+
+/** Validates a device name; asking for CUDA where there is none is an Error that says so. */
+export function checkDevice(d: string, cudaDeviceCount: () => number): Device {
   if (typeof d !== 'string' || !DEVICE_RE.test(d) || d.startsWith('cpu:')) {
     throw new TypeError(`unknown device '${String(d)}' (expected 'cpu', 'cuda' or 'cuda:N')`);
+  }
+  if (d !== 'cpu') {
+    cudaCount ??= cudaDeviceCount();
+    const idx = d === 'cuda' ? 0 : Number(d.slice(5));
+    if (cudaCount === 0) throw new Error(`device '${d}': CUDA is not available (a CPU build of libtorch, or no GPU visible)`);
+    if (idx >= cudaCount) throw new Error(`device '${d}': only ${cudaCount} CUDA device(s) visible`);
   }
   return d as Device;
 }
