@@ -42,6 +42,11 @@ function torchDirOfPython(python) {
   return isLibtorchRoot(dir) ? dir : null;
 }
 
+function pythonPath(python) {
+  const r = spawnSync(python, ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : python;
+}
+
 function readVersion(root) {
   // libtorch distributions carry build-version; the Python wheel carries version.py.
   const bv = path.join(root, 'build-version');
@@ -78,15 +83,15 @@ function locateRoot() {
   }
   const python = process.env.FULLTUNE_PYTHON || 'python3';
   const fromPython = torchDirOfPython(python);
-  if (fromPython) return { root: fromPython, source: `python (${python})` };
+  if (fromPython) return { root: fromPython, source: `python (${python})`, python: pythonPath(python) };
   tried.push(`${process.env.FULLTUNE_PYTHON ? 'FULLTUNE_PYTHON' : 'python3'} (${python}) has no usable torch package`);
   const venvPython = path.join(localVenv, 'bin', 'python');
   if (fs.existsSync(venvPython)) {
     const dir = torchDirOfPython(venvPython);
-    if (dir) return { root: dir, source: 'project venv (.libtorch/venv)' };
+    if (dir) return { root: dir, source: 'project venv (.libtorch/venv)', python: venvPython };
   }
   const created = createLocalVenv();
-  if (created) return { root: created, source: 'project venv (.libtorch/venv, created)' };
+  if (created) return { root: created, source: 'project venv (.libtorch/venv, created)', python: venvPython };
   tried.push(`pip install torch==${PINNED_TORCH} into .libtorch/venv failed`);
   fail(
     'libtorch not found. Provide it one of three ways:\n' +
@@ -151,8 +156,8 @@ function locate() {
       /* stale or partial cache: locate again */
     }
   }
-  const { root, source } = locateRoot();
-  const info = describe(root, source);
+  const { root, source, python } = locateRoot();
+  const info = { ...describe(root, source), python: python || null };
   fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
   fs.writeFileSync(cacheFile, JSON.stringify({ key, info }, null, 2));
   log(`using libtorch ${info.version}${info.cuda ? ' (CUDA)' : ' (CPU)'} from ${info.root} [${info.source}]`);

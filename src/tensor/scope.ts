@@ -9,6 +9,8 @@ export interface Disposable {
   readonly isDisposed: boolean;
   /** Set by keep(): no scope frees this tensor. */
   kept: boolean;
+  /** Called when no scope owns the tensor any more: it joins the GC backstop. */
+  _promote(): void;
 }
 
 class Scope {
@@ -23,10 +25,12 @@ function currentScope(): Scope | undefined {
   return n > 0 ? syncStack[n - 1] : asyncScopes.getStore();
 }
 
-/** Called for every tensor made: the innermost open scope will free it. */
-export function track(t: Disposable): void {
+/** Called for every tensor made: the innermost open scope will free it. False when no scope owns it. */
+export function track(t: Disposable): boolean {
   const s = currentScope();
-  if (s !== undefined) s.items.push(t);
+  if (s === undefined) return false;
+  s.items.push(t);
+  return true;
 }
 
 /** Tensors (at any depth in arrays and plain objects) that a scope's result keeps alive. */
@@ -58,6 +62,7 @@ function close(scope: Scope, result: unknown): void {
     if (t.isDisposed || t.kept) continue;
     if (survivors.has(t)) {
       if (parent !== undefined) parent.items.push(t);
+      else t._promote();
     } else {
       t.dispose();
     }
@@ -111,6 +116,7 @@ export async function scope<T>(fn: () => Promise<T>): Promise<T> {
 /** Exempts t from every scope; the caller disposes it. */
 export function keep<T extends Disposable>(t: T): T {
   t.kept = true;
+  t._promote();
   return t;
 }
 

@@ -4,6 +4,11 @@ import { H, native } from './native';
 import { Disposable, track } from './scope';
 
 // Last-resort release of tensors that were never disposed and became unreachable.
+// Registering with a FinalizationRegistry costs about as much as a small op, so it is
+// generational: a new tensor waits in `young`; tensors still alive when young is swept
+// (every YOUNG_LIMIT creations, or within a second) are registered. Most temporaries are
+// disposed before that and never touch the registry. Tensors owned by a scope skip all of
+// this until they outlive every scope (scope.ts calls _promote then).
 const backstop = new FinalizationRegistry<number>((id) => {
   try {
     native.dispose(id);
@@ -11,6 +16,19 @@ const backstop = new FinalizationRegistry<number>((id) => {
     /* already released */
   }
 });
+const YOUNG_LIMIT = 4096;
+let young: Tensor[] = [];
+let sweepTimer: NodeJS.Timeout | null = null;
+
+function sweepYoung(): void {
+  const batch = young;
+  young = [];
+  if (sweepTimer !== null) {
+    clearTimeout(sweepTimer);
+    sweepTimer = null;
+  }
+  for (const t of batch) t._promote();
+}
 
 type Other = Tensor | number;
 
@@ -18,13 +36,25 @@ export class Tensor implements Disposable {
   /** The native handle; -1 once disposed (native/ rejects it with a clear error). */
   private _h: number;
   private _shape: number[] | undefined;
+  private _registered = false;
   kept = false;
 
   /** @internal Use the creation functions; this adopts a handle made by native/. */
   constructor(handle: H) {
     this._h = handle;
-    track(this);
-    backstop.register(this, handle, this);
+    // A scope frees what it tracks; only unowned tensors need the GC backstop.
+    if (track(this)) return;
+    young.push(this);
+    if (young.length >= YOUNG_LIMIT) sweepYoung();
+    else if (sweepTimer === null) sweepTimer = setTimeout(sweepYoung, 1000).unref();
+  }
+
+  /** @internal Called by the young-generation sweep: a surviving tensor joins the backstop. */
+  _promote(): void {
+    if (this._h >= 0 && !this._registered) {
+      backstop.register(this, this._h, this);
+      this._registered = true;
+    }
   }
 
   /** @internal */
@@ -40,7 +70,7 @@ export class Tensor implements Disposable {
     if (this._h < 0) return;
     const h = this._h;
     this._h = -1;
-    backstop.unregister(this);
+    if (this._registered) backstop.unregister(this);
     native.dispose(h);
   }
 

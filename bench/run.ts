@@ -1,0 +1,28 @@
+// npm run bench: every benchmark side by side with PyTorch, in one run, as ratios.
+// Options: --threads N (default: all cores, the same for both), --rounds N (default 3), --only NAME.
+import * as os from 'os';
+import * as ft from '../src';
+import { BenchResult, table } from './common';
+import { benchOps } from './ops';
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+}
+
+const threads = Number(arg('threads', String(os.cpus().length)));
+const rounds = Number(arg('rounds', '3'));
+const only = arg('only', '');
+ft.setNumThreads(threads);
+
+const suites: Record<string, () => BenchResult[]> = {
+  ops: () => benchOps(threads, rounds),
+};
+
+console.log(`fulltune bench: libtorch ${ft.libtorchVersion()}, ${threads} thread(s), median of ${rounds} round(s), ${os.cpus()[0]?.model ?? ''}`);
+for (const [name, run] of Object.entries(suites)) {
+  if (only && only !== name) continue;
+  console.log(`\n## ${name}\n`);
+  console.log(table(run()));
+}
+console.log('\nratio = fulltune / PyTorch time (below 1.00x: fulltune is faster).');
