@@ -25,8 +25,7 @@ std::string Registry::disposedMessage(uint32_t id) {
 uint32_t Registry::put(at::Tensor t) {
   if (!t.defined()) throw std::runtime_error("internal: an undefined tensor reached the registry");
   const int64_t bytes = reportedBytes(t);
-  int64_t ignored = 0;
-  napi_adjust_external_memory(env_, bytes, &ignored);
+  report(bytes);
   uint32_t id;
   if (!free_.empty()) {
     id = free_.back();
@@ -45,11 +44,20 @@ uint32_t Registry::put(at::Tensor t) {
 void Registry::release(uint32_t id) {
   if (id >= slots_.size() || !slots_[id].defined()) throw HandleError(disposedMessage(id));
   slots_[id] = at::Tensor();
-  int64_t ignored = 0;
-  napi_adjust_external_memory(env_, -reported_[id], &ignored);
+  report(-reported_[id]);
   reported_[id] = 0;
   free_.push_back(id);
   --live_;
+}
+
+void Registry::report(int64_t delta) {
+  pendingBytes_ += delta;
+  constexpr int64_t kStep = 1 << 20;
+  if (pendingBytes_ >= kStep || pendingBytes_ <= -kStep) {
+    int64_t ignored = 0;
+    napi_adjust_external_memory(env_, pendingBytes_, &ignored);
+    pendingBytes_ = 0;
+  }
 }
 
 Registry& registry() {

@@ -45,6 +45,9 @@ class Registry {
 
  private:
   static std::string disposedMessage(uint32_t id);
+  // Reporting to V8 costs a call per tensor; batching into 1 MiB steps keeps it off the hot path.
+  void report(int64_t delta);
+  int64_t pendingBytes_ = 0;
   napi_env env_;
   std::vector<at::Tensor> slots_;
   std::vector<int64_t> reported_;  // bytes reported to V8 per slot, returned on release

@@ -151,3 +151,8 @@ export function setNumThreads(n: number): void {
 export function libtorchVersion(): string {
   return native.libtorchVersion();
 }
+
+/** Uninitialised memory: fill it before reading. */
+export function empty(shape: number[], o: CreateOptions = {}): Tensor {
+  return finish(new Tensor(native.empty(shape, dtypeCode(o.dtype ?? 'float32'), dev(o))), o);
+}

@@ -1,0 +1,132 @@
+// BertConfig: Hugging Face's field names, read straight from config.json.
+// Defaults are Hugging Face's BertConfig defaults (bert-base-uncased), declared here once.
+import { Activation, ACTIVATIONS } from '../../nn/activations';
+
+export type ProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
+
+export interface BertConfig {
+  model_type: 'bert';
+  vocab_size: number;
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  intermediate_size: number;
+  hidden_act: Activation;
+  hidden_dropout_prob: number;
+  attention_probs_dropout_prob: number;
+  max_position_embeddings: number;
+  type_vocab_size: number;
+  initializer_range: number;
+  layer_norm_eps: number;
+  pad_token_id: number;
+  /** Dropout before classification heads; null: hidden_dropout_prob. */
+  classifier_dropout: number | null;
+  /** Labels of classification heads, keyed "0", "1", ... as in config.json. */
+  id2label: Record<string, string>;
+  label2id: Record<string, number>;
+  problem_type: ProblemType | null;
+  architectures?: string[];
+  /** Every other field of config.json, kept so that a saved config round-trips. */
+  [extra: string]: unknown;
+}
+
+export const BERT_DEFAULTS = {
+  vocab_size: 30522,
+  hidden_size: 768,
+  num_hidden_layers: 12,
+  num_attention_heads: 12,
+  intermediate_size: 3072,
+  hidden_act: 'gelu' as Activation,
+  hidden_dropout_prob: 0.1,
+  attention_probs_dropout_prob: 0.1,
+  max_position_embeddings: 512,
+  type_vocab_size: 2,
+  initializer_range: 0.02,
+  layer_norm_eps: 1e-12,
+  pad_token_id: 0,
+  classifier_dropout: null,
+  problem_type: null,
+} as const;
+
+export class ConfigError extends Error {
+  constructor(where: string, msg: string) {
+    super(`${where}: ${msg}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** num_labels as Hugging Face derives it: the size of id2label (2 when absent). */
+export function numLabels(c: BertConfig): number {
+  return Object.keys(c.id2label).length;
+}
+
+function labelMaps(n: number): { id2label: Record<string, string>; label2id: Record<string, number> } {
+  const id2label: Record<string, string> = {};
+  const label2id: Record<string, number> = {};
+  for (let i = 0; i < n; i++) {
+    id2label[String(i)] = `LABEL_${i}`;
+    label2id[`LABEL_${i}`] = i;
+  }
+  return { id2label, label2id };
+}
+
+/**
+ * Validates a parsed config.json as a BERT config and fills Hugging Face's defaults.
+ * `where` names the file in errors. `overrides` (num_labels, id2label, problem_type, ...) win.
+ */
+export function bertConfig(raw: Record<string, unknown>, where = 'config.json', overrides: Record<string, unknown> = {}): BertConfig {
+  const src: Record<string, unknown> = { ...raw, ...overrides };
+  if (src.model_type !== undefined && src.model_type !== 'bert') {
+    throw new ConfigError(where, `model_type is '${String(src.model_type)}', expected 'bert'`);
+  }
+  const c: Record<string, unknown> = { ...src, model_type: 'bert' };
+  const num = (k: keyof typeof BERT_DEFAULTS, int: boolean) => {
+    const v = src[k] ?? BERT_DEFAULTS[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || (int && !Number.isInteger(v))) {
+      throw new ConfigError(where, `${k} must be ${int ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`);
+    }
+    c[k] = v;
+  };
+  for (const k of ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'max_position_embeddings', 'type_vocab_size', 'pad_token_id'] as const) num(k, true);
+  for (const k of ['hidden_dropout_prob', 'attention_probs_dropout_prob', 'initializer_range', 'layer_norm_eps'] as const) num(k, false);
+  const act = src.hidden_act ?? BERT_DEFAULTS.hidden_act;
+  if (typeof act !== 'string' || !(act in ACTIVATIONS)) {
+    throw new ConfigError(where, `hidden_act ${JSON.stringify(act)} is not supported (expected one of ${Object.keys(ACTIVATIONS).join(', ')})`);
+  }
+  c.hidden_act = act;
+  if ((c.hidden_size as number) % (c.num_attention_heads as number) !== 0) {
+    throw new ConfigError(where, `hidden_size ${c.hidden_size} is not a multiple of num_attention_heads ${c.num_attention_heads}`);
+  }
+  const pet = src.position_embedding_type ?? 'absolute';
+  if (pet !== 'absolute') throw new ConfigError(where, `position_embedding_type '${String(pet)}' is not supported (only 'absolute')`);
+  if (src.is_decoder === true || src.add_cross_attention === true) {
+    throw new ConfigError(where, 'decoder BERT (is_decoder / add_cross_attention) is not supported');
+  }
+  const cd = src.classifier_dropout ?? null;
+  if (cd !== null && typeof cd !== 'number') throw new ConfigError(where, `classifier_dropout must be a number or null`);
+  c.classifier_dropout = cd;
+  const pt = src.problem_type ?? null;
+  if (pt !== null && !['regression', 'single_label_classification', 'multi_label_classification'].includes(pt as string)) {
+    throw new ConfigError(where, `problem_type '${String(pt)}' is not one of regression, single_label_classification, multi_label_classification`);
+  }
+  c.problem_type = pt;
+
+  // Labels: id2label wins; else num_labels; else 2 (Hugging Face's default).
+  if (overrides.num_labels !== undefined && overrides.id2label === undefined) {
+    Object.assign(c, labelMaps(Number(overrides.num_labels)));
+  } else if (src.id2label && typeof src.id2label === 'object') {
+    const id2label: Record<string, string> = {};
+    for (const [k, v] of Object.entries(src.id2label as Record<string, unknown>)) {
+      if (!/^\d+$/.test(k)) throw new ConfigError(where, `id2label key '${k}' is not an integer`);
+      id2label[String(Number(k))] = String(v);
+    }
+    const n = Object.keys(id2label).length;
+    for (let i = 0; i < n; i++) if (!(String(i) in id2label)) throw new ConfigError(where, `id2label is missing id ${i}`);
+    c.id2label = id2label;
+    c.label2id = Object.fromEntries(Object.entries(id2label).map(([k, v]) => [v, Number(k)]));
+  } else {
+    Object.assign(c, labelMaps(typeof src.num_labels === 'number' ? src.num_labels : 2));
+  }
+  delete c.num_labels;
+  return c as BertConfig;
+}

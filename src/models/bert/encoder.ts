@@ -1,0 +1,64 @@
+import { Module, ModuleList } from '../../nn/module';
+import { Linear } from '../../nn/linear';
+import { LayerNorm } from '../../nn/layernorm';
+import { Dropout } from '../../nn/dropout';
+import { activation } from '../../nn/activations';
+import { Tensor } from '../../tensor/tensor';
+import { BertConfig } from './config';
+import { BertAttention } from './attention';
+
+export class BertIntermediate extends Module {
+  dense: Linear;
+  private readonly _act: (x: Tensor) => Tensor;
+  constructor(c: BertConfig) {
+    super();
+    this.dense = new Linear(c.hidden_size, c.intermediate_size, { std: c.initializer_range });
+    this._act = activation(c.hidden_act);
+  }
+  forward(x: Tensor): Tensor {
+    return this._act(this.dense.forward(x)); // (B, T, I)
+  }
+}
+
+export class BertOutput extends Module {
+  dense: Linear;
+  LayerNorm: LayerNorm;
+  dropout: Dropout;
+  constructor(c: BertConfig) {
+    super();
+    this.dense = new Linear(c.intermediate_size, c.hidden_size, { std: c.initializer_range });
+    this.LayerNorm = new LayerNorm(c.hidden_size, c.layer_norm_eps);
+    this.dropout = new Dropout(c.hidden_dropout_prob);
+  }
+  forward(h: Tensor, residual: Tensor): Tensor {
+    return this.LayerNorm.forward(this.dropout.forward(this.dense.forward(h)).add(residual)); // (B, T, C)
+  }
+}
+
+export class BertLayer extends Module {
+  attention: BertAttention;
+  intermediate: BertIntermediate;
+  output: BertOutput;
+  constructor(c: BertConfig) {
+    super();
+    this.attention = new BertAttention(c);
+    this.intermediate = new BertIntermediate(c);
+    this.output = new BertOutput(c);
+  }
+  forward(x: Tensor, mask: Tensor | null): Tensor {
+    const a = this.attention.forward(x, mask);
+    return this.output.forward(this.intermediate.forward(a), a);
+  }
+}
+
+export class BertEncoder extends Module {
+  layer: ModuleList<BertLayer>;
+  constructor(c: BertConfig) {
+    super();
+    this.layer = new ModuleList(Array.from({ length: c.num_hidden_layers }, () => new BertLayer(c)));
+  }
+  forward(x: Tensor, mask: Tensor | null): Tensor {
+    for (const l of this.layer) x = l.forward(x, mask);
+    return x;
+  }
+}

@@ -1,0 +1,85 @@
+import { Module } from '../../nn/module';
+import { Linear } from '../../nn/linear';
+import { Tensor } from '../../tensor/tensor';
+import { BertConfig } from './config';
+import { BertEmbeddings } from './embeddings';
+import { BertEncoder } from './encoder';
+import { PreTrainedModel } from '../pretrained';
+
+export interface BertInputs {
+  /** (B, T) int64 token ids */
+  inputIds: Tensor;
+  /** (B, T), 1 (or true) where a token is real, 0 where it is padding */
+  attentionMask?: Tensor | null;
+  /** (B, T) int64 segment ids; absent: all zero */
+  tokenTypeIds?: Tensor | null;
+  /** (B, T) or (1, T) int64; absent: 0..T-1 */
+  positionIds?: Tensor | null;
+}
+
+/** The first token's hidden state through dense + tanh. */
+export class BertPooler extends Module {
+  dense: Linear;
+  constructor(c: BertConfig) {
+    super();
+    this.dense = new Linear(c.hidden_size, c.hidden_size, { std: c.initializer_range });
+  }
+  forward(h: Tensor): Tensor {
+    return this.dense.forward(h.select(1, 0)).tanh(); // (B, C)
+  }
+}
+
+/**
+ * The padding mask as scaled dot product attention takes it: bool (B, 1, 1, T), true where a
+ * key may be attended. Null when nothing is padded, as Hugging Face's SDPA path does (it lets
+ * libtorch pick its unmasked kernel).
+ */
+export function attentionMask(mask: Tensor | null | undefined): Tensor | null {
+  if (!mask) return null;
+  const m = mask.dtype === 'bool' ? mask : mask.ne(0); // (B, T)
+  if (m.logicalNot().sum().item() === 0) return null;
+  const [B, T] = m.shape;
+  return m.view(B, 1, 1, T);
+}
+
+/** BertModel: embeddings, encoder, and (optionally) the pooler. */
+export class BertBase extends Module {
+  embeddings: BertEmbeddings;
+  encoder: BertEncoder;
+  pooler: BertPooler | null;
+  constructor(c: BertConfig, addPoolingLayer = true) {
+    super();
+    this.embeddings = new BertEmbeddings(c);
+    this.encoder = new BertEncoder(c);
+    this.pooler = addPoolingLayer ? new BertPooler(c) : null;
+  }
+  forward(x: BertInputs): { lastHiddenState: Tensor; poolerOutput: Tensor | null } {
+    const h = this.embeddings.forward(x.inputIds, x.tokenTypeIds, x.positionIds); // (B, T, C)
+    const last = this.encoder.forward(h, attentionMask(x.attentionMask)); // (B, T, C)
+    return { lastHiddenState: last, poolerOutput: this.pooler ? this.pooler.forward(last) : null };
+  }
+}
+
+/** Hugging Face's BertModel: keys without a prefix (`embeddings.word_embeddings.weight`, ...). */
+export class BertModel extends PreTrainedModel<BertConfig> {
+  readonly architecture = 'BertModel';
+  readonly basePrefix = null;
+  readonly headKeys = [];
+  // a head checkpoint's heads, and the legacy persistent position_ids buffer
+  readonly ignoredKeys = [/^cls\./, /^classifier\./, /^qa_outputs\./, /(^|\.)embeddings\.position_ids$/];
+  embeddings: BertEmbeddings;
+  encoder: BertEncoder;
+  pooler: BertPooler | null;
+
+  constructor(config: BertConfig, opts: { addPoolingLayer?: boolean } = {}) {
+    super(config);
+    const base = new BertBase(config, opts.addPoolingLayer ?? true);
+    this.embeddings = base.embeddings;
+    this.encoder = base.encoder;
+    this.pooler = base.pooler;
+  }
+
+  forward(x: BertInputs): { lastHiddenState: Tensor; poolerOutput: Tensor | null } {
+    return BertBase.prototype.forward.call(this as unknown as BertBase, x);
+  }
+}

@@ -1,0 +1,31 @@
+// What every Hugging Face-compatible model shares: its config, the prefix its base model
+// lives under, and the explicit rules for loading a checkpoint of a related architecture.
+import { Module } from '../nn/module';
+
+export interface PretrainedConfigLike {
+  model_type: string;
+  architectures?: string[];
+  [k: string]: unknown;
+}
+
+export abstract class PreTrainedModel<C extends PretrainedConfigLike = PretrainedConfigLike> extends Module {
+  /** The Hugging Face class name written to config.json's `architectures`. */
+  abstract readonly architecture: string;
+  /**
+   * Attribute holding the base model in head models (`bert`), or null for the base model
+   * itself. A base checkpoint loads into a head model under this prefix, and a head
+   * checkpoint into a base model without it, as Hugging Face does.
+   */
+  abstract readonly basePrefix: string | null;
+  /** Keys that may be absent from a checkpoint: newly initialised heads (each announced). */
+  abstract readonly headKeys: RegExp[];
+  /**
+   * Checkpoint keys this model deliberately does not use (other heads, legacy buffers).
+   * Any other unexpected key is an error.
+   */
+  abstract readonly ignoredKeys: RegExp[];
+
+  protected constructor(readonly config: C) {
+    super();
+  }
+}
