@@ -154,6 +154,9 @@ export interface NativeAddon {
   retainGrad(t: H): void;
   setGradEnabled(on: boolean): boolean;
   isGradEnabled(): boolean;
+  // checkpoint I/O
+  readSpans(path: string, spans: [number, number, number[], number][]): H[];
+  pickleLoad(bytes: Buffer): { names: string[]; handles: H[] };
   // optimizers
   adamwStep(groups: AdamWGroupHandles[], beta1: number, beta2: number, eps: number, maximize: boolean): void;
   sgdStep(params: H[], momentumBuffers: H[] | null, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean): void;

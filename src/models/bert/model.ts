@@ -42,8 +42,25 @@ export function attentionMask(mask: Tensor | null | undefined): Tensor | null {
   return m.view(B, 1, 1, T);
 }
 
-/** BertModel: embeddings, encoder, and (optionally) the pooler. */
-export class BertBase extends Module {
+export interface BertModelOutput {
+  lastHiddenState: Tensor; // (B, T, C)
+  poolerOutput: Tensor | null; // (B, C)
+}
+
+interface BertParts {
+  embeddings: BertEmbeddings;
+  encoder: BertEncoder;
+  pooler: BertPooler | null;
+}
+
+function runBert(m: BertParts, x: BertInputs): BertModelOutput {
+  const h = m.embeddings.forward(x.inputIds, x.tokenTypeIds, x.positionIds); // (B, T, C)
+  const last = m.encoder.forward(h, attentionMask(x.attentionMask)); // (B, T, C)
+  return { lastHiddenState: last, poolerOutput: m.pooler ? m.pooler.forward(last) : null };
+}
+
+/** The BERT body inside head models (the `bert.` prefix): embeddings, encoder, optional pooler. */
+export class BertBase extends Module implements BertParts {
   embeddings: BertEmbeddings;
   encoder: BertEncoder;
   pooler: BertPooler | null;
@@ -53,10 +70,8 @@ export class BertBase extends Module {
     this.encoder = new BertEncoder(c);
     this.pooler = addPoolingLayer ? new BertPooler(c) : null;
   }
-  forward(x: BertInputs): { lastHiddenState: Tensor; poolerOutput: Tensor | null } {
-    const h = this.embeddings.forward(x.inputIds, x.tokenTypeIds, x.positionIds); // (B, T, C)
-    const last = this.encoder.forward(h, attentionMask(x.attentionMask)); // (B, T, C)
-    return { lastHiddenState: last, poolerOutput: this.pooler ? this.pooler.forward(last) : null };
+  forward(x: BertInputs): BertModelOutput {
+    return runBert(this, x);
   }
 }
 
@@ -73,13 +88,12 @@ export class BertModel extends PreTrainedModel<BertConfig> {
 
   constructor(config: BertConfig, opts: { addPoolingLayer?: boolean } = {}) {
     super(config);
-    const base = new BertBase(config, opts.addPoolingLayer ?? true);
-    this.embeddings = base.embeddings;
-    this.encoder = base.encoder;
-    this.pooler = base.pooler;
+    this.embeddings = new BertEmbeddings(config);
+    this.encoder = new BertEncoder(config);
+    this.pooler = opts.addPoolingLayer === false ? null : new BertPooler(config);
   }
 
-  forward(x: BertInputs): { lastHiddenState: Tensor; poolerOutput: Tensor | null } {
-    return BertBase.prototype.forward.call(this as unknown as BertBase, x);
+  forward(x: BertInputs): BertModelOutput {
+    return runBert(this, x);
   }
 }

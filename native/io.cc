@@ -1,0 +1,88 @@
+// Checkpoint I/O: reading validated safetensors spans straight into tensors, and
+// pytorch_model.bin through libtorch's own unpickler.
+#include <torch/csrc/jit/serialization/pickle.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "core.h"
+
+using ft::Args;
+
+namespace {
+// Closes the file descriptor on every path out.
+struct Fd {
+  int fd;
+  explicit Fd(const std::string& path) : fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+    if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+  }
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
+void preadAll(int fd, char* dst, size_t len, off_t off, const std::string& path) {
+  while (len > 0) {
+    const ssize_t n = ::pread(fd, dst, len, off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::runtime_error("short read in " + path + " at byte " + std::to_string(off));
+    dst += n;
+    len -= static_cast<size_t>(n);
+    off += n;
+  }
+}
+}  // namespace
+
+// readSpans(path, [[byteOffset, byteLength, shape, dtype], ...]) -> handles.
+// The caller (src/hub/safetensors.ts) has validated every span against the file's size.
+FT_FN(readSpans) {
+  const std::string path = a.str(0);
+  if (!a.raw(1).IsArray()) throw ft::ArgError("argument 1: expected an array of spans");
+  auto spans = a.raw(1).As<Napi::Array>();
+  Fd file(path);
+  std::vector<at::Tensor> out;
+  out.reserve(spans.Length());
+  for (uint32_t i = 0; i < spans.Length(); ++i) {
+    Napi::Value v = spans.Get(i);
+    if (!v.IsArray()) throw ft::ArgError("argument 1: each span must be [offset, length, shape, dtype]");
+    auto s = v.As<Napi::Array>();
+    const double off = s.Get(0u).As<Napi::Number>().DoubleValue();
+    const double len = s.Get(1u).As<Napi::Number>().DoubleValue();
+    auto shapeArr = s.Get(2u).As<Napi::Array>();
+    std::vector<int64_t> shape(shapeArr.Length());
+    for (uint32_t k = 0; k < shapeArr.Length(); ++k) shape[k] = static_cast<int64_t>(shapeArr.Get(k).As<Napi::Number>().DoubleValue());
+    const auto dtype = ft::dtypeFromCode(static_cast<int64_t>(s.Get(3u).As<Napi::Number>().DoubleValue()));
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
+    const size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
+    if (static_cast<double>(bytes) != len) throw ft::ArgError("span " + std::to_string(i) + ": length does not match shape and dtype");
+    if (bytes) preadAll(file.fd, static_cast<char*>(t.data_ptr()), bytes, static_cast<off_t>(off), path);
+    out.push_back(std::move(t));
+  }
+  return ft::retList(a.env(), out);
+}
+
+// pickleLoad(bytes) -> { names, handles }: a torch.save'd state dict (zip format), as torch.load.
+FT_FN(pickleLoad) {
+  if (!a.raw(0).IsBuffer()) throw ft::ArgError("argument 0: expected a Buffer");
+  auto buf = a.raw(0).As<Napi::Buffer<char>>();
+  std::vector<char> data(buf.Data(), buf.Data() + buf.Length());
+  c10::IValue v = torch::jit::pickle_load(data);
+  if (!v.isGenericDict()) throw std::runtime_error("the file does not hold a state dict (a dict of name to tensor)");
+  auto names = Napi::Array::New(a.env());
+  std::vector<at::Tensor> tensors;
+  uint32_t k = 0;
+  for (const auto& item : v.toGenericDict()) {
+    if (!item.key().isString()) throw std::runtime_error("the state dict has a key that is not a string");
+    if (!item.value().isTensor()) throw std::runtime_error("state dict entry '" + item.key().toStringRef() + "' is not a tensor");
+    names.Set(k++, Napi::String::New(a.env(), item.key().toStringRef()));
+    tensors.push_back(item.value().toTensor());
+  }
+  auto out = Napi::Object::New(a.env());
+  out.Set("names", names);
+  out.Set("handles", ft::retList(a.env(), tensors));
+  return out;
+}

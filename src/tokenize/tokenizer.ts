@@ -1,0 +1,234 @@
+// A thin adapter over Hugging Face's `tokenizers` (the Rust core Python's fast tokenizers use):
+// tokenizer.json when a model has one, else BERT's WordPiece built from vocab.txt and
+// tokenizer_config.json exactly as transformers' BertTokenizerFast builds it.
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  AddedToken,
+  Encoding,
+  Tokenizer as RustTokenizer,
+  WordPiece,
+  bertNormalizer,
+  bertPreTokenizer,
+  templateProcessing,
+  wordPieceDecoder,
+} from 'tokenizers';
+import { HubOptions, resolveModelDir } from '../hub/hub';
+import { tensor } from '../tensor/create';
+import { Tensor } from '../tensor/tensor';
+
+export type Truncation = 'longest_first' | 'only_first' | 'only_second';
+export type Padding = false | 'longest' | 'max_length';
+
+export interface EncodeOptions {
+  addSpecialTokens?: boolean;
+  /** false: no truncation; default 'longest_first' when maxLength is given. */
+  truncation?: Truncation | false;
+  maxLength?: number;
+  /** Tokens shared by consecutive overflowing windows (with returnOverflowing). */
+  stride?: number;
+  /** Long inputs give several windows, each its own row (overflowToSample maps rows to inputs). */
+  returnOverflowing?: boolean;
+  padding?: Padding;
+  padToMultipleOf?: number;
+}
+
+export interface BatchEncoding {
+  inputIds: number[][];
+  attentionMask: number[][];
+  tokenTypeIds: number[][];
+  specialTokensMask: number[][];
+  /** Character spans of each token in its own text ([0, 0] for special tokens and padding). */
+  offsets: [number, number][][];
+  /** Which text (0 first, 1 pair) each token came from; null for special tokens and padding. */
+  sequenceIds: (number | null)[][];
+  wordIds: (number | null)[][];
+  /** For each row, the index of the input it came from (several rows when overflowing). */
+  overflowToSample: number[];
+}
+
+export interface TokenizerConfig {
+  do_lower_case?: boolean;
+  strip_accents?: boolean | null;
+  tokenize_chinese_chars?: boolean;
+  model_max_length?: number;
+  unk_token?: string;
+  sep_token?: string;
+  pad_token?: string;
+  cls_token?: string;
+  mask_token?: string;
+  [k: string]: unknown;
+}
+
+// transformers writes a huge sentinel when a model has no limit
+const NO_LIMIT = 1e29;
+
+function tokenString(v: unknown, dflt: string): string {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
+  return dflt;
+}
+
+export class PreTrainedTokenizer {
+  private constructor(
+    private readonly rust: RustTokenizer,
+    readonly config: TokenizerConfig,
+    /** Files this tokenizer was read from, copied by save(). */
+    private readonly sourceFiles: string[],
+  ) {}
+
+  /** Loads from a model directory or Hub id (tokenizer.json, else vocab.txt + tokenizer_config.json). */
+  static async fromPretrained(idOrDir: string, opts: HubOptions = {}): Promise<PreTrainedTokenizer> {
+    const dir = await resolveModelDir(idOrDir, opts);
+    return PreTrainedTokenizer.fromDir(dir);
+  }
+
+  static async fromDir(dir: string): Promise<PreTrainedTokenizer> {
+    const file = (f: string) => path.join(dir, f);
+    const cfgFile = file('tokenizer_config.json');
+    let config: TokenizerConfig = {};
+    if (fs.existsSync(cfgFile)) {
+      try {
+        config = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as TokenizerConfig;
+      } catch (e) {
+        throw new Error(`${cfgFile}: invalid JSON (${(e as Error).message})`);
+      }
+    }
+    const present = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json'].filter((f) => fs.existsSync(file(f)));
+    if (fs.existsSync(file('tokenizer.json'))) {
+      let rust: RustTokenizer;
+      try {
+        rust = RustTokenizer.fromFile(file('tokenizer.json'));
+      } catch (e) {
+        throw new Error(`${file('tokenizer.json')}: ${(e as Error).message}`);
+      }
+      return new PreTrainedTokenizer(rust, config, present);
+    }
+    if (fs.existsSync(file('vocab.txt'))) {
+      return new PreTrainedTokenizer(await bertWordPiece(file('vocab.txt'), config), config, present);
+    }
+    throw new Error(`${dir}: no tokenizer (expected tokenizer.json, or vocab.txt with tokenizer_config.json)`);
+  }
+
+  /** The longest input the model takes (tokenizer_config.json's model_max_length), or null when unlimited. */
+  get modelMaxLength(): number | null {
+    const m = this.config.model_max_length;
+    return typeof m === 'number' && m < NO_LIMIT ? m : null;
+  }
+  get vocabSize(): number {
+    return this.rust.getVocabSize(true);
+  }
+  tokenToId(token: string): number | null {
+    return this.rust.tokenToId(token);
+  }
+  idToToken(id: number): string | null {
+    return this.rust.idToToken(id);
+  }
+  get padTokenId(): number {
+    return this.rust.tokenToId(tokenString(this.config.pad_token, '[PAD]')) ?? 0;
+  }
+
+  /** Encodes texts (or [text, pair] pairs) as Python's tokenizer(...) does, with truncation, overflow and padding. */
+  async encode(inputs: (string | [string, string])[], o: EncodeOptions = {}): Promise<BatchEncoding> {
+    for (const [i, x] of inputs.entries()) {
+      const ok = typeof x === 'string' || (Array.isArray(x) && x.length === 2 && typeof x[0] === 'string' && typeof x[1] === 'string');
+      if (!ok) throw new TypeError(`encode: input ${i} is ${JSON.stringify(x)?.slice(0, 80)}, expected a string or a [text, pair] of strings`);
+    }
+    const truncation = o.truncation ?? (o.maxLength !== undefined ? 'longest_first' : false);
+    if (truncation !== false) {
+      if (o.maxLength === undefined) throw new TypeError('encode: truncation needs maxLength');
+      const strategy = { longest_first: 'LongestFirst', only_first: 'OnlyFirst', only_second: 'OnlySecond' }[truncation];
+      this.rust.setTruncation(o.maxLength, { strategy: strategy as never, stride: o.stride ?? 0 });
+    } else this.rust.disableTruncation();
+    this.rust.disablePadding();
+    const encs: Encoding[] = await this.rust.encodeBatch(inputs as never, { addSpecialTokens: o.addSpecialTokens ?? true });
+    const rows: Encoding[] = [];
+    const overflowToSample: number[] = [];
+    encs.forEach((e, i) => {
+      rows.push(e);
+      overflowToSample.push(i);
+      if (o.returnOverflowing) {
+        for (const ov of e.getOverflowing()) {
+          rows.push(ov);
+          overflowToSample.push(i);
+        }
+      }
+    });
+    const padding = o.padding ?? false;
+    if (padding !== false) {
+      let len = padding === 'max_length' ? o.maxLength : Math.max(0, ...rows.map((e) => e.getLength()));
+      if (len === undefined) throw new TypeError("encode: padding 'max_length' needs maxLength");
+      if (o.padToMultipleOf) len = Math.ceil(len / o.padToMultipleOf) * o.padToMultipleOf;
+      const padToken = tokenString(this.config.pad_token, '[PAD]');
+      for (const e of rows) e.pad(len, { padId: this.padTokenId, padToken, padTypeId: 0, direction: 'right' });
+    }
+    return {
+      inputIds: rows.map((e) => e.getIds()),
+      attentionMask: rows.map((e) => e.getAttentionMask()),
+      tokenTypeIds: rows.map((e) => e.getTypeIds()),
+      specialTokensMask: rows.map((e) => e.getSpecialTokensMask()),
+      offsets: rows.map((e) => e.getOffsets() as [number, number][]),
+      sequenceIds: rows.map((e) => e.getSequenceIds().map((s) => (s === undefined ? null : s))),
+      wordIds: rows.map((e) => e.getWordIds().map((w) => (w === undefined ? null : w))),
+      overflowToSample,
+    };
+  }
+
+  async decode(ids: number[], skipSpecialTokens = true): Promise<string> {
+    return this.rust.decode(ids, skipSpecialTokens);
+  }
+
+  /** Writes tokenizer.json (and the tokenizer_config.json, vocab.txt it came with) into dir. */
+  save(dir: string): void {
+    fs.mkdirSync(dir, { recursive: true });
+    this.rust.save(path.join(dir, 'tokenizer.json'), true);
+    const cfg = { tokenizer_class: 'BertTokenizer', ...this.config };
+    fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  }
+
+  /** The rows of a BatchEncoding as int64 tensors (B, T): inputIds, attentionMask, tokenTypeIds. */
+  static toTensors(b: BatchEncoding): { inputIds: Tensor; attentionMask: Tensor; tokenTypeIds: Tensor } {
+    const t = (rows: number[][]) => {
+      const T = rows[0]?.length ?? 0;
+      if (rows.some((r) => r.length !== T)) throw new Error('toTensors: rows differ in length; encode with padding');
+      return tensor(Float64Array.from(rows.flat()), { shape: [rows.length, T], dtype: 'int64' });
+    };
+    return { inputIds: t(b.inputIds), attentionMask: t(b.attentionMask), tokenTypeIds: t(b.tokenTypeIds) };
+  }
+}
+
+/** BERT's WordPiece pipeline from vocab.txt, as transformers' BertTokenizerFast converts it. */
+async function bertWordPiece(vocabFile: string, c: TokenizerConfig): Promise<RustTokenizer> {
+  const lower = c.do_lower_case ?? true;
+  const unk = tokenString(c.unk_token, '[UNK]');
+  const sep = tokenString(c.sep_token, '[SEP]');
+  const cls = tokenString(c.cls_token, '[CLS]');
+  const pad = tokenString(c.pad_token, '[PAD]');
+  const mask = tokenString(c.mask_token, '[MASK]');
+  const model = await WordPiece.fromFile(vocabFile, { unkToken: unk, continuingSubwordPrefix: '##', maxInputCharsPerWord: 100 });
+  const tok = new RustTokenizer(model);
+  tok.setNormalizer(
+    bertNormalizer({
+      cleanText: true,
+      handleChineseChars: c.tokenize_chinese_chars ?? true,
+      // strip_accents null/absent: follow lowercase, as BERT does
+      stripAccents: c.strip_accents ?? lower,
+      lowercase: lower,
+    }),
+  );
+  tok.setPreTokenizer(bertPreTokenizer());
+  const id = (t: string) => {
+    const i = tok.tokenToId(t);
+    if (i === null) throw new Error(`${vocabFile}: special token ${t} is not in the vocabulary`);
+    return i;
+  };
+  tok.setPostProcessor(
+    templateProcessing(`${cls}:0 $A:0 ${sep}:0`, `${cls}:0 $A:0 ${sep}:0 $B:1 ${sep}:1`, [
+      [cls, id(cls)],
+      [sep, id(sep)],
+    ]),
+  );
+  tok.setDecoder(wordPieceDecoder('##', true));
+  tok.addAddedTokens([pad, unk, cls, sep, mask].map((t) => new AddedToken(t, true)));
+  return tok;
+}
