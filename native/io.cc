@@ -1,7 +1,4 @@
-// Checkpoint I/O: reading validated safetensors spans straight into tensors, and
-// pytorch_model.bin through libtorch's own unpickler.
-#include <torch/csrc/jit/serialization/pickle.h>
-
+// Checkpoint I/O: reading validated spans of a file straight into tensors.
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -63,26 +60,4 @@ FT_FN(readSpans) {
     out.push_back(std::move(t));
   }
   return ft::retList(a.env(), out);
-}
-
-// pickleLoad(bytes) -> { names, handles }: a torch.save'd state dict (zip format), as torch.load.
-FT_FN(pickleLoad) {
-  if (!a.raw(0).IsBuffer()) throw ft::ArgError("argument 0: expected a Buffer");
-  auto buf = a.raw(0).As<Napi::Buffer<char>>();
-  std::vector<char> data(buf.Data(), buf.Data() + buf.Length());
-  c10::IValue v = torch::jit::pickle_load(data);
-  if (!v.isGenericDict()) throw std::runtime_error("the file does not hold a state dict (a dict of name to tensor)");
-  auto names = Napi::Array::New(a.env());
-  std::vector<at::Tensor> tensors;
-  uint32_t k = 0;
-  for (const auto& item : v.toGenericDict()) {
-    if (!item.key().isString()) throw std::runtime_error("the state dict has a key that is not a string");
-    if (!item.value().isTensor()) throw std::runtime_error("state dict entry '" + item.key().toStringRef() + "' is not a tensor");
-    names.Set(k++, Napi::String::New(a.env(), item.key().toStringRef()));
-    tensors.push_back(item.value().toTensor());
-  }
-  auto out = Napi::Object::New(a.env());
-  out.Set("names", names);
-  out.Set("handles", ft::retList(a.env(), tensors));
-  return out;
 }

@@ -10,6 +10,8 @@ FT_FN(transpose) { return ft::ret(a.env(), at::transpose(a.tensor(0), a.i64(1), 
 FT_FN(contiguous) { return ft::ret(a.env(), a.tensor(0).contiguous()); }
 FT_FN(expand) { return ft::ret(a.env(), a.tensor(0).expand(a.ints(1))); }
 FT_FN(flatten) { return ft::ret(a.env(), at::flatten(a.tensor(0), a.i64(1), a.i64(2))); }
+// asStrided(x, size, stride, offset): libtorch checks the view against the storage's bounds.
+FT_FN(asStrided) { return ft::ret(a.env(), at::as_strided(a.tensor(0), a.ints(1), a.ints(2), a.i64(3))); }
 FT_FN(narrow) { return ft::ret(a.env(), at::narrow(a.tensor(0), a.i64(1), a.i64(2), a.i64(3))); }
 // slice(x, dim, start, end, step): Python's x[..., start:end:step, ...] on one dimension.
 FT_FN(slice) {

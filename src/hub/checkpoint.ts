@@ -1,10 +1,10 @@
 // Reading a model directory's weights, whichever of Hugging Face's layouts it uses.
 import * as fs from 'fs';
 import * as path from 'path';
-import { native } from '../tensor/native';
 import { Tensor } from '../tensor/tensor';
 import { dispose } from '../tensor/scope';
 import { loadSafetensors } from './safetensors';
+import { loadTorchBin } from './torchpickle';
 
 export const WEIGHTS = {
   safetensors: 'model.safetensors',
@@ -88,13 +88,7 @@ export function loadCheckpoint(dir: string): Map<string, Tensor> {
   return out;
 }
 
-/** pytorch_model.bin through libtorch's own loader (torch.load's format). */
+/** pytorch_model.bin (torch.save's format); see torchpickle.ts for why not libtorch's unpickler. */
 export function loadBin(file: string): Map<string, Tensor> {
-  const bytes = fs.readFileSync(file);
-  try {
-    const { names, handles } = native.pickleLoad(bytes);
-    return new Map(names.map((n, i) => [n, new Tensor(handles[i])]));
-  } catch (e) {
-    throw new CheckpointError(`${file}: ${(e as Error).message}`);
-  }
+  return loadTorchBin(file);
 }

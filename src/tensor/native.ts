@@ -116,6 +116,7 @@ export interface NativeAddon {
   expand(a: H, shape: number[]): H;
   flatten(a: H, start: number, end: number): H;
   narrow(a: H, dim: number, start: number, length: number): H;
+  asStrided(a: H, size: number[], stride: number[], offset: number): H;
   slice(a: H, dim: number, start: number | null, end: number | null, step: number): H;
   select(a: H, dim: number, index: number): H;
   indexSelect(a: H, dim: number, index: H): H;
@@ -156,7 +157,6 @@ export interface NativeAddon {
   isGradEnabled(): boolean;
   // checkpoint I/O
   readSpans(path: string, spans: [number, number, number[], number][]): H[];
-  pickleLoad(bytes: Buffer): { names: string[]; handles: H[] };
   // optimizers
   adamwStep(groups: AdamWGroupHandles[], beta1: number, beta2: number, eps: number, maximize: boolean): void;
   sgdStep(params: H[], momentumBuffers: H[] | null, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean): void;

@@ -141,19 +141,36 @@ export class PreTrainedTokenizer {
       this.rust.setTruncation(o.maxLength, { strategy: strategy as never, stride: o.stride ?? 0 });
     } else this.rust.disableTruncation();
     this.rust.disablePadding();
-    const encs: Encoding[] = await this.rust.encodeBatch(inputs as never, { addSpecialTokens: o.addSpecialTokens ?? true });
+    const eo = { addSpecialTokens: o.addSpecialTokens ?? true };
     const rows: Encoding[] = [];
     const overflowToSample: number[] = [];
-    encs.forEach((e, i) => {
-      rows.push(e);
-      overflowToSample.push(i);
-      if (o.returnOverflowing) {
-        for (const ov of e.getOverflowing()) {
-          rows.push(ov);
+    const manual = o.returnOverflowing && truncation !== false && (truncation !== 'longest_first' || inputs.every((x) => typeof x === 'string'));
+    if (manual) {
+      // Windows over one sequence, built here: this binding's pair encode returns only the
+      // first overflowing window, where Python's returns them all.
+      this.rust.disableTruncation();
+      for (const [i, x] of inputs.entries()) {
+        for (const row of await this.windows(x, truncation as Truncation, o.maxLength!, o.stride ?? 0, eo.addSpecialTokens)) {
+          rows.push(row);
           overflowToSample.push(i);
         }
       }
-    });
+    } else {
+      // encodeBatch of this binding takes single texts only; pairs go through encode, in parallel
+      const encs: Encoding[] = inputs.every((x) => typeof x === 'string')
+        ? await this.rust.encodeBatch(inputs as string[], eo)
+        : await Promise.all(inputs.map((x) => (typeof x === 'string' ? this.rust.encode(x, null, eo) : this.rust.encode(x[0], x[1], eo))));
+      encs.forEach((e, i) => {
+        rows.push(e);
+        overflowToSample.push(i);
+        if (o.returnOverflowing) {
+          for (const ov of e.getOverflowing()) {
+            rows.push(ov);
+            overflowToSample.push(i);
+          }
+        }
+      });
+    }
     const padding = o.padding ?? false;
     if (padding !== false) {
       let len = padding === 'max_length' ? o.maxLength : Math.max(0, ...rows.map((e) => e.getLength()));
@@ -172,6 +189,24 @@ export class PreTrainedTokenizer {
       wordIds: rows.map((e) => e.getWordIds().map((w) => (w === undefined ? null : w))),
       overflowToSample,
     };
+  }
+
+  /** The overflowing windows of one input, truncating one of its sequences with a stride, as Python's tokenizer does. */
+  private async windows(x: string | [string, string], which: Truncation, maxLength: number, stride: number, special: boolean): Promise<Encoding[]> {
+    const no = { addSpecialTokens: false };
+    const [a, b] = typeof x === 'string' ? [x, null] : x;
+    const ea = await this.rust.encode(a, null, no);
+    const eb = b === null ? null : await this.rust.encode(b, null, no);
+    const nSpecial = special ? this.rust.postProcess(await this.rust.encode('', null, no), eb ? await this.rust.encode('', null, no) : null, true).getLength() : 0;
+    const cut = which === 'only_second' && eb ? eb : ea;
+    const budget = maxLength - nSpecial - (cut === ea ? (eb?.getLength() ?? 0) : ea.getLength());
+    if (budget <= stride) {
+      throw new RangeError(`encode: maxLength ${maxLength} leaves ${budget} tokens for the truncated sequence, not more than the stride ${stride}`);
+    }
+    cut.truncate(budget, stride, 'right');
+    return [cut, ...cut.getOverflowing()].map((w) =>
+      cut === ea ? this.rust.postProcess(w, eb, special) : this.rust.postProcess(ea, w, special),
+    );
   }
 
   async decode(ids: number[], skipSpecialTokens = true): Promise<string> {
