@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as ft from '../src';
 import { BenchResult, table } from './common';
 import { benchOps } from './ops';
+import { benchBert } from './bert';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -15,14 +16,18 @@ const rounds = Number(arg('rounds', '3'));
 const only = arg('only', '');
 ft.setNumThreads(threads);
 
-const suites: Record<string, () => BenchResult[]> = {
+const suites: Record<string, () => BenchResult[] | Promise<BenchResult[]>> = {
   ops: () => benchOps(threads, rounds),
+  bert: () => benchBert(threads, rounds),
 };
 
-console.log(`fulltune bench: libtorch ${ft.libtorchVersion()}, ${threads} thread(s), median of ${rounds} round(s), ${os.cpus()[0]?.model ?? ''}`);
-for (const [name, run] of Object.entries(suites)) {
-  if (only && only !== name) continue;
-  console.log(`\n## ${name}\n`);
-  console.log(table(run()));
+async function main(): Promise<void> {
+  console.log(`fulltune bench: libtorch ${ft.libtorchVersion()}, ${threads} thread(s), median of ${rounds} round(s), ${os.cpus()[0]?.model ?? ''}`);
+  for (const [name, run] of Object.entries(suites)) {
+    if (only && only !== name) continue;
+    console.log(`\n## ${name}\n`);
+    console.log(table(await run()));
+  }
+  console.log('\nratio = fulltune / PyTorch time (below 1.00x: fulltune is faster).');
 }
-console.log('\nratio = fulltune / PyTorch time (below 1.00x: fulltune is faster).');
+void main();

@@ -61,3 +61,29 @@ FT_FN(readSpans) {
   }
   return ft::retList(a.env(), out);
 }
+
+// readInto(path, [[byteOffset, byteLength, handle], ...]): reads each span straight into an
+// existing contiguous CPU tensor of exactly that size (a parameter being loaded): one copy
+// from the page cache, none through JS.
+FT_FN(readInto) {
+  const std::string path = a.str(0);
+  if (!a.raw(1).IsArray()) throw ft::ArgError("argument 1: expected an array of spans");
+  auto spans = a.raw(1).As<Napi::Array>();
+  Fd file(path);
+  auto& reg = ft::registry();
+  for (uint32_t i = 0; i < spans.Length(); ++i) {
+    Napi::Value v = spans.Get(i);
+    if (!v.IsArray()) throw ft::ArgError("argument 1: each span must be [offset, length, tensor]");
+    auto s = v.As<Napi::Array>();
+    const double off = s.Get(0u).As<Napi::Number>().DoubleValue();
+    const double len = s.Get(1u).As<Napi::Number>().DoubleValue();
+    const double h = s.Get(2u).As<Napi::Number>().DoubleValue();
+    if (h < 0) throw ft::HandleError("readInto: a target tensor is disposed");
+    const at::Tensor& t = reg.get(static_cast<uint32_t>(h));
+    if (!t.device().is_cpu() || !t.is_contiguous()) throw std::runtime_error("readInto: target must be a contiguous CPU tensor");
+    const size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
+    if (static_cast<double>(bytes) != len) throw ft::ArgError("span " + std::to_string(i) + ": length does not match the target tensor");
+    if (bytes) preadAll(file.fd, static_cast<char*>(t.data_ptr()), bytes, static_cast<off_t>(off), path);
+  }
+  return a.env().Undefined();
+}

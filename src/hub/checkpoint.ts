@@ -2,8 +2,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor } from '../tensor/tensor';
-import { dispose } from '../tensor/scope';
-import { loadSafetensors } from './safetensors';
+import { dispose, keep, tidy } from '../tensor/scope';
+import { DType, dtypeCode } from '../tensor/dtype';
+import { native } from '../tensor/native';
+import { noGrad } from '../tensor/autograd';
+import { empty } from '../tensor/create';
+import { TensorEntry, readHeader } from './safetensors';
 import { loadTorchBin } from './torchpickle';
 
 export const WEIGHTS = {
@@ -57,33 +61,111 @@ export function shardsOf(indexFile: string): string[] {
   return [...new Set(Object.values(readIndex(indexFile).weight_map))];
 }
 
-/** Every tensor of the checkpoint in `dir`, by key. The caller disposes them. */
-export function loadCheckpoint(dir: string): Map<string, Tensor> {
+/**
+ * A checkpoint opened for loading: keys, shapes and dtypes from the headers, data read only
+ * when copied into a model (safetensors straight into the parameters' memory).
+ */
+export interface Checkpoint {
+  readonly where: string;
+  keys(): string[];
+  shape(key: string): number[];
+  dtype(key: string): DType;
+  /** Copies each key's data into its target (same shape; dtype converted if it differs). */
+  copyInto(pairs: [string, Tensor][]): void;
+  close(): void;
+}
+
+/** Opens the checkpoint in `dir`: every file's header is validated now, data is read later. */
+export function openCheckpoint(dir: string): Checkpoint {
   const { kind, files } = weightFiles(dir);
-  const out = new Map<string, Tensor>();
   const index = files.length > 1 || !Object.values(WEIGHTS).includes(files[0] as never)
     ? readIndex(path.join(dir, kind === 'safetensors' ? WEIGHTS.safetensorsIndex : WEIGHTS.binIndex))
     : null;
+  const checkIndex = (file: string, f: string, keys: Iterable<string>, seen: Set<string>) => {
+    for (const k of keys) {
+      if (seen.has(k)) throw new CheckpointError(`${file}: key '${k}' appears in more than one shard`);
+      if (index && index.weight_map[k] !== f) {
+        throw new CheckpointError(`${file}: key '${k}' is not mapped to this shard by the index (index says ${index.weight_map[k] ?? 'nothing'})`);
+      }
+      seen.add(k);
+    }
+  };
+  const seen = new Set<string>();
+  if (kind === 'safetensors') {
+    const entries = new Map<string, { file: string; e: TensorEntry }>();
+    for (const f of files) {
+      const file = path.join(dir, f);
+      const { entries: es } = readHeader(file);
+      checkIndex(file, f, es.map((e) => e.name), seen);
+      for (const e of es) entries.set(e.name, { file, e });
+    }
+    if (index) for (const [k, f] of Object.entries(index.weight_map)) if (!entries.has(k)) throw new CheckpointError(`${path.join(dir, f)}: key '${k}' listed in the index is missing from the shard`);
+    return {
+      where: dir,
+      keys: () => [...entries.keys()],
+      shape: (k) => entries.get(k)!.e.shape,
+      dtype: (k) => entries.get(k)!.e.dtype,
+      copyInto(pairs) {
+        const direct = new Map<string, [number, number, number][]>();
+        for (const [k, target] of pairs) {
+          const { file, e } = entries.get(k)!;
+          if (target.dtype === e.dtype && target.device === 'cpu' && target.isContiguous()) {
+            if (!direct.has(file)) direct.set(file, []);
+            direct.get(file)!.push([e.offset, e.length, target.handle]);
+          } else {
+            tidy(() => {
+              const [h] = native.readSpans(file, [[e.offset, e.length, e.shape, dtypeCode(e.dtype)]]);
+              noGrad(() => target.copy_(new Tensor(h)));
+            });
+          }
+        }
+        for (const [file, spans] of direct) native.readInto(file, spans);
+      },
+      close: () => undefined,
+    };
+  }
+  const tensors = new Map<string, Tensor>();
   try {
     for (const f of files) {
       const file = path.join(dir, f);
-      const part = kind === 'safetensors' ? loadSafetensors(file) : loadBin(file);
-      for (const [k, t] of part) {
-        if (out.has(k)) throw new CheckpointError(`${file}: key '${k}' appears in more than one shard`);
-        if (index && index.weight_map[k] !== f) {
-          throw new CheckpointError(`${file}: key '${k}' is not mapped to this shard by the index (index says ${index.weight_map[k] ?? 'nothing'})`);
-        }
-        out.set(k, t);
-      }
+      const part = loadBin(file);
+      for (const [k, t] of part) tensors.set(k, t);
+      checkIndex(file, f, part.keys(), seen);
     }
-    if (index) {
-      for (const [k, f] of Object.entries(index.weight_map)) {
-        if (!out.has(k)) throw new CheckpointError(`${path.join(dir, f)}: key '${k}' listed in the index is missing from the shard`);
-      }
+    if (index) for (const [k, f] of Object.entries(index.weight_map)) if (!tensors.has(k)) throw new CheckpointError(`${path.join(dir, f)}: key '${k}' listed in the index is missing from the shard`);
+  } catch (e) {
+    dispose(tensors);
+    throw e;
+  }
+  return {
+    where: dir,
+    keys: () => [...tensors.keys()],
+    shape: (k) => [...tensors.get(k)!.shape],
+    dtype: (k) => tensors.get(k)!.dtype,
+    copyInto(pairs) {
+      noGrad(() => {
+        for (const [k, target] of pairs) target.copy_(tensors.get(k)!);
+      });
+    },
+    close: () => dispose(tensors),
+  };
+}
+
+/** Every tensor of the checkpoint in `dir`, by key. The caller disposes them. */
+export function loadCheckpoint(dir: string): Map<string, Tensor> {
+  const ck = openCheckpoint(dir);
+  const out = new Map<string, Tensor>();
+  try {
+    for (const k of ck.keys()) {
+      const t = keep(empty(ck.shape(k), { dtype: ck.dtype(k) }));
+      out.set(k, t);
+      ck.copyInto([[k, t]]);
     }
   } catch (e) {
     dispose(out);
     throw e;
+  } finally {
+    ck.close();
   }
   return out;
 }

@@ -3,10 +3,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Device } from '../tensor/dtype';
 import { Tensor } from '../tensor/tensor';
-import { dispose } from '../tensor/scope';
 import { StateDictError } from '../nn/module';
 import { PreTrainedModel } from '../models/pretrained';
-import { loadCheckpoint } from './checkpoint';
+import { Checkpoint, openCheckpoint } from './checkpoint';
+import { deferInit, initialize } from '../nn/init';
+import { noGrad } from '../tensor/autograd';
 import { saveSafetensors } from './safetensors';
 import { HubOptions, resolveModelDir } from './hub';
 
@@ -45,36 +46,42 @@ export function readJson(file: string): Record<string, unknown> {
  */
 export function loadPretrainedWeights(
   model: PreTrainedModel,
-  checkpoint: Map<string, Tensor>,
+  checkpoint: Checkpoint | Map<string, Tensor>,
   where: string,
   warn: (msg: string) => void = console.warn,
 ): { newlyInitialized: string[]; unused: string[] } {
-  let ckpt = checkpoint;
+  const ck = checkpoint instanceof Map ? inMemory(checkpoint, where) : checkpoint;
+  // the key each checkpoint entry takes in this model
   const prefix = model.basePrefix;
-  const keys = [...checkpoint.keys()];
-  if (prefix !== null && !keys.some((k) => k.startsWith(`${prefix}.`))) {
-    ckpt = new Map(keys.map((k) => [`${prefix}.${k}`, checkpoint.get(k)!]));
-  } else if (prefix === null && keys.some((k) => k.startsWith('bert.'))) {
-    ckpt = new Map(keys.map((k) => [k.startsWith('bert.') ? k.slice(5) : k, checkpoint.get(k)!]));
-  }
+  const keys = ck.keys();
+  let rename = (k: string) => k;
+  if (prefix !== null && !keys.some((k) => k.startsWith(`${prefix}.`))) rename = (k) => `${prefix}.${k}`;
+  else if (prefix === null && keys.some((k) => k.startsWith('bert.'))) rename = (k) => (k.startsWith('bert.') ? k.slice(5) : k);
+  const byModelKey = new Map(keys.map((k) => [rename(k), k]));
+
   const own = model.stateDict();
   const aliases = new Map<string, string[]>();
   for (const g of model.tiedKeys()) for (const k of g) aliases.set(k, g);
-  const present = (k: string) => ckpt.has(k) || (aliases.get(k) ?? []).some((a) => ckpt.has(a));
-  const missing = [...own.keys()].filter((k) => !present(k));
+  const source = (k: string) => [k, ...(aliases.get(k) ?? [])].map((a) => byModelKey.get(a)).find((s) => s !== undefined);
+  const missing = [...own.keys()].filter((k) => source(k) === undefined);
   const newlyInitialized = missing.filter((k) => model.headKeys.some((re) => re.test(k)));
   const missingBase = missing.filter((k) => !newlyInitialized.includes(k));
-  const notInModel = [...ckpt.keys()].filter((k) => !own.has(k));
+  const notInModel = [...byModelKey.keys()].filter((k) => !own.has(k));
   const unused = notInModel.filter((k) => model.ignoredKeys.some((re) => re.test(k)));
   const unexpected = notInModel.filter((k) => !unused.includes(k));
-  const sub = new Map([...ckpt].filter(([k]) => own.has(k)));
-  try {
-    model.loadStateDict(sub, { strict: false });
-  } catch (e) {
-    if (e instanceof StateDictError) throw new StateDictError(missingBase, unexpected, e.mismatched, where);
-    throw e;
+  const mismatched: { key: string; expected: number[]; actual: number[] }[] = [];
+  const plan = new Map<Tensor, string>(); // tied targets are filled once
+  for (const [k, target] of own) {
+    const src = source(k);
+    if (src === undefined || plan.has(target)) continue;
+    const e = [...target.shape];
+    const a = ck.shape(src);
+    if (a.length !== e.length || a.some((d, i) => d !== e[i])) mismatched.push({ key: k, expected: e, actual: a });
+    else plan.set(target, src);
   }
-  if (missingBase.length || unexpected.length) throw new StateDictError(missingBase, unexpected, [], where);
+  if (missingBase.length || unexpected.length || mismatched.length) throw new StateDictError(missingBase, unexpected, mismatched, where);
+  ck.copyInto([...plan].map(([t, src]) => [src, t]));
+  for (const k of newlyInitialized) initialize(own.get(k)!);
   if (newlyInitialized.length) {
     warn(
       `Some weights of ${model.architecture} were not in ${where} and are newly initialised: ${newlyInitialized.join(', ')}. ` +
@@ -85,6 +92,17 @@ export function loadPretrainedWeights(
   return { newlyInitialized, unused };
 }
 
+function inMemory(sd: Map<string, Tensor>, where: string): Checkpoint {
+  return {
+    where,
+    keys: () => [...sd.keys()],
+    shape: (k) => [...sd.get(k)!.shape],
+    dtype: (k) => sd.get(k)!.dtype,
+    copyInto: (pairs) => noGrad(() => pairs.forEach(([k, t]) => t.copy_(sd.get(k)!))),
+    close: () => undefined,
+  };
+}
+
 /** Builds a model from a directory or Hub id: config.json, then the weights. */
 export async function fromPretrained<M extends PreTrainedModel>(
   idOrDir: string,
@@ -93,15 +111,15 @@ export async function fromPretrained<M extends PreTrainedModel>(
 ): Promise<M> {
   const dir = await resolveModelDir(idOrDir, opts);
   const configFile = path.join(dir, 'config.json');
-  const model = build({ ...readJson(configFile), ...(opts.config ?? {}) }, configFile);
-  const ckpt = loadCheckpoint(dir);
+  const ckpt = openCheckpoint(dir); // headers validated before the model is built
+  const model = deferInit(() => build({ ...readJson(configFile), ...(opts.config ?? {}) }, configFile));
   try {
     loadPretrainedWeights(model, ckpt, dir, opts.warn);
   } catch (e) {
     model.dispose();
     throw e;
   } finally {
-    dispose(ckpt);
+    ckpt.close();
   }
   if (opts.device && opts.device !== 'cpu') model.to(opts.device);
   return model;

@@ -1,22 +1,51 @@
 // Parameter creation and Hugging Face's initialisation (normal(0, initializer_range), zero
 // biases, LayerNorm to ones and zeros). Parameters are kept: their module owns them.
+//
+// Inside deferInit(), parameters get memory but no values: fromPretrained builds the model
+// that way, fills what the checkpoint has, and initialises only the rest (as transformers
+// does), instead of drawing millions of random numbers only to overwrite them.
 import { noGrad } from '../tensor/autograd';
 import * as create from '../tensor/create';
 import { keep } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
 
-function param(t: Tensor): Tensor {
-  keep(t);
+type Init = (t: Tensor) => void;
+const pending = new WeakMap<Tensor, Init>();
+let deferring = 0;
+
+export function deferInit<T>(fn: () => T): T {
+  deferring++;
+  try {
+    return fn();
+  } finally {
+    deferring--;
+  }
+}
+
+/** Runs a deferred initialisation (no-op for a parameter that was initialised at creation). */
+export function initialize(t: Tensor): void {
+  const init = pending.get(t);
+  if (!init) return;
+  pending.delete(t);
+  noGrad(() => init(t));
+}
+
+/** A parameter of `shape`, initialised by `init` now, or later when deferred. */
+export function param(shape: number[], init: Init): Tensor {
+  const t = keep(create.empty(shape));
+  if (deferring > 0) pending.set(t, init);
+  else noGrad(() => init(t));
   t.requiresGrad = true;
   return t;
 }
+
 /** A parameter drawn from normal(0, std). */
 export function empty(shape: number[], std: number): Tensor {
-  return param(noGrad(() => create.empty(shape).normal_(0, std)));
+  return param(shape, (t) => t.normal_(0, std));
 }
 export function zeros(shape: number[]): Tensor {
-  return param(create.zeros(shape));
+  return param(shape, (t) => t.zero_());
 }
 export function ones(shape: number[]): Tensor {
-  return param(create.ones(shape));
+  return param(shape, (t) => t.fill_(1));
 }

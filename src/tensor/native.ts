@@ -157,6 +157,7 @@ export interface NativeAddon {
   isGradEnabled(): boolean;
   // checkpoint I/O
   readSpans(path: string, spans: [number, number, number[], number][]): H[];
+  readInto(path: string, spans: [number, number, H][]): void;
   // optimizers
   adamwStep(groups: AdamWGroupHandles[], beta1: number, beta2: number, eps: number, maximize: boolean): void;
   sgdStep(params: H[], momentumBuffers: H[] | null, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean): void;

@@ -4,6 +4,7 @@ import { LayerNorm } from '../../nn/layernorm';
 import { Dropout } from '../../nn/dropout';
 import { Tensor } from '../../tensor/tensor';
 import { arange } from '../../tensor/create';
+import { tidy } from '../../tensor/scope';
 import { BertConfig } from './config';
 
 /** Word + position + token-type embeddings, then LayerNorm and dropout. */
@@ -28,6 +29,10 @@ export class BertEmbeddings extends Module {
   }
 
   forward(inputIds: Tensor, tokenTypeIds?: Tensor | null, positionIds?: Tensor | null): Tensor {
+    return tidy(() => this.embed(inputIds, tokenTypeIds, positionIds));
+  }
+
+  private embed(inputIds: Tensor, tokenTypeIds?: Tensor | null, positionIds?: Tensor | null): Tensor {
     const T = inputIds.size(1);
     if (T > this.position_embeddings.numEmbeddings) {
       throw new RangeError(`sequence length ${T} exceeds max_position_embeddings ${this.position_embeddings.numEmbeddings}`);

@@ -4,6 +4,7 @@ import { LayerNorm } from '../../nn/layernorm';
 import { Dropout } from '../../nn/dropout';
 import { activation } from '../../nn/activations';
 import { Tensor } from '../../tensor/tensor';
+import { tidy } from '../../tensor/scope';
 import { BertConfig } from './config';
 import { BertAttention } from './attention';
 
@@ -45,9 +46,12 @@ export class BertLayer extends Module {
     this.intermediate = new BertIntermediate(c);
     this.output = new BertOutput(c);
   }
+  // Each block runs in its own scope so that its temporaries are freed when it returns, as
+  // Python's reference counting frees them: holding them to the end of the step costs fresh
+  // (page-faulting) memory for every allocation. Autograd keeps what backward needs itself.
   forward(x: Tensor, mask: Tensor | null): Tensor {
-    const a = this.attention.forward(x, mask);
-    return this.output.forward(this.intermediate.forward(a), a);
+    const a = tidy(() => this.attention.forward(x, mask)); // (B, T, C)
+    return tidy(() => this.output.forward(this.intermediate.forward(a), a)); // (B, T, C)
   }
 }
 
@@ -57,8 +61,14 @@ export class BertEncoder extends Module {
     super();
     this.layer = new ModuleList(Array.from({ length: c.num_hidden_layers }, () => new BertLayer(c)));
   }
-  forward(x: Tensor, mask: Tensor | null): Tensor {
-    for (const l of this.layer) x = l.forward(x, mask);
+  forward(input: Tensor, mask: Tensor | null): Tensor {
+    let x = input;
+    for (const l of this.layer) {
+      const prev = x;
+      x = l.forward(x, mask);
+      // a hidden state made here is no longer needed (autograd holds its own reference); the caller's input is theirs
+      if (prev !== input) prev.dispose();
+    }
     return x;
   }
 }

@@ -1,0 +1,76 @@
+// What fulltune saves, Python transformers loads and gets the same logits. Runs where a Python
+// with transformers is available (FULLTUNE_PARITY_PYTHON, set by .ci/run); skipped elsewhere.
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as ft from '../src';
+import { closeNumbers } from './helpers';
+
+const FX = path.join(__dirname, 'fixtures', 'bert');
+const expected = JSON.parse(fs.readFileSync(path.join(FX, 'expected.json'), 'utf8'));
+
+function parityPython(): string | null {
+  const candidates = [process.env.FULLTUNE_PARITY_PYTHON, path.join(__dirname, '..', '.libtorch', 'venv', 'bin', 'python'), 'python3'];
+  for (const c of candidates) {
+    if (!c) continue;
+    const r = spawnSync(c, ['-c', 'import transformers, torch, safetensors'], { encoding: 'utf8' });
+    if (r.status === 0) return c;
+  }
+  return null;
+}
+const py = parityPython();
+if (!py && process.env.FULLTUNE_PARITY_PYTHON) throw new Error(`FULLTUNE_PARITY_PYTHON=${process.env.FULLTUNE_PARITY_PYTHON} cannot import transformers`);
+const maybe = py ? describe : describe.skip;
+if (!py) console.warn('roundtrip.test.ts skipped: no Python with transformers (set FULLTUNE_PARITY_PYTHON)');
+
+maybe('round trip through Python transformers', () => {
+  for (const [name, load] of [
+    ['seqcls', (d: string) => ft.AutoModelForSequenceClassification.fromPretrained(d, { warn: () => undefined })],
+    ['mlm', (d: string) => ft.AutoModelForMaskedLM.fromPretrained(d, { warn: () => undefined })],
+  ] as const) {
+    test(`${name}: load, one AdamW step, savePretrained; Python's logits match ours`, async () => {
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ft-rt-'));
+      const model = await load(path.join(FX, name));
+      const tok = await ft.AutoTokenizer.fromPretrained(path.join(FX, name));
+      const x = () => ({
+        inputIds: ft.tensor(expected.inputs.input_ids, { dtype: 'int64' }),
+        attentionMask: ft.tensor(expected.inputs.attention_mask, { dtype: 'int64' }),
+        tokenTypeIds: ft.tensor(expected.inputs.token_type_ids, { dtype: 'int64' }),
+      });
+      const opt = new ft.AdamW(model.parameters(), { lr: 1e-2 });
+      model.train();
+      ft.tidy(() => {
+        const labels = ft.tensor(expected.models[name].labels.labels, { dtype: 'int64' });
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        (model as any).forward({ ...x(), labels }).loss.backward();
+        opt.step();
+      });
+      opt.dispose();
+      model.eval();
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const ours = ft.tidy(() => (model as any).forward(x()).logits.toNumbers());
+      const before = ft.tidy(() => {
+        // the step changed the weights: the comparison below is not against the fixture
+        return ours.slice(0, 4);
+      });
+      expect(before).not.toEqual(Array.from(new Float32Array(Buffer.from(expected.models[name].eval.logits.b64, 'base64').buffer.slice(0, 16))));
+      ft.savePretrained(model, tmp);
+      tok.save(tmp);
+      model.dispose();
+      const inputsFile = path.join(tmp, 'inputs.json');
+      fs.writeFileSync(inputsFile, JSON.stringify(expected.inputs));
+      const out = JSON.parse(
+        execFileSync(py!, [path.join(__dirname, '..', 'scripts', 'check_roundtrip.py'), tmp, inputsFile], {
+          encoding: 'utf8',
+          env: { ...process.env, PYTHONWARNINGS: 'ignore', TRANSFORMERS_VERBOSITY: 'error', HF_HUB_OFFLINE: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }).trim().split('\n').pop()!,
+      );
+      expect(out.class).toBe(name === 'seqcls' ? 'BertForSequenceClassification' : 'BertForMaskedLM');
+      closeNumbers(out.logits, ours, 0, 1e-5, `${name} logits in Python`);
+      expect(out.tokenizer_ids).toEqual((await tok.encode(['the quick brown fox, café 北京'])).inputIds[0]);
+      fs.rmSync(tmp, { recursive: true });
+    });
+  }
+});
