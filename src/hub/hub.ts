@@ -118,11 +118,19 @@ async function download(id: string, o: HubOptions): Promise<string> {
   const get = (p: string) =>
     downloadFileToCacheDir({ repo: { type: 'model', name: id }, path: p, revision: commit, hubUrl, accessToken, cacheDir });
   const wanted = [...CONFIG_FILES, weights, ...TOKENIZER_FILES.filter((f) => files.has(f))];
-  for (const f of wanted) await get(f);
-  if (weights.endsWith('.index.json')) {
-    const snapIndex = path.join(cacheDir, repoFolder(id), 'snapshots', commit, weights);
-    const map = (JSON.parse(fs.readFileSync(snapIndex, 'utf8')) as { weight_map: Record<string, string> }).weight_map;
-    for (const shard of new Set(Object.values(map))) await get(shard);
+  // The client logs each download with console.debug, which goes to stdout: that would corrupt
+  // `fulltune predict`'s JSON lines, so it is silenced for the duration.
+  const debug = console.debug;
+  console.debug = () => undefined;
+  try {
+    for (const f of wanted) await get(f);
+    if (weights.endsWith('.index.json')) {
+      const snapIndex = path.join(cacheDir, repoFolder(id), 'snapshots', commit, weights);
+      const map = (JSON.parse(fs.readFileSync(snapIndex, 'utf8')) as { weight_map: Record<string, string> }).weight_map;
+      for (const shard of new Set(Object.values(map))) await get(shard);
+    }
+  } finally {
+    console.debug = debug;
   }
   if (!COMMIT.test(revision)) {
     const refs = path.join(cacheDir, repoFolder(id), 'refs');
