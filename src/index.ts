@@ -42,3 +42,16 @@ export { resolveModelDir, hubCacheDir, cachedSnapshot, HubError } from './hub/hu
 export type { HubOptions } from './hub/hub';
 export { PreTrainedTokenizer, PreTrainedTokenizer as AutoTokenizer } from './tokenize/tokenizer';
 export type { BatchEncoding, EncodeOptions } from './tokenize/tokenizer';
+export { Trainer, NonFiniteLossError, latestCheckpoint } from './train/trainer';
+export type { TrainingArgs, Callbacks, TrainerOptions } from './train/trainer';
+export { lrMultiplier, warmupSteps, SCHEDULES } from './train/schedule';
+export type { ScheduleKind } from './train/schedule';
+export * as metrics from './train/metrics';
+export { computeMetrics, qaAnswers } from './train/evaluate';
+export { defaultMaxLength, resolveLabels, headConfig, loadTaskModel, features as prepareFeatures } from './train/prepare';
+export { autocast, GradScaler } from './tensor/amp';
+export { readRows, DataError, formatOf } from './data/readers';
+export { readExamples, TASKS } from './data/tasks';
+export type { Task, Columns, Example } from './data/tasks';
+export { buildFeatures, FeatureStore, collectLabels } from './data/features';
+export { collate, epochOrder } from './data/collate';

@@ -17,6 +17,11 @@ export interface FromPretrainedOptions extends HubOptions {
   device?: Device;
   /** Receives warnings (newly initialised and unused weights); default console.warn. */
   warn?: (msg: string) => void;
+  /**
+   * A head whose shape differs from the checkpoint's (other labels) is initialised anew with a
+   * warning, as transformers' ignore_mismatched_sizes; the body's shapes must still match.
+   */
+  ignoreMismatchedHead?: boolean;
 }
 
 export function readJson(file: string): Record<string, unknown> {
@@ -49,6 +54,7 @@ export function loadPretrainedWeights(
   checkpoint: Checkpoint | Map<string, Tensor>,
   where: string,
   warn: (msg: string) => void = console.warn,
+  opts: { ignoreMismatchedHead?: boolean } = {},
 ): { newlyInitialized: string[]; unused: string[] } {
   const ck = checkpoint instanceof Map ? inMemory(checkpoint, where) : checkpoint;
   // the key each checkpoint entry takes in this model
@@ -76,8 +82,12 @@ export function loadPretrainedWeights(
     if (src === undefined || plan.has(target)) continue;
     const e = [...target.shape];
     const a = ck.shape(src);
-    if (a.length !== e.length || a.some((d, i) => d !== e[i])) mismatched.push({ key: k, expected: e, actual: a });
-    else plan.set(target, src);
+    if (a.length !== e.length || a.some((d, i) => d !== e[i])) {
+      if (opts.ignoreMismatchedHead && model.headKeys.some((re) => re.test(k))) {
+        newlyInitialized.push(k);
+        warn(`${k}: the checkpoint's [${a.join(', ')}] does not fit [${e.join(', ')}]; initialised anew`);
+      } else mismatched.push({ key: k, expected: e, actual: a });
+    } else plan.set(target, src);
   }
   if (missingBase.length || unexpected.length || mismatched.length) throw new StateDictError(missingBase, unexpected, mismatched, where);
   ck.copyInto([...plan].map(([t, src]) => [src, t]));
@@ -114,7 +124,7 @@ export async function fromPretrained<M extends PreTrainedModel>(
   const ckpt = openCheckpoint(dir); // headers validated before the model is built
   const model = deferInit(() => build({ ...readJson(configFile), ...(opts.config ?? {}) }, configFile));
   try {
-    loadPretrainedWeights(model, ckpt, dir, opts.warn);
+    loadPretrainedWeights(model, ckpt, dir, opts.warn, { ignoreMismatchedHead: opts.ignoreMismatchedHead });
   } catch (e) {
     model.dispose();
     throw e;

@@ -158,6 +158,11 @@ export interface NativeAddon {
   // checkpoint I/O
   readSpans(path: string, spans: [number, number, number[], number][]): H[];
   readInto(path: string, spans: [number, number, H][]): void;
+  // mixed precision
+  enterAutocast(device: 'cpu' | 'cuda', dtype: number): [boolean, number];
+  exitAutocast(device: 'cpu' | 'cuda', prevEnabled: boolean, prevDtype: number): void;
+  ampUnscale(params: H[], invScale: H, foundInf: H): void;
+  ampUpdateScale(scale: H, growthTracker: H, foundInf: H, growth: number, backoff: number, interval: number): void;
   // optimizers
   adamwStep(groups: AdamWGroupHandles[], beta1: number, beta2: number, eps: number, maximize: boolean): void;
   sgdStep(params: H[], momentumBuffers: H[] | null, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean): void;

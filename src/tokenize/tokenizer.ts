@@ -1,6 +1,7 @@
 // A thin adapter over Hugging Face's `tokenizers` (the Rust core Python's fast tokenizers use):
 // tokenizer.json when a model has one, else BERT's WordPiece built from vocab.txt and
 // tokenizer_config.json exactly as transformers' BertTokenizerFast builds it.
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
@@ -22,6 +23,8 @@ export type Padding = false | 'longest' | 'max_length';
 
 export interface EncodeOptions {
   addSpecialTokens?: boolean;
+  /** Inputs are lists of words (token classification): wordIds then map tokens to words. */
+  isSplitIntoWords?: boolean;
   /** false: no truncation; default 'longest_first' when maxLength is given. */
   truncation?: Truncation | false;
   maxLength?: number;
@@ -73,7 +76,8 @@ export class PreTrainedTokenizer {
   private constructor(
     private readonly rust: RustTokenizer,
     readonly config: TokenizerConfig,
-    /** Files this tokenizer was read from, copied by save(). */
+    /** The directory and files this tokenizer was read from (its fingerprint). */
+    private readonly dir: string,
     private readonly sourceFiles: string[],
   ) {}
 
@@ -102,10 +106,10 @@ export class PreTrainedTokenizer {
       } catch (e) {
         throw new Error(`${file('tokenizer.json')}: ${(e as Error).message}`);
       }
-      return new PreTrainedTokenizer(rust, config, present);
+      return new PreTrainedTokenizer(rust, config, dir, present);
     }
     if (fs.existsSync(file('vocab.txt'))) {
-      return new PreTrainedTokenizer(await bertWordPiece(file('vocab.txt'), config), config, present);
+      return new PreTrainedTokenizer(await bertWordPiece(file('vocab.txt'), config), config, dir, present);
     }
     throw new Error(`${dir}: no tokenizer (expected tokenizer.json, or vocab.txt with tokenizer_config.json)`);
   }
@@ -129,9 +133,11 @@ export class PreTrainedTokenizer {
   }
 
   /** Encodes texts (or [text, pair] pairs) as Python's tokenizer(...) does, with truncation, overflow and padding. */
-  async encode(inputs: (string | [string, string])[], o: EncodeOptions = {}): Promise<BatchEncoding> {
+  async encode(inputs: (string | [string, string] | string[])[], o: EncodeOptions = {}): Promise<BatchEncoding> {
     for (const [i, x] of inputs.entries()) {
-      const ok = typeof x === 'string' || (Array.isArray(x) && x.length === 2 && typeof x[0] === 'string' && typeof x[1] === 'string');
+      const ok = o.isSplitIntoWords
+        ? Array.isArray(x) && x.every((w) => typeof w === 'string')
+        : typeof x === 'string' || (Array.isArray(x) && x.length === 2 && typeof x[0] === 'string' && typeof x[1] === 'string');
       if (!ok) throw new TypeError(`encode: input ${i} is ${JSON.stringify(x)?.slice(0, 80)}, expected a string or a [text, pair] of strings`);
     }
     const truncation = o.truncation ?? (o.maxLength !== undefined ? 'longest_first' : false);
@@ -144,22 +150,24 @@ export class PreTrainedTokenizer {
     const eo = { addSpecialTokens: o.addSpecialTokens ?? true };
     const rows: Encoding[] = [];
     const overflowToSample: number[] = [];
-    const manual = o.returnOverflowing && truncation !== false && (truncation !== 'longest_first' || inputs.every((x) => typeof x === 'string'));
+    const manual = !o.isSplitIntoWords && o.returnOverflowing && truncation !== false && (truncation !== 'longest_first' || inputs.every((x) => typeof x === 'string'));
     if (manual) {
       // Windows over one sequence, built here: this binding's pair encode returns only the
       // first overflowing window, where Python's returns them all.
       this.rust.disableTruncation();
       for (const [i, x] of inputs.entries()) {
-        for (const row of await this.windows(x, truncation as Truncation, o.maxLength!, o.stride ?? 0, eo.addSpecialTokens)) {
+        for (const row of await this.windows(x as string | [string, string], truncation as Truncation, o.maxLength!, o.stride ?? 0, eo.addSpecialTokens)) {
           rows.push(row);
           overflowToSample.push(i);
         }
       }
     } else {
       // encodeBatch of this binding takes single texts only; pairs go through encode, in parallel
-      const encs: Encoding[] = inputs.every((x) => typeof x === 'string')
-        ? await this.rust.encodeBatch(inputs as string[], eo)
-        : await Promise.all(inputs.map((x) => (typeof x === 'string' ? this.rust.encode(x, null, eo) : this.rust.encode(x[0], x[1], eo))));
+      const encs: Encoding[] = o.isSplitIntoWords
+        ? await Promise.all(inputs.map((x) => this.rust.encode(x as string[], null, { ...eo, isPretokenized: true })))
+        : inputs.every((x) => typeof x === 'string')
+          ? await this.rust.encodeBatch(inputs as string[], eo)
+          : await Promise.all(inputs.map((x) => (typeof x === 'string' ? this.rust.encode(x, null, eo) : this.rust.encode(x[0], x[1], eo))));
       encs.forEach((e, i) => {
         rows.push(e);
         overflowToSample.push(i);
@@ -211,6 +219,15 @@ export class PreTrainedTokenizer {
 
   async decode(ids: number[], skipSpecialTokens = true): Promise<string> {
     return this.rust.decode(ids, skipSpecialTokens);
+  }
+
+  /** A content hash of the tokenizer: keys caches of tokenized data. */
+  fingerprint(): string {
+    const h = crypto.createHash('sha256');
+    h.update(this.rust.getVocabSize(true).toString());
+    h.update(JSON.stringify(this.config));
+    for (const f of this.sourceFiles) if (fs.existsSync(path.join(this.dir, f))) h.update(fs.readFileSync(path.join(this.dir, f)));
+    return h.digest('hex');
   }
 
   /** Writes tokenizer.json (and the tokenizer_config.json, vocab.txt it came with) into dir. */

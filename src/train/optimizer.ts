@@ -48,6 +48,13 @@ export abstract class Optimizer {
   }
   /** Frees the optimizer's state tensors. */
   abstract dispose(): void;
+  /** Each parameter's state tensors by name (exp_avg, exp_avg_sq, step; momentum_buffer), for checkpoints. */
+  abstract stateOf(): Map<Tensor, Record<string, Tensor>>;
+  /** Scalar state besides the tensors (restored by loadScalars). */
+  scalars(): Record<string, number | boolean> {
+    return {};
+  }
+  loadScalars(_s: Record<string, number | boolean>): void {}
 }
 
 export interface AdamWOptions {
@@ -101,6 +108,14 @@ export class AdamW extends Optimizer {
   dispose(): void {
     for (const s of this.state) for (const t of [...s.expAvg, ...s.expAvgSq, ...s.steps]) t.dispose();
   }
+
+  stateOf(): Map<Tensor, Record<string, Tensor>> {
+    const m = new Map<Tensor, Record<string, Tensor>>();
+    this.groups.forEach((g, i) =>
+      g.params.forEach((p, j) => m.set(p, { exp_avg: this.state[i].expAvg[j], exp_avg_sq: this.state[i].expAvgSq[j], step: this.state[i].steps[j] })),
+    );
+    return m;
+  }
 }
 
 export interface SGDOptions {
@@ -148,5 +163,17 @@ export class SGD extends Optimizer {
 
   dispose(): void {
     for (const bs of this.buffers ?? []) for (const b of bs) b.dispose();
+  }
+
+  stateOf(): Map<Tensor, Record<string, Tensor>> {
+    const m = new Map<Tensor, Record<string, Tensor>>();
+    if (this.buffers) this.groups.forEach((g, i) => g.params.forEach((p, j) => m.set(p, { momentum_buffer: this.buffers![i][j] })));
+    return m;
+  }
+  scalars(): Record<string, number | boolean> {
+    return { first: this.first };
+  }
+  loadScalars(s: Record<string, number | boolean>): void {
+    this.first = s.first as boolean;
   }
 }

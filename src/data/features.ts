@@ -1,0 +1,272 @@
+// Tokenised datasets: examples become model features once per (file, tokenizer, settings)
+// and are cached on disk. The store is a JSONL file plus a byte-offset index, read a row at a
+// time, so a dataset larger than memory streams from the data file to the cache and back.
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { PreTrainedTokenizer } from '../tokenize/tokenizer';
+import { DataError } from './readers';
+import { Columns, Example, Task, streamExamples } from './tasks';
+
+export interface Feature {
+  /** token ids */
+  ids: number[];
+  /** token type ids, when any is non-zero */
+  tt?: number[];
+  /** class id; multi-hot list; regression target; per-token label ids (-100: none) */
+  label?: number | number[];
+  /** QA training: answer token span (0, 0 when the window does not hold the answer) */
+  start?: number;
+  end?: number;
+  /** QA: the example this window came from, and each token's character span in the context (null outside it) */
+  ex?: number;
+  offsets?: ([number, number] | null)[];
+}
+
+export interface FeatureSettings {
+  task: Task;
+  columns: Columns;
+  maxLength: number;
+  /** QA: tokens shared between windows of a long context */
+  docStride?: number;
+  /** label names in id order (empty for regression and QA) */
+  labels: string[];
+  skipBadRows?: boolean;
+  withLabels?: boolean;
+}
+
+export interface QAExample {
+  id: string;
+  context: string;
+  answers?: { text: string[]; answerStart: number[] };
+}
+
+/** Random access to cached features: the index is in memory, the rows are read on demand. */
+export class FeatureStore {
+  private readonly fd: number;
+  private constructor(
+    readonly file: string,
+    private readonly offsets: Float64Array,
+    /** token count of each feature (for length grouping) */
+    readonly lengths: Int32Array,
+    readonly meta: StoreMeta,
+  ) {
+    this.fd = fs.openSync(file, 'r');
+  }
+  get length(): number {
+    return this.lengths.length;
+  }
+  get(i: number): Feature {
+    const start = this.offsets[i];
+    const len = this.offsets[i + 1] - start;
+    const buf = Buffer.alloc(len);
+    fs.readSync(this.fd, buf, 0, len, start);
+    return JSON.parse(buf.toString('utf8')) as Feature;
+  }
+  close(): void {
+    fs.closeSync(this.fd);
+  }
+  static open(base: string): FeatureStore {
+    const meta = JSON.parse(fs.readFileSync(`${base}.meta.json`, 'utf8')) as StoreMeta;
+    const idx = fs.readFileSync(`${base}.idx`);
+    const offsets = new Float64Array(idx.buffer.slice(idx.byteOffset, idx.byteOffset + idx.byteLength));
+    const lengths = Int32Array.from(meta.lengths);
+    return new FeatureStore(`${base}.jsonl`, offsets, lengths, meta);
+  }
+}
+
+export interface StoreMeta {
+  key: string;
+  source: string;
+  rows: number;
+  skipped: { line: number; problem: string }[];
+  lengths: number[];
+  /** QA examples for postprocessing predictions into answers */
+  qa?: QAExample[];
+}
+
+export function defaultCacheDir(): string {
+  return process.env.FULLTUNE_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'fulltune', 'features');
+}
+
+async function fileHash(file: string): Promise<string> {
+  const h = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/**
+ * The features of `file` for this tokenizer and these settings: from the cache when present,
+ * else tokenised now (streaming, a chunk of rows at a time) and cached atomically.
+ */
+export async function buildFeatures(
+  file: string,
+  tokenizer: PreTrainedTokenizer,
+  s: FeatureSettings,
+  o: { cacheDir?: string; onProgress?: (rows: number) => void } = {},
+): Promise<FeatureStore> {
+  const key = crypto
+    .createHash('sha256')
+    .update(JSON.stringify({ v: 1, file: await fileHash(file), tok: tokenizer.fingerprint(), s: { ...s, skipBadRows: !!s.skipBadRows, withLabels: s.withLabels ?? true } }))
+    .digest('hex')
+    .slice(0, 32);
+  const dir = o.cacheDir ?? defaultCacheDir();
+  const base = path.join(dir, key);
+  if (fs.existsSync(`${base}.meta.json`)) return FeatureStore.open(base);
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = `${base}.${process.pid}.tmp`;
+  const out = fs.openSync(`${tmp}.jsonl`, 'w');
+  const offsets: number[] = [0];
+  const lengths: number[] = [];
+  const skipped: { line: number; problem: string }[] = [];
+  const qa: QAExample[] = [];
+  let pos = 0;
+  let rows = 0;
+  const labelIds = new Map(s.labels.map((l, i) => [l, i]));
+  const write = (f: Feature) => {
+    const line = Buffer.from(JSON.stringify(f) + '\n');
+    fs.writeSync(out, line);
+    pos += line.length;
+    offsets.push(pos);
+    lengths.push(f.ids.length);
+  };
+  const flush = async (chunk: Example[]) => {
+    for (const f of await featurize(chunk, tokenizer, s, labelIds, file, qa)) write(f);
+    rows += chunk.length;
+    o.onProgress?.(rows);
+  };
+  try {
+    let chunk: Example[] = [];
+    for await (const ex of streamExamples(file, s.task, s.columns, { withLabels: s.withLabels, skipBadRows: s.skipBadRows }, skipped)) {
+      chunk.push(ex);
+      if (chunk.length >= 512) {
+        await flush(chunk);
+        chunk = [];
+      }
+    }
+    if (chunk.length) await flush(chunk);
+    if (rows === 0) throw new DataError(file, null, `no usable rows (${skipped.length} skipped as bad)`);
+  } catch (e) {
+    fs.closeSync(out);
+    fs.rmSync(`${tmp}.jsonl`, { force: true });
+    throw e;
+  }
+  fs.closeSync(out);
+  const meta: StoreMeta = { key, source: path.resolve(file), rows, skipped, lengths, qa: s.task === 'question-answering' ? qa : undefined };
+  fs.writeFileSync(`${tmp}.idx`, Buffer.from(new Float64Array(offsets).buffer));
+  fs.writeFileSync(`${tmp}.meta.json.tmp`, JSON.stringify(meta));
+  fs.renameSync(`${tmp}.jsonl`, `${base}.jsonl`);
+  fs.renameSync(`${tmp}.idx`, `${base}.idx`);
+  fs.renameSync(`${tmp}.meta.json.tmp`, `${base}.meta.json`); // last: its presence means the entry is whole
+  return FeatureStore.open(base);
+}
+
+function labelId(labelIds: Map<string, number>, l: string, file: string, line: number): number {
+  const id = labelIds.get(l);
+  if (id === undefined) {
+    const known = [...labelIds.keys()];
+    throw new DataError(file, line, `label '${l}' was not seen in training (known: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', ...' : ''})`);
+  }
+  return id;
+}
+
+async function featurize(
+  chunk: Example[],
+  tok: PreTrainedTokenizer,
+  s: FeatureSettings,
+  labelIds: Map<string, number>,
+  file: string,
+  qa: QAExample[],
+): Promise<Feature[]> {
+  const withLabels = s.withLabels ?? true;
+  const out: Feature[] = [];
+  if (s.task === 'token-classification') {
+    const enc = await tok.encode(chunk.map((e) => e.text as string[]), { isSplitIntoWords: true, truncation: 'longest_first', maxLength: s.maxLength });
+    chunk.forEach((e, i) => {
+      const f: Feature = { ids: enc.inputIds[i] };
+      if (withLabels) {
+        const tags = e.label as string[];
+        let prev: number | null = null;
+        // the first sub-token of each word carries its tag; the rest and special tokens -100
+        f.label = enc.wordIds[i].map((w) => {
+          const first = w !== null && w !== prev;
+          prev = w;
+          return first ? labelId(labelIds, tags[w!], file, e.line) : -100;
+        });
+      }
+      out.push(f);
+    });
+    return out;
+  }
+  if (s.task === 'question-answering') {
+    const stride = s.docStride ?? Math.min(128, Math.floor(s.maxLength / 4));
+    const enc = await tok.encode(chunk.map((e) => [e.text as string, e.pair!] as [string, string]), {
+      truncation: 'only_second',
+      maxLength: s.maxLength,
+      stride,
+      returnOverflowing: true,
+    });
+    const base = qa.length;
+    chunk.forEach((e) => qa.push({ id: e.id!, context: e.pair!, answers: e.answers }));
+    enc.inputIds.forEach((ids, r) => {
+      const exIdx = enc.overflowToSample[r];
+      const e = chunk[exIdx];
+      const seq = enc.sequenceIds[r];
+      const offs = enc.offsets[r];
+      const f: Feature = { ids, tt: enc.tokenTypeIds[r], ex: base + exIdx, offsets: offs.map((o, k) => (seq[k] === 1 ? o : null)) };
+      if (withLabels && e.answers && e.answers.text.length > 0) {
+        const startChar = e.answers.answerStart[0];
+        const endChar = startChar + e.answers.text[0].length;
+        let ctxStart = 0;
+        while (seq[ctxStart] !== 1) ctxStart++;
+        let ctxEnd = seq.length - 1;
+        while (seq[ctxEnd] !== 1) ctxEnd--;
+        if (offs[ctxStart][0] > startChar || offs[ctxEnd][1] < endChar) {
+          f.start = 0;
+          f.end = 0; // the answer is not in this window: point at [CLS], as Hugging Face's recipe
+        } else {
+          let a = ctxStart;
+          while (a <= ctxEnd && offs[a][0] <= startChar) a++;
+          let b = ctxEnd;
+          while (b >= ctxStart && offs[b][1] >= endChar) b--;
+          f.start = a - 1;
+          f.end = b + 1;
+        }
+      } else if (withLabels) {
+        f.start = 0;
+        f.end = 0;
+      }
+      out.push(f);
+    });
+    return out;
+  }
+  const inputs = chunk.map((e) => (e.pair !== undefined ? ([e.text as string, e.pair] as [string, string]) : (e.text as string)));
+  const enc = await tok.encode(inputs, { truncation: 'longest_first', maxLength: s.maxLength });
+  chunk.forEach((e, i) => {
+    const f: Feature = { ids: enc.inputIds[i] };
+    if (enc.tokenTypeIds[i].some((t) => t !== 0)) f.tt = enc.tokenTypeIds[i];
+    if (withLabels) {
+      if (s.task === 'regression') f.label = e.label as number;
+      else if (s.task === 'multi-label') {
+        const hot = new Array(s.labels.length).fill(0);
+        for (const l of e.label as string[]) hot[labelId(labelIds, l, file, e.line)] = 1;
+        f.label = hot;
+      } else f.label = labelId(labelIds, e.label as string, file, e.line);
+    }
+    out.push(f);
+  });
+  return out;
+}
+
+/** The label names of a training file, streaming (one pass over its label column). */
+export async function collectLabels(file: string, task: Task, columns: Columns, skipBadRows: boolean): Promise<string[]> {
+  if (task === 'regression' || task === 'question-answering') return [];
+  const seen = new Set<string>();
+  for await (const e of streamExamples(file, task, columns, { skipBadRows }, [])) {
+    for (const l of Array.isArray(e.label) ? e.label : [e.label as string]) seen.add(l);
+  }
+  const all = [...seen];
+  if (all.every((l) => /^-?\d+$/.test(l))) return all.map(Number).sort((a, b) => a - b).map(String);
+  return all.sort();
+}

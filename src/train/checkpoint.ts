@@ -1,0 +1,133 @@
+// Training checkpoints: everything a run needs to continue exactly where it stopped.
+// <output>/checkpoints/checkpoint-<step>/ holds the model (Hugging Face format), the
+// optimizer's state tensors, and trainer_state.json (positions, best metric, log history,
+// libtorch's CPU generator state, the loss scaler). A checkpoint is written into a temporary
+// folder and renamed into place: a crash mid-write leaves the previous checkpoints whole.
+import * as fs from 'fs';
+import * as path from 'path';
+import { native } from '../tensor/native';
+import { GradScaler, GradScalerState } from '../tensor/amp';
+import { noGrad } from '../tensor/autograd';
+import { PreTrainedModel } from '../models/pretrained';
+import { openCheckpoint } from '../hub/checkpoint';
+import { loadPretrainedWeights, savePretrained } from '../hub/pretrained';
+import { loadSafetensors, saveSafetensors } from '../hub/safetensors';
+import { dispose } from '../tensor/scope';
+import { Tensor } from '../tensor/tensor';
+import { LogEntry } from './progress';
+import { Optimizer } from './optimizer';
+
+export interface TrainerState {
+  globalStep: number;
+  epoch: number;
+  /** index of the next batch of `epoch` (its order is a function of the seed and epoch) */
+  batchInEpoch: number;
+  bestMetric: number | null;
+  bestCheckpoint: string | null;
+  patience: number;
+  totalFlos: number;
+  logHistory: LogEntry[];
+}
+
+interface StateFile extends TrainerState {
+  format: 'fulltune-trainer-state-1';
+  cpuRng: string;
+  scaler: GradScalerState | null;
+  optimizer: { lr: number[]; scalars: Record<string, number | boolean> };
+}
+
+export function saveCheckpoint(
+  outputDir: string,
+  state: TrainerState,
+  model: PreTrainedModel,
+  opt: Optimizer,
+  scaler: GradScaler | null,
+  existing?: string,
+): string {
+  const root = path.join(outputDir, 'checkpoints');
+  const final = existing ?? path.join(root, `checkpoint-${state.globalStep}`);
+  const tmp = path.join(root, `.${path.basename(final)}.${process.pid}.tmp`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  savePretrained(model, tmp);
+  const names = new Map(model.namedParameters().map(([k, t]) => [t, k]));
+  const tensors: [string, Tensor][] = [];
+  for (const [p, st] of opt.stateOf()) for (const [k, t] of Object.entries(st)) tensors.push([`${names.get(p)}.${k}`, t]);
+  saveSafetensors(path.join(tmp, 'optimizer.safetensors'), tensors, { format: 'fulltune-optimizer' });
+  const file: StateFile = {
+    format: 'fulltune-trainer-state-1',
+    ...state,
+    cpuRng: native.cpuRngState().toString('base64'),
+    scaler: scaler ? scaler.state() : null,
+    optimizer: { lr: opt.lr, scalars: opt.scalars() },
+  };
+  fs.writeFileSync(path.join(tmp, 'trainer_state.json'), JSON.stringify(file, null, 1));
+  const fd = fs.openSync(tmp, 'r');
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+  if (fs.existsSync(final)) {
+    const old = `${tmp}.old`;
+    fs.renameSync(final, old);
+    fs.renameSync(tmp, final);
+    fs.rmSync(old, { recursive: true, force: true });
+  } else fs.renameSync(tmp, final);
+  return final;
+}
+
+/** Restores model weights and, when given, optimizer, loss scaler and RNG; returns the positions. */
+export function loadCheckpointState(dir: string, model: PreTrainedModel, opt: Optimizer | null, scaler: GradScaler | null): TrainerState {
+  const stateFile = path.join(dir, 'trainer_state.json');
+  if (!fs.existsSync(stateFile)) throw new Error(`${dir}: not a checkpoint (no trainer_state.json)`);
+  const s = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as StateFile;
+  if (s.format !== 'fulltune-trainer-state-1') throw new Error(`${stateFile}: unknown format ${String(s.format)}`);
+  const ck = openCheckpoint(dir);
+  try {
+    loadPretrainedWeights(model, ck, dir, () => undefined);
+  } finally {
+    ck.close();
+  }
+  if (opt) {
+    const saved = loadSafetensors(path.join(dir, 'optimizer.safetensors'));
+    const names = new Map(model.namedParameters().map(([k, t]) => [t, k]));
+    noGrad(() => {
+      for (const [p, st] of opt.stateOf()) {
+        for (const [k, t] of Object.entries(st)) {
+          const key = `${names.get(p)}.${k}`;
+          const src = saved.get(key);
+          if (!src) throw new Error(`${dir}/optimizer.safetensors: missing ${key} (was the checkpoint made with another optimizer?)`);
+          t.copy_(src);
+        }
+      }
+    });
+    dispose([...saved.values()]);
+    opt.setLr(s.optimizer.lr);
+    opt.loadScalars(s.optimizer.scalars);
+    native.setCpuRngState(Buffer.from(s.cpuRng, 'base64'));
+    if (scaler && s.scaler) scaler.load(s.scaler);
+  }
+  return {
+    globalStep: s.globalStep,
+    epoch: s.epoch,
+    batchInEpoch: s.batchInEpoch,
+    bestMetric: s.bestMetric,
+    bestCheckpoint: s.bestCheckpoint,
+    patience: s.patience,
+    totalFlos: s.totalFlos,
+    logHistory: s.logHistory,
+  };
+}
+
+/** Keeps the newest `limit` checkpoints, and the best one besides. */
+export function pruneCheckpoints(outputDir: string, limit: number | undefined, best: string | null): void {
+  if (!limit || limit < 1) return;
+  const root = path.join(outputDir, 'checkpoints');
+  const all = fs
+    .readdirSync(root)
+    .map((d) => /^checkpoint-(\d+)$/.exec(d))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .sort((a, b) => Number(a[1]) - Number(b[1]))
+    .map((m) => path.join(root, m[0]));
+  const keep = new Set(all.slice(-limit));
+  if (best) keep.add(path.resolve(best));
+  for (const d of all) if (!keep.has(path.resolve(d)) && !keep.has(d)) fs.rmSync(d, { recursive: true, force: true });
+}

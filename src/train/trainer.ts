@@ -1,0 +1,439 @@
+// The training loop: AdamW or SGD with a schedule, gradient accumulation normalised over all
+// targets of the accumulated batch, clipping, mixed precision, evaluation, best-checkpoint
+// tracking, early stopping, and checkpoints that resume exactly.
+import * as fs from 'fs';
+import * as path from 'path';
+import { Batch, SamplerKind, collate, epochOrder } from '../data/collate';
+import { FeatureStore } from '../data/features';
+import { Task } from '../data/tasks';
+import { PreTrainedModel } from '../models/pretrained';
+import { LayerNorm } from '../nn/layernorm';
+import { autocast, GradScaler } from '../tensor/amp';
+import { noGrad } from '../tensor/autograd';
+import { Device } from '../tensor/dtype';
+import { bceWithLogits, crossEntropy, mseLoss } from '../tensor/functional';
+import { scope, tidy } from '../tensor/scope';
+import { Tensor } from '../tensor/tensor';
+import { PreTrainedTokenizer } from '../tokenize/tokenizer';
+import { loadCheckpointState, pruneCheckpoints, saveCheckpoint, TrainerState } from './checkpoint';
+import { computeMetrics, Predictions } from './evaluate';
+import { clipGradNorm } from './grad';
+import { AdamW, Optimizer, SGD } from './optimizer';
+import { LogEntry, Progress } from './progress';
+import { ScheduleKind, lrMultiplier, warmupSteps } from './schedule';
+
+/** Training arguments; defaults are transformers' TrainingArguments' where they have one. */
+export interface TrainingArgs {
+  outputDir: string;
+  task: Task;
+  epochs?: number; // 3
+  /** Stop after this many optimizer steps (overrides epochs). */
+  maxSteps?: number;
+  batchSize?: number; // 32 (per device)
+  evalBatchSize?: number; // batchSize
+  lr?: number; // 2e-5
+  weightDecay?: number; // 0.01
+  schedule?: ScheduleKind; // 'linear'
+  warmupRatio?: number; // 0.1
+  warmupSteps?: number;
+  gradAccum?: number; // 1
+  maxGradNorm?: number; // 1.0 (0: no clipping)
+  optimizer?: 'adamw' | 'sgd'; // 'adamw'
+  adamBetas?: [number, number]; // [0.9, 0.999]
+  adamEps?: number; // 1e-8
+  momentum?: number; // 0.9 for SGD
+  seed?: number; // 42
+  device?: Device; // 'cpu'
+  bf16?: boolean;
+  fp16?: boolean;
+  sampler?: SamplerKind; // 'random'
+  /** Evaluate every N optimizer steps (and always at each epoch's end). */
+  evalSteps?: number;
+  /** Save a checkpoint every N optimizer steps (and at the end). */
+  saveSteps?: number;
+  saveTotalLimit?: number;
+  loggingSteps?: number; // 10
+  /** Metric that picks the best checkpoint, without the eval_ prefix; default loss, or the task's main metric. */
+  metricForBestModel?: string;
+  greaterIsBetter?: boolean;
+  earlyStoppingPatience?: number;
+  /** Restore the best checkpoint's weights at the end (default: when early stopping is on). */
+  loadBestModelAtEnd?: boolean;
+  /** A non-finite loss skips its step instead of stopping the run. */
+  skipNonfinite?: boolean;
+  /** true: the latest checkpoint under outputDir/checkpoints; or a checkpoint directory. */
+  resume?: boolean | string;
+  quiet?: boolean;
+}
+
+export interface Callbacks {
+  onStepEnd?: (s: { step: number; loss: number; lr: number }) => void | Promise<void>;
+  onEvaluate?: (metrics: Record<string, number>, step: number) => void | Promise<void>;
+  onSave?: (checkpointDir: string, step: number) => void | Promise<void>;
+}
+
+export interface TrainerOptions {
+  model: PreTrainedModel;
+  tokenizer?: PreTrainedTokenizer;
+  train?: FeatureStore;
+  eval?: FeatureStore;
+  /** label names in id order (classification and token tasks) */
+  labels: string[];
+  args: TrainingArgs;
+  callbacks?: Callbacks;
+}
+
+export class NonFiniteLossError extends Error {
+  constructor(step: number, loss: number) {
+    super(`the loss is ${loss} at step ${step}; lower the learning rate, or pass --skip-nonfinite to skip such steps`);
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyModel = PreTrainedModel & { forward(x: any): any };
+
+export class Trainer {
+  readonly model: AnyModel;
+  readonly args: Required<Pick<TrainingArgs, 'epochs' | 'batchSize' | 'lr' | 'weightDecay' | 'schedule' | 'gradAccum' | 'maxGradNorm' | 'seed' | 'device' | 'sampler' | 'loggingSteps' | 'optimizer'>> & TrainingArgs;
+  readonly log: LogEntry[] = [];
+  private readonly opts: TrainerOptions;
+
+  constructor(o: TrainerOptions) {
+    this.opts = o;
+    this.model = o.model as AnyModel;
+    const a = o.args;
+    this.args = {
+      ...a,
+      epochs: a.epochs ?? 3,
+      batchSize: a.batchSize ?? 32,
+      lr: a.lr ?? 2e-5,
+      weightDecay: a.weightDecay ?? 0.01,
+      schedule: a.schedule ?? 'linear',
+      gradAccum: a.gradAccum ?? 1,
+      maxGradNorm: a.maxGradNorm ?? 1.0,
+      seed: a.seed ?? 42,
+      device: a.device ?? 'cpu',
+      sampler: a.sampler ?? 'random',
+      loggingSteps: a.loggingSteps ?? 10,
+      optimizer: a.optimizer ?? 'adamw',
+    };
+    if (this.args.fp16 && this.args.bf16) throw new Error('--fp16 and --bf16 exclude each other');
+    if (this.args.fp16 && !this.args.device.startsWith('cuda')) throw new Error('--fp16 needs a CUDA device (dynamic loss scaling); on the CPU use --bf16');
+    if (this.args.gradAccum < 1 || !Number.isInteger(this.args.gradAccum)) throw new Error(`--grad-accum must be a positive integer, got ${this.args.gradAccum}`);
+  }
+
+  /** Parameter groups as transformers makes them: no weight decay on biases and LayerNorm weights. */
+  private paramGroups(): { params: Tensor[]; weightDecay: number }[] {
+    const noDecay = new Set<Tensor>();
+    for (const [, m] of this.model.namedModules()) if (m instanceof LayerNorm) noDecay.add(m.weight);
+    const decay: Tensor[] = [];
+    const rest: Tensor[] = [];
+    for (const [name, p] of this.model.namedParameters()) (name.endsWith('bias') || noDecay.has(p) ? rest : decay).push(p);
+    return [
+      { params: decay, weightDecay: this.args.weightDecay },
+      { params: rest, weightDecay: 0 },
+    ].filter((g) => g.params.length > 0);
+  }
+
+  private makeOptimizer(): Optimizer {
+    const groups = this.paramGroups();
+    if (this.args.optimizer === 'sgd') return new SGD(groups, { lr: this.args.lr, momentum: this.args.momentum ?? 0.9 });
+    return new AdamW(groups, { lr: this.args.lr, betas: this.args.adamBetas, eps: this.args.adamEps ?? 1e-8 });
+  }
+
+  private forward(b: Batch): Record<string, Tensor | null> {
+    const run = () =>
+      this.model.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask, tokenTypeIds: b.tokenTypeIds });
+    const dev = this.args.device.startsWith('cuda') ? 'cuda' : 'cpu';
+    if (this.args.bf16) return autocast(dev, 'bfloat16', run);
+    if (this.args.fp16) return autocast('cuda', 'float16', run);
+    return run();
+  }
+
+  /**
+   * The batch's loss summed over its targets (not averaged): the caller divides by the targets
+   * of the whole accumulated step, so that accumulation equals one big batch.
+   */
+  private lossSum(out: Record<string, Tensor | null>, b: Batch): Tensor {
+    const task = this.args.task;
+    if (task === 'question-answering') {
+      const T = out.startLogits!.size(1);
+      const s = crossEntropy(out.startLogits!.float(), b.startPositions!.clamp(0, T), { ignoreIndex: T, reduction: 'sum' });
+      const e = crossEntropy(out.endLogits!.float(), b.endPositions!.clamp(0, T), { ignoreIndex: T, reduction: 'sum' });
+      return s.add(e).div(2);
+    }
+    const logits = out.logits!.float();
+    if (task === 'regression') return mseLoss(logits.view(-1), b.labels!.view(-1), 'sum');
+    if (task === 'multi-label') return bceWithLogits(logits, b.labels!, { reduction: 'sum' });
+    const L = logits.size(-1);
+    return crossEntropy(logits.view(-1, L), b.labels!.view(-1), { reduction: 'sum' });
+  }
+
+  private batch(store: FeatureStore, idx: number[]): Batch {
+    const tok = this.opts.tokenizer;
+    const b = collate(idx.map((i) => store.get(i)), this.args.task, tok?.padTokenId ?? 0);
+    if (this.args.device === 'cpu') return b;
+    const mv = (t: Tensor | null) => (t ? t.to(this.args.device) : null);
+    return { ...b, inputIds: mv(b.inputIds)!, attentionMask: mv(b.attentionMask)!, tokenTypeIds: mv(b.tokenTypeIds), labels: mv(b.labels), startPositions: mv(b.startPositions), endPositions: mv(b.endPositions) };
+  }
+
+  private mainMetric(): { name: string; greater: boolean } {
+    if (this.args.metricForBestModel) {
+      const name = this.args.metricForBestModel.replace(/^eval_/, '');
+      return { name, greater: this.args.greaterIsBetter ?? !/loss|mse/.test(name) };
+    }
+    return { name: 'loss', greater: false };
+  }
+
+  /** Loss and metrics on a dataset (eval mode, no gradients). Keys without the eval_ prefix. */
+  async evaluate(store?: FeatureStore): Promise<Record<string, number>> {
+    const ds = store ?? this.opts.eval;
+    if (!ds) throw new Error('evaluate(): no evaluation data');
+    const t0 = Date.now();
+    const p = await this.predictRaw(ds);
+    const hasLabels = p.lossItems > 0;
+    const metrics = hasLabels ? computeMetrics(this.args.task, p, this.opts.labels, ds) : {};
+    return {
+      ...(hasLabels ? { loss: p.lossSum / p.lossItems } : {}),
+      ...metrics,
+      runtime: (Date.now() - t0) / 1000,
+      samples_per_second: ds.length / ((Date.now() - t0) / 1000),
+    };
+  }
+
+  /** Raw outputs for every feature of a dataset, in order. */
+  async predictRaw(ds: FeatureStore): Promise<Predictions & { lossSum: number; lossItems: number }> {
+    const wasTraining = this.model.training;
+    this.model.eval();
+    const bs = this.args.evalBatchSize ?? this.args.batchSize;
+    const out: Predictions & { lossSum: number; lossItems: number } = { logits: [], labels: [], lossSum: 0, lossItems: 0 };
+    try {
+      for (let i = 0; i < ds.length; i += bs) {
+        const idx = Array.from({ length: Math.min(bs, ds.length - i) }, (_, k) => i + k);
+        const feats = idx.map((j) => ds.get(j));
+        tidy(() =>
+          noGrad(() => {
+            const b = this.batch(ds, idx);
+            const o = this.forward(b);
+            if (b.labels || b.startPositions) {
+              out.lossSum += this.lossSum(o, b).item();
+              out.lossItems += b.numItems;
+            }
+            if (this.args.task === 'question-answering') {
+              const s = o.startLogits!.float().to('cpu'), e = o.endLogits!.float().to('cpu');
+              const T = s.size(1);
+              const sa = s.toNumbers(), ea = e.toNumbers();
+              feats.forEach((f, r) => {
+                const n = f.ids.length;
+                (out.logits as number[][][]).push(Array.from({ length: n }, (_, t) => [sa[r * T + t], ea[r * T + t]]));
+                out.labels.push(f.start !== undefined ? [f.start, f.end!] : null);
+              });
+            } else {
+              const l = o.logits!.float().to('cpu');
+              const flat = l.toNumbers();
+              if (this.args.task === 'token-classification') {
+                const [, T, L] = l.shape;
+                feats.forEach((f, r) => {
+                  (out.logits as number[][][]).push(Array.from({ length: f.ids.length }, (_, t) => flat.slice((r * T + t) * L, (r * T + t + 1) * L)));
+                  out.labels.push((f.label as number[] | undefined) ?? null);
+                });
+              } else {
+                const L = l.size(-1);
+                feats.forEach((f, r) => {
+                  (out.logits as number[][]).push(flat.slice(r * L, (r + 1) * L));
+                  out.labels.push(f.label ?? null);
+                });
+              }
+            }
+          }),
+        );
+        await new Promise((r) => setImmediate(r)); // let timers and signals through between batches
+      }
+    } finally {
+      if (wasTraining) this.model.train();
+    }
+    return out;
+  }
+
+  /** Trains; returns the final metrics (eval_-prefixed when there is evaluation data). */
+  async train(): Promise<{ metrics: Record<string, number>; state: TrainerState }> {
+    const a = this.args;
+    const train = this.opts.train;
+    if (!train) throw new Error('train(): no training data');
+    const out = a.outputDir;
+    fs.mkdirSync(path.join(out, 'checkpoints'), { recursive: true });
+    const n = train.length;
+    const nBatches = Math.ceil(n / a.batchSize);
+    const stepsPerEpoch = Math.ceil(nBatches / a.gradAccum);
+    const total = a.maxSteps ?? a.epochs * stepsPerEpoch;
+    const warmup = warmupSteps(total, { warmupRatio: a.warmupRatio ?? (a.warmupSteps === undefined ? 0.1 : 0), warmupSteps: a.warmupSteps });
+    const opt = this.makeOptimizer();
+    const baseLrs = opt.lr;
+    const scaler = a.fp16 ? new GradScaler(a.device) : null;
+    const params = this.model.parameters();
+    const best = this.mainMetric();
+    let state: TrainerState = { globalStep: 0, epoch: 0, batchInEpoch: 0, bestMetric: null, bestCheckpoint: null, patience: 0, totalFlos: 0, logHistory: [] };
+
+    if (a.resume) {
+      const dir = typeof a.resume === 'string' ? a.resume : latestCheckpoint(out);
+      if (!dir) throw new Error(`--resume: no checkpoint under ${path.join(out, 'checkpoints')}`);
+      state = loadCheckpointState(dir, this.model, opt, scaler);
+      this.log.push(...state.logHistory);
+    }
+    const logFile = path.join(out, 'log.jsonl');
+    if (!a.resume) fs.writeFileSync(logFile, '');
+    const progress = new Progress(logFile, total, process.stderr, a.quiet);
+    if (a.resume) progress.message(`resuming from step ${state.globalStep} (epoch ${state.epoch}, batch ${state.batchInEpoch})`);
+    this.model.train();
+    const t0 = Date.now();
+    let samples = 0;
+    let window = { loss: 0, steps: 0, gradNorm: 0 };
+    let stop = false;
+
+    let lastEval: { step: number; metrics: Record<string, number> } | null = null;
+    const evaluateNow = async () => {
+      const m = await this.evaluate();
+      lastEval = { step: state.globalStep, metrics: m };
+      const entry: LogEntry = { step: state.globalStep, epoch: state.globalStep / stepsPerEpoch };
+      for (const [k, v] of Object.entries(m)) entry[`eval_${k}`] = v;
+      this.log.push(entry);
+      progress.log(entry);
+      await this.opts.callbacks?.onEvaluate?.(m, state.globalStep);
+      const v = m[best.name];
+      if (v !== undefined && Number.isFinite(v)) {
+        const better = state.bestMetric === null || (best.greater ? v > state.bestMetric : v < state.bestMetric);
+        if (better) {
+          state.bestMetric = v;
+          state.patience = 0;
+          return { improved: true, metrics: m };
+        }
+        state.patience++;
+        if (a.earlyStoppingPatience !== undefined && state.patience >= a.earlyStoppingPatience) {
+          progress.message(`early stopping: eval_${best.name} has not improved for ${state.patience} evaluations`);
+          stop = true;
+        }
+      }
+      return { improved: false, metrics: m };
+    };
+    const save = async (improved: boolean) => {
+      state.logHistory = this.log;
+      if (improved) state.bestCheckpoint = path.join(out, 'checkpoints', `checkpoint-${state.globalStep}`);
+      const dir = saveCheckpoint(out, state, this.model, opt, scaler);
+      pruneCheckpoints(out, a.saveTotalLimit, state.bestCheckpoint);
+      await this.opts.callbacks?.onSave?.(dir, state.globalStep);
+    };
+
+    while (state.globalStep < total && !stop) {
+      const order = epochOrder(a.sampler, n, a.seed, state.epoch, a.batchSize, train.lengths);
+      const batches: number[][] = [];
+      for (let i = 0; i < n; i += a.batchSize) batches.push(order.slice(i, i + a.batchSize));
+      while (state.batchInEpoch < batches.length && state.globalStep < total && !stop) {
+        const micro = batches.slice(state.batchInEpoch, state.batchInEpoch + a.gradAccum);
+        const lr = baseLrs.map((b) => b * lrMultiplier(a.schedule, state.globalStep, warmup, total));
+        opt.setLr(lr);
+        const stepLoss = await scope(async () => {
+          const collated = micro.map((idx) => this.batch(train, idx));
+          const numItems = collated.reduce((s, b) => s + b.numItems, 0);
+          let sum = 0;
+          for (const b of collated) {
+            sum += tidy(() => {
+              const loss = this.lossSum(this.forward(b), b).div(Math.max(1, numItems));
+              (scaler ? scaler.scaleLoss(loss) : loss).backward();
+              return loss.item();
+            });
+          }
+          return sum;
+        });
+        let gradNorm = NaN;
+        let stepped = false;
+        if (!Number.isFinite(stepLoss)) {
+          if (!a.skipNonfinite) {
+            opt.dispose();
+            throw new NonFiniteLossError(state.globalStep + 1, stepLoss);
+          }
+          progress.message(`step ${state.globalStep + 1}: loss is ${stepLoss}; step skipped (--skip-nonfinite)`);
+        } else {
+          const overflow = scaler ? scaler.unscale(params) : false;
+          if (!overflow) {
+            if (a.maxGradNorm > 0) gradNorm = clipGradNorm(params, a.maxGradNorm);
+            opt.step();
+            stepped = true;
+          }
+          scaler?.update();
+        }
+        opt.zeroGrad();
+        state.globalStep++;
+        state.batchInEpoch += micro.length;
+        samples += micro.reduce((s, m) => s + m.length, 0);
+        if (stepped) {
+          window.loss += stepLoss;
+          window.steps++;
+          if (Number.isFinite(gradNorm)) window.gradNorm += gradNorm;
+        }
+        const sps = samples / ((Date.now() - t0) / 1000);
+        progress.tick(state.globalStep, stepLoss, lr[0], sps);
+        if (state.globalStep % a.loggingSteps === 0 || state.globalStep === total) {
+          if (window.steps > 0) {
+            const e: LogEntry = {
+              step: state.globalStep,
+              epoch: state.epoch + state.batchInEpoch / batches.length,
+              loss: window.loss / window.steps,
+              learning_rate: lr[0],
+              grad_norm: window.gradNorm / window.steps,
+              samples_per_second: sps,
+            };
+            this.log.push(e);
+            progress.log(e);
+          }
+          window = { loss: 0, steps: 0, gradNorm: 0 };
+        }
+        await this.opts.callbacks?.onStepEnd?.({ step: state.globalStep, loss: stepLoss, lr: lr[0] });
+        let improved = false;
+        if (a.evalSteps && this.opts.eval && state.globalStep % a.evalSteps === 0) improved = (await evaluateNow()).improved;
+        if (a.saveSteps && state.globalStep % a.saveSteps === 0) await save(improved);
+        else if (improved && a.loadBestModelAtEnd) await save(true);
+        await new Promise((r) => setImmediate(r));
+      }
+      if (state.batchInEpoch >= batches.length) {
+        state.epoch++;
+        state.batchInEpoch = 0;
+        if (this.opts.eval && !(a.evalSteps && state.globalStep % a.evalSteps === 0)) {
+          const { improved } = await evaluateNow();
+          if (improved && (a.saveSteps || (a.loadBestModelAtEnd ?? a.earlyStoppingPatience !== undefined))) await save(true);
+        }
+      }
+    }
+    progress.done();
+    const loadBest = a.loadBestModelAtEnd ?? a.earlyStoppingPatience !== undefined;
+    if (loadBest && state.bestCheckpoint && fs.existsSync(state.bestCheckpoint)) {
+      progress.message(`loading the best checkpoint (eval_${best.name} ${state.bestMetric}): ${path.basename(state.bestCheckpoint)}`);
+      loadCheckpointState(state.bestCheckpoint, this.model, null, null);
+    }
+    const runtime = (Date.now() - t0) / 1000;
+    const metrics: Record<string, number> = { train_runtime: runtime, train_samples_per_second: samples / runtime, epoch: state.globalStep / stepsPerEpoch };
+    if (this.opts.eval) {
+      // the evaluation at the last step serves unless the best checkpoint was loaded since
+      const reuse = lastEval !== null && (lastEval as { step: number }).step === state.globalStep && !(loadBest && state.bestCheckpoint);
+      const m = reuse ? (lastEval as unknown as { metrics: Record<string, number> }).metrics : await this.evaluate();
+      for (const [k, v] of Object.entries(m)) metrics[`eval_${k}`] = v;
+    }
+    state.logHistory = this.log;
+    await save(false);
+    opt.dispose();
+    scaler?.dispose();
+    return { metrics, state };
+  }
+}
+
+export function latestCheckpoint(outputDir: string): string | null {
+  const dir = path.join(outputDir, 'checkpoints');
+  if (!fs.existsSync(dir)) return null;
+  const steps = fs
+    .readdirSync(dir)
+    .map((d) => /^checkpoint-(\d+)$/.exec(d))
+    .filter((m): m is RegExpExecArray => m !== null && fs.existsSync(path.join(dir, m[0], 'trainer_state.json')))
+    .map((m) => Number(m[1]))
+    .sort((x, y) => x - y);
+  return steps.length ? path.join(dir, `checkpoint-${steps[steps.length - 1]}`) : null;
+}
