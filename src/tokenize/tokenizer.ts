@@ -163,9 +163,8 @@ export class PreTrainedTokenizer {
       }
     } else {
       // encodeBatch of this binding takes single texts only; pairs go through encode, in parallel
-      const encs: Encoding[] = o.isSplitIntoWords
-        ? await Promise.all(inputs.map((x) => this.rust.encode(x as string[], null, { ...eo, isPretokenized: true })))
-        : inputs.every((x) => typeof x === 'string')
+      if (o.isSplitIntoWords) return this.encodeWords(inputs as string[][], truncation === false ? null : o.maxLength!, eo.addSpecialTokens, o);
+      const encs: Encoding[] = inputs.every((x) => typeof x === 'string')
           ? await this.rust.encodeBatch(inputs as string[], eo)
           : await Promise.all(inputs.map((x) => (typeof x === 'string' ? this.rust.encode(x, null, eo) : this.rust.encode(x[0], x[1], eo))));
       encs.forEach((e, i) => {
@@ -197,6 +196,63 @@ export class PreTrainedTokenizer {
       wordIds: rows.map((e) => e.getWordIds().map((w) => (w === undefined ? null : w))),
       overflowToSample,
     };
+  }
+
+  /**
+   * Pre-split words (token classification), as Python's is_split_into_words: each word is
+   * normalised and split into pieces on its own, and every piece maps back to its word.
+   * (This binding's encode does not take word lists.)
+   */
+  private async encodeWords(rows: string[][], maxLength: number | null, special: boolean, o: EncodeOptions): Promise<BatchEncoding> {
+    const no = { addSpecialTokens: false };
+    const probe = await this.rust.encode('a', null, no);
+    const wrapped = this.rust.postProcess(probe, null, true);
+    const at = wrapped.getIds().indexOf(probe.getIds()[0]);
+    const prefix = special ? wrapped.getIds().slice(0, at) : [];
+    const suffix = special ? wrapped.getIds().slice(at + probe.getLength()) : [];
+    const out: BatchEncoding = { inputIds: [], attentionMask: [], tokenTypeIds: [], specialTokensMask: [], offsets: [], sequenceIds: [], wordIds: [], overflowToSample: [] };
+    for (const [r, words] of rows.entries()) {
+      const encs = words.length ? await this.rust.encodeBatch(words, no) : [];
+      let ids: number[] = [];
+      let wordIds: (number | null)[] = [];
+      let offsets: [number, number][] = [];
+      encs.forEach((e, w) => {
+        ids = ids.concat(e.getIds());
+        wordIds = wordIds.concat(e.getIds().map(() => w));
+        offsets = offsets.concat(e.getOffsets() as [number, number][]);
+      });
+      if (maxLength !== null) {
+        const room = Math.max(0, maxLength - prefix.length - suffix.length);
+        ids = ids.slice(0, room);
+        wordIds = wordIds.slice(0, room);
+        offsets = offsets.slice(0, room);
+      }
+      const full = [...prefix, ...ids, ...suffix];
+      const none = (n: number) => new Array(n).fill(null);
+      out.inputIds.push(full);
+      out.wordIds.push([...none(prefix.length), ...wordIds, ...none(suffix.length)]);
+      out.offsets.push([...prefix.map(() => [0, 0] as [number, number]), ...offsets, ...suffix.map(() => [0, 0] as [number, number])]);
+      out.sequenceIds.push([...none(prefix.length), ...ids.map(() => 0), ...none(suffix.length)]);
+      out.specialTokensMask.push([...prefix.map(() => 1), ...ids.map(() => 0), ...suffix.map(() => 1)]);
+      out.tokenTypeIds.push(full.map(() => 0));
+      out.attentionMask.push(full.map(() => 1));
+      out.overflowToSample.push(r);
+    }
+    if (o.padding) {
+      const len = o.padding === 'max_length' ? o.maxLength! : Math.max(0, ...out.inputIds.map((x) => x.length));
+      out.inputIds.forEach((ids, i) => {
+        const n = len - ids.length;
+        if (n <= 0) return;
+        ids.push(...new Array(n).fill(this.padTokenId));
+        out.attentionMask[i].push(...new Array(n).fill(0));
+        out.tokenTypeIds[i].push(...new Array(n).fill(0));
+        out.specialTokensMask[i].push(...new Array(n).fill(1));
+        out.offsets[i].push(...new Array(n).fill([0, 0]));
+        out.sequenceIds[i].push(...new Array(n).fill(null));
+        out.wordIds[i].push(...new Array(n).fill(null));
+      });
+    }
+    return out;
   }
 
   /** The overflowing windows of one input, truncating one of its sequences with a stride, as Python's tokenizer does. */

@@ -282,7 +282,9 @@ export class Trainer {
       this.log.push(...state.logHistory);
     }
     const logFile = path.join(out, 'log.jsonl');
-    if (!a.resume) fs.writeFileSync(logFile, '');
+    // on resume the log restarts from the checkpoint's history: entries of steps that will be
+    // run again after it (the killed run's tail) must not appear twice
+    fs.writeFileSync(logFile, this.log.map((e) => JSON.stringify(e) + '\n').join(''));
     const progress = new Progress(logFile, total, process.stderr, a.quiet);
     if (a.resume) progress.message(`resuming from step ${state.globalStep} (epoch ${state.epoch}, batch ${state.batchInEpoch})`);
     this.model.train();
