@@ -54,6 +54,11 @@ def train_parity():
         w = csv.writer(f)
         w.writerow(["text", "label"])
         w.writerows(ROWS)
+    # the same rows as Parquet, with another text column name (pip install pyarrow)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table({"sentence": [t for t, _ in ROWS], "label": [l for _, l in ROWS], "idx": list(range(len(ROWS)))}),
+                   os.path.join(OUT, "tiny.parquet"), compression="snappy")
     model_dir = os.path.join(FX, "bert", "seqcls")
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = BertForSequenceClassification.from_pretrained(model_dir, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0).train()

@@ -260,3 +260,23 @@ describe('other tasks', () => {
     for (const l of lines) expect(typeof l.answer).toBe('string');
   });
 });
+
+describe('best checkpoint, early stopping, checkpoint limits', () => {
+  test('early stopping stops after P evaluations without improvement and restores the best checkpoint', async () => {
+    const out = path.join(tmp, 'early');
+    const r = cli(['train', '--model', SEQCLS, '--output', out, '--train', TINY, '--validation', TINY, '--epochs', '50', '--batch-size', '8', '--lr', '5e-2', '--eval-steps', '3', '--save-steps', '3', '--save-total-limit', '2', '--early-stopping-patience', '2', '--metric-for-best-model', 'loss', '--cache-dir', cacheDir]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/early stopping: eval_loss has not improved for 2 evaluations/);
+    const log = fs.readFileSync(path.join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const evals = log.filter((e) => typeof e.eval_loss === 'number');
+    expect(evals[evals.length - 1].step).toBeLessThan(150); // stopped early
+    const best = Math.min(...evals.map((e) => e.eval_loss));
+    const m = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+    closeNumbers([m.eval_loss], [best], 1e-6, 0, 'final model is the best one');
+    // the newest two checkpoints, plus the best
+    const kept = fs.readdirSync(path.join(out, 'checkpoints'));
+    expect(kept.length).toBeLessThanOrEqual(3);
+    const bestStep = evals.find((e) => e.eval_loss === best).step;
+    expect(kept).toContain(`checkpoint-${bestStep}`);
+  });
+});

@@ -65,13 +65,15 @@ async function* readJsonl(file: string): AsyncGenerator<RawRow> {
 
 async function* readDelimited(file: string, delimiter: string): AsyncGenerator<RawRow> {
   const parser = fs.createReadStream(file).pipe(
-    parse({ delimiter, columns: true, bom: true, info: true, relax_column_count: false, skip_empty_lines: true, relax_quotes: delimiter === '\t' }),
+    parse({ delimiter, columns: true, bom: true, info: true, raw: true, relax_column_count: false, skip_empty_lines: true, relax_quotes: delimiter === '\t' }),
   );
   let rows = 0;
   try {
-    for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+    for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number }; raw: string }>) {
       rows++;
-      yield { line: rec.info.lines, values: rec.record };
+      // info.lines is where the record ends; a quoted field may span lines: report where it starts
+      const inner = rec.raw.replace(/\r?\n$/, '').split('\n').length - 1;
+      yield { line: rec.info.lines - inner, values: rec.record };
     }
   } catch (e) {
     const err = e as Error & { lines?: number };

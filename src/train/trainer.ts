@@ -202,6 +202,15 @@ export class Trainer {
     };
   }
 
+  /** Outputs for every row of a dataset, and its metrics when it has labels (keys without eval_). */
+  async predict(store?: FeatureStore): Promise<Predictions & { metrics: Record<string, number> | null }> {
+    const ds = store ?? this.opts.eval;
+    if (!ds) throw new Error('predict(): no data');
+    const p = await this.predictRaw(ds);
+    const metrics = p.lossItems > 0 ? { loss: p.lossSum / p.lossItems, ...computeMetrics(this.args.task, p, this.opts.labels, ds) } : null;
+    return { logits: p.logits, labels: p.labels, metrics };
+  }
+
   /** Raw outputs for every feature of a dataset, in order. */
   async predictRaw(ds: FeatureStore): Promise<Predictions & { lossSum: number; lossItems: number }> {
     const wasTraining = this.model.training;
