@@ -5,6 +5,7 @@ import * as ft from '../src';
 import { BenchResult, table } from './common';
 import { benchOps } from './ops';
 import { benchBert } from './bert';
+import { benchTrain } from './train';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -19,6 +20,7 @@ ft.setNumThreads(threads);
 const suites: Record<string, () => BenchResult[] | Promise<BenchResult[]>> = {
   ops: () => benchOps(threads, rounds),
   bert: () => benchBert(threads, rounds),
+  train: () => benchTrain(threads, rounds),
 };
 
 async function main(): Promise<void> {

@@ -107,7 +107,7 @@ async function train(f: Parsed): Promise<void> {
   savePretrained(model, out);
   tok.save(out);
   const skipped = trainSet.meta.skipped.length + (evalSet?.meta.skipped.length ?? 0);
-  const allMetrics = { ...metrics, train_rows: trainSet.meta.rows, skipped_rows: skipped };
+  const allMetrics = { ...metrics, train_rows: trainSet.meta.rows, skipped_rows: skipped, peak_rss_mb: process.resourceUsage().maxRSS / 1024 };
   fs.writeFileSync(path.join(out, 'metrics.json'), JSON.stringify(allMetrics, null, 2) + '\n');
   fs.writeFileSync(path.join(out, 'report.html'), renderReport(`fulltune: ${path.basename(out)}`, trainer.log, allMetrics, { ...f }));
   const shown = Object.entries(metrics).filter(([k]) => k.startsWith('eval_') && !/runtime|per_second/.test(k));
