@@ -132,7 +132,22 @@ export async function buildFeatures(
     lengths.push(f.ids.length);
   };
   const flush = async (chunk: Example[]) => {
-    for (const f of await featurize(chunk, tokenizer, s, labelIds, file, qa)) write(f);
+    let feats: Feature[];
+    try {
+      feats = await featurize(chunk, tokenizer, s, labelIds, file, qa);
+    } catch (e) {
+      if (e instanceof DataError) throw e;
+      // find the row the tokenizer failed on, to name its line
+      for (const ex of chunk) {
+        try {
+          await featurize([ex], tokenizer, s, labelIds, file, []);
+        } catch (e2) {
+          throw new DataError(file, ex.line, (e2 as Error).message.replace(/^encode: /, ''));
+        }
+      }
+      throw e;
+    }
+    for (const f of feats) write(f);
     rows += chunk.length;
     o.onProgress?.(rows);
   };

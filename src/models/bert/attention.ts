@@ -39,19 +39,26 @@ export class BertSelfAttention extends Module {
   }
 }
 
-/** Projection, dropout, residual and LayerNorm after attention. */
-export class BertSelfOutput extends Module {
+/** dense -> dropout -> + residual -> LayerNorm: the end of both blocks of a BERT layer. */
+export class BertResidualOutput extends Module {
   dense: Linear;
   LayerNorm: LayerNorm;
   dropout: Dropout;
-  constructor(c: BertConfig) {
+  constructor(c: BertConfig, inFeatures: number) {
     super();
-    this.dense = new Linear(c.hidden_size, c.hidden_size, { std: c.initializer_range });
+    this.dense = new Linear(inFeatures, c.hidden_size, { std: c.initializer_range });
     this.LayerNorm = new LayerNorm(c.hidden_size, c.layer_norm_eps);
     this.dropout = new Dropout(c.hidden_dropout_prob);
   }
   forward(h: Tensor, residual: Tensor): Tensor {
-    return this.LayerNorm.forward(this.dropout.forward(this.dense.forward(h)).add(residual));
+    return this.LayerNorm.forward(this.dropout.forward(this.dense.forward(h)).add(residual)); // (B, T, C)
+  }
+}
+
+/** After attention (Hugging Face's BertSelfOutput). */
+export class BertSelfOutput extends BertResidualOutput {
+  constructor(c: BertConfig) {
+    super(c, c.hidden_size);
   }
 }
 

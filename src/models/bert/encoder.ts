@@ -1,12 +1,10 @@
 import { Module, ModuleList } from '../../nn/module';
 import { Linear } from '../../nn/linear';
-import { LayerNorm } from '../../nn/layernorm';
-import { Dropout } from '../../nn/dropout';
 import { activation } from '../../nn/activations';
 import { Tensor } from '../../tensor/tensor';
 import { tidy } from '../../tensor/scope';
 import { BertConfig } from './config';
-import { BertAttention } from './attention';
+import { BertAttention, BertResidualOutput } from './attention';
 
 export class BertIntermediate extends Module {
   dense: Linear;
@@ -21,18 +19,10 @@ export class BertIntermediate extends Module {
   }
 }
 
-export class BertOutput extends Module {
-  dense: Linear;
-  LayerNorm: LayerNorm;
-  dropout: Dropout;
+/** After the feed-forward block (Hugging Face's BertOutput). */
+export class BertOutput extends BertResidualOutput {
   constructor(c: BertConfig) {
-    super();
-    this.dense = new Linear(c.intermediate_size, c.hidden_size, { std: c.initializer_range });
-    this.LayerNorm = new LayerNorm(c.hidden_size, c.layer_norm_eps);
-    this.dropout = new Dropout(c.hidden_dropout_prob);
-  }
-  forward(h: Tensor, residual: Tensor): Tensor {
-    return this.LayerNorm.forward(this.dropout.forward(this.dense.forward(h)).add(residual)); // (B, T, C)
+    super(c, c.intermediate_size);
   }
 }
 
