@@ -33,6 +33,7 @@ async function setup(o: { dropoutOff?: boolean } = {}) {
 
 describe('Trainer', () => {
   test('30 steps of AdamW with warmup and clipping follow a PyTorch + transformers loop', async () => {
+    const baseline = ft.memory().tensors;
     const { tok, labels, train, model } = await setup({ dropoutOff: true });
     const out = path.join(tmp, 'parity');
     const trainer = new ft.Trainer({
@@ -57,10 +58,12 @@ describe('Trainer', () => {
         closeNumbers([flat.mul(pattern).sum().item()], [dot], 1e-4, 1e-4 * norm, `final pattern ${k}`);
       }
     });
+    // every tensor the run made is freed: only the model's own remain
+    model.dispose();
+    expect(ft.memory().tensors).toBe(baseline);
     // the learning rate followed warmup then linear decay
     expect(steps[0].learning_rate).toBe(0);
     closeNumbers([steps[3].learning_rate as number], [1e-3 * (30 - 3) / 27], 1e-12, 0, 'lr after warmup');
-    model.dispose();
   });
 
   test('gradient accumulation: batch 8 x 1 equals batch 2 x 4 (unequal padding)', async () => {
@@ -249,6 +252,11 @@ describe('other tasks', () => {
     expect(ner.stderr).toBe('');
     const m = JSON.parse(fs.readFileSync(path.join(tmp, 'ner', 'metrics.json'), 'utf8'));
     expect(Object.keys(m)).toEqual(expect.arrayContaining(['eval_precision', 'eval_recall', 'eval_f1', 'eval_accuracy']));
+    const np = cli(['predict', '--model', path.join(tmp, 'ner'), '--task', 'token-classification', '--data', path.join(FX, 'train', 'ner.jsonl'), '--cache-dir', cacheDir]);
+    const rows = fs.readFileSync(path.join(FX, 'train', 'ner.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const preds = np.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(preds.length).toBe(rows.length);
+    preds.forEach((p, i) => expect(p.labels.length).toBe(rows[i].tokens.length)); // one tag per word
     const qa = cli(['train', '--model', path.join(FX, 'bert', 'qa'), '--output', path.join(tmp, 'qa'), '--task', 'question-answering', '--train', path.join(FX, 'train', 'qa.jsonl'), '--validation', path.join(FX, 'train', 'qa.jsonl'), '--max-steps', '6', '--batch-size', '3', '--max-length', '40', '--doc-stride', '8', '--lr', '5e-3', '--cache-dir', cacheDir, '--quiet']);
     expect(qa.stderr).toBe('');
     const q = JSON.parse(fs.readFileSync(path.join(tmp, 'qa', 'metrics.json'), 'utf8'));

@@ -153,11 +153,22 @@ async function predict(f: Parsed): Promise<void> {
   if (task === 'question-answering') {
     for (const a of qaAnswers(p, data)) write({ id: a.id, answer: a.text, score: a.score });
   } else if (task === 'token-classification') {
+    // one tag per input word: the prediction of its first sub-token (words cut by --max-length get none)
     (p.logits as number[][][]).forEach((tokens, i) => {
-      const ids = data.get(i).ids;
-      const probs = tokens.map(softmax);
-      const best = probs.map((pr) => pr.indexOf(Math.max(...pr)));
-      write({ tokens: ids.map((id) => tok.idToToken(id)), labels: best.map((b) => labels[b]), scores: best.map((b, t) => probs[t][b]) });
+      const words = data.get(i).words ?? [];
+      const out: { labels: string[]; scores: number[] } = { labels: [], scores: [] };
+      let prev: number | null = null;
+      tokens.forEach((v, t) => {
+        const w = words[t] ?? null;
+        if (w !== null && w !== prev) {
+          const pr = softmax(v);
+          const b = pr.indexOf(Math.max(...pr));
+          out.labels.push(labels[b]);
+          out.scores.push(pr[b]);
+        }
+        prev = w;
+      });
+      write(out);
     });
   } else {
     (p.logits as number[][]).forEach((logits) => {

@@ -19,6 +19,8 @@ export interface Feature {
   /** QA training: answer token span (0, 0 when the window does not hold the answer) */
   start?: number;
   end?: number;
+  /** token classification: the word each token came from (null for special tokens) */
+  words?: (number | null)[];
   /** QA: the example this window came from, and each token's character span in the context (null outside it) */
   ex?: number;
   offsets?: ([number, number] | null)[];
@@ -108,7 +110,7 @@ export async function buildFeatures(
 ): Promise<FeatureStore> {
   const key = crypto
     .createHash('sha256')
-    .update(JSON.stringify({ v: 1, file: await fileHash(file), tok: tokenizer.fingerprint(), s: { ...s, skipBadRows: !!s.skipBadRows, withLabels: s.withLabels ?? true } }))
+    .update(JSON.stringify({ v: 2, file: await fileHash(file), tok: tokenizer.fingerprint(), s: { ...s, skipBadRows: !!s.skipBadRows, withLabels: s.withLabels ?? true } }))
     .digest('hex')
     .slice(0, 32);
   const dir = o.cacheDir ?? defaultCacheDir();
@@ -199,7 +201,7 @@ async function featurize(
   if (s.task === 'token-classification') {
     const enc = await tok.encode(chunk.map((e) => e.text as string[]), { isSplitIntoWords: true, truncation: 'longest_first', maxLength: s.maxLength });
     chunk.forEach((e, i) => {
-      const f: Feature = { ids: enc.inputIds[i] };
+      const f: Feature = { ids: enc.inputIds[i], words: enc.wordIds[i] };
       if (withLabels) {
         const tags = e.label as string[];
         let prev: number | null = null;

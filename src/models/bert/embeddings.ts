@@ -25,7 +25,7 @@ export class BertEmbeddings extends Module {
     this.LayerNorm = new LayerNorm(c.hidden_size, c.layer_norm_eps);
     this.dropout = new Dropout(c.hidden_dropout_prob);
     // Not in checkpoints (persistent=False in Hugging Face's BertEmbeddings).
-    this.position_ids = buffer(arange(c.max_position_embeddings).unsqueeze(0), { persistent: false }); // (1, P)
+    this.position_ids = buffer(tidy(() => arange(c.max_position_embeddings).unsqueeze(0)), { persistent: false }); // (1, P)
   }
 
   forward(inputIds: Tensor, tokenTypeIds?: Tensor | null, positionIds?: Tensor | null): Tensor {
