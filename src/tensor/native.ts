@@ -140,6 +140,7 @@ export interface NativeAddon {
   logSoftmax(a: H, dim: number): H;
   layerNorm(x: H, normalizedShape: number[], w: H | null, b: H | null, eps: number): H;
   dropout(x: H, p: number, train: boolean): H;
+  fusedDropout(x: H, p: number, train: boolean): H;
   embedding(w: H, idx: H, paddingIdx: number): H;
   scaledDotProductAttention(q: H, k: H, v: H, mask: H | null, dropoutP: number, isCausal: boolean, scale: number | null): H;
   crossEntropy(logits: H, target: H, weight: H | null, reduction: Red, ignoreIndex: number, labelSmoothing: number): H;
