@@ -1,5 +1,5 @@
-// A fused dropout for the CPU: one pass draws each element's keep/drop from a counter-based
-// hash of (seed, index) and writes both the output and a byte mask, where libtorch's dropout
+// A fused dropout for the CPU: each element's keep/drop comes from a counter-based hash of
+// (seed, index) and writes both the output and a byte mask, where libtorch's dropout
 // runs bernoulli_ (a slow per-element generator), then a multiply. The seed is drawn from
 // libtorch's CPU generator, so runs stay seeded, checkpointable and deterministic whatever
 // the thread split. The masks differ from torch.nn.functional.dropout's (ft.dropout keeps
@@ -9,6 +9,7 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "core.h"
@@ -17,11 +18,29 @@ using ft::Args;
 
 namespace {
 
-inline uint64_t splitmix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+// murmur3's 32-bit finaliser over (index, seed): 32-bit multiplies, so the loops below
+// vectorise; keep = hash >= p * 2^32.
+inline uint32_t mix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bU;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35U;
+  h ^= h >> 16;
+  return h;
+}
+
+// Built for AVX2 and for the baseline; the loader picks what the CPU has.
+__attribute__((target_clones("avx2", "default"))) void maskLoop(uint8_t* m, int64_t begin, int64_t end, uint32_t seedLo, uint32_t seedHi,
+                                                                 uint32_t threshold) {
+  for (int64_t k = begin; k < end; ++k) {
+    const uint32_t h = mix32(mix32(static_cast<uint32_t>(k) * 0x9e3779b1U ^ seedLo) + seedHi);
+    m[k] = h >= threshold;
+  }
+}
+
+template <typename T>
+__attribute__((target_clones("avx2", "default"))) void applyLoop(T* o, const T* in, const uint8_t* m, int64_t begin, int64_t end, float scale) {
+  for (int64_t k = begin; k < end; ++k) o[k] = static_cast<T>(static_cast<float>(in[k]) * (m[k] ? scale : 0.0f));
 }
 
 struct FusedDropout : public torch::autograd::Function<FusedDropout> {
@@ -30,20 +49,16 @@ struct FusedDropout : public torch::autograd::Function<FusedDropout> {
     at::Tensor out = at::empty_like(x);
     at::Tensor mask = at::empty(x.sizes(), x.options().dtype(at::kByte));
     const int64_t n = x.numel();
-    // keep when the top 32 bits of the hash are >= p * 2^32
-    const uint64_t threshold = static_cast<uint64_t>(p * 4294967296.0);
+    const uint32_t threshold = static_cast<uint32_t>(std::min(p * 4294967296.0, 4294967295.0));
     const double scale = 1.0 / (1.0 - p);
     uint8_t* m = mask.data_ptr<uint8_t>();
+    const auto useed = static_cast<uint64_t>(seed);
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "fused_dropout", [&] {
       const scalar_t* in = x.const_data_ptr<scalar_t>();
       scalar_t* o = out.data_ptr<scalar_t>();
-      const scalar_t s = static_cast<scalar_t>(scale);
       at::parallel_for(0, n, 32768, [&](int64_t begin, int64_t end) {
-        for (int64_t k = begin; k < end; ++k) {
-          const uint8_t keep = (splitmix64(static_cast<uint64_t>(seed) ^ (static_cast<uint64_t>(k) * 0xd1342543de82ef95ULL)) >> 32) >= threshold;
-          m[k] = keep;
-          o[k] = keep ? static_cast<scalar_t>(in[k] * s) : static_cast<scalar_t>(0);
-        }
+        maskLoop(m, begin, end, static_cast<uint32_t>(useed), static_cast<uint32_t>(useed >> 32), threshold);
+        applyLoop<scalar_t>(o, in, m, begin, end, static_cast<float>(scale));
       });
     });
     ctx->save_for_backward({mask});
@@ -60,10 +75,7 @@ struct FusedDropout : public torch::autograd::Function<FusedDropout> {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, g.scalar_type(), "fused_dropout_backward", [&] {
       const scalar_t* in = g.const_data_ptr<scalar_t>();
       scalar_t* o = out.data_ptr<scalar_t>();
-      const scalar_t s = static_cast<scalar_t>(scale);
-      at::parallel_for(0, g.numel(), 32768, [&](int64_t begin, int64_t end) {
-        for (int64_t k = begin; k < end; ++k) o[k] = m[k] ? static_cast<scalar_t>(in[k] * s) : static_cast<scalar_t>(0);
-      });
+      at::parallel_for(0, g.numel(), 32768, [&](int64_t begin, int64_t end) { applyLoop<scalar_t>(o, in, m, begin, end, static_cast<float>(scale)); });
     });
     return {out, at::Tensor(), at::Tensor()};
   }
