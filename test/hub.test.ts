@@ -95,6 +95,13 @@ describe('Hub and cache', () => {
     m2.dispose();
   });
 
+  test('an unreachable hub without a cached copy is a clear error', async () => {
+    process.env.HF_ENDPOINT = 'http://127.0.0.1:9';
+    await expect(ft.AutoModelForSequenceClassification.fromPretrained('test-org/tiny-bert', quiet)).rejects.toThrow(
+      /test-org\/tiny-bert: cannot reach http:\/\/127\.0\.0\.1:9 .* not in the cache/,
+    );
+  });
+
   test('a path that does not exist and is not a Hub id is a clear error', async () => {
     await expect(ft.AutoModelForSequenceClassification.fromPretrained('./no/such/dir', quiet)).rejects.toThrow(/no such directory/);
   });

@@ -178,24 +178,3 @@ export async function* streamExamples(
     }
   }
 }
-
-/** Label names in id order: from the model's config when it names them, else from the training data. */
-export function labelList(task: Task, examples: Example[], fromConfig: Record<string, string> | null): string[] {
-  if (task === 'regression' || task === 'question-answering') return [];
-  if (fromConfig) {
-    const names = Object.keys(fromConfig).sort((a, b) => Number(a) - Number(b)).map((k) => fromConfig[k]);
-    const generic = names.every((n, i) => n === `LABEL_${i}`);
-    if (!generic) return names;
-  }
-  const seen = new Set<string>();
-  for (const e of examples) for (const l of Array.isArray(e.label) ? e.label : [e.label as string]) seen.add(l);
-  const all = [...seen];
-  const numeric = all.every((l) => /^-?\d+$/.test(l));
-  if (numeric) {
-    const nums = all.map(Number).sort((a, b) => a - b);
-    // integer labels 0..n-1 keep their values as ids
-    if (nums.every((n, i) => n === i)) return nums.map(String);
-    return nums.map(String);
-  }
-  return all.sort();
-}

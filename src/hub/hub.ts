@@ -92,9 +92,14 @@ export async function resolveModelDir(idOrDir: string, o: HubOptions = {}): Prom
   try {
     return await download(idOrDir, o);
   } catch (e) {
+    if (e instanceof HubError) throw e;
     const snap = cachedSnapshot(idOrDir, o);
-    if (snap && !(e instanceof HubError)) return snap; // unreachable hub: use what we have
-    throw e;
+    if (snap) return snap; // unreachable hub: use what we have
+    const cause = (e as Error & { cause?: { code?: string; message?: string } }).cause;
+    throw new HubError(
+      `${idOrDir}: cannot reach ${endpoint(o)} (${cause?.code ?? cause?.message ?? (e as Error).message}) and the model is not in the cache ${hubCacheDir(o)}; ` +
+        'pass a local directory, or set HF_ENDPOINT to a reachable mirror',
+    );
   }
 }
 

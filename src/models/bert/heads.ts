@@ -13,7 +13,6 @@ import { BertConfig, numLabels } from './config';
 import { BertBase, BertInputs } from './model';
 
 const LEGACY_POSITION_IDS = /^bert\.embeddings\.position_ids$/;
-const OTHER_HEADS = /^(cls|classifier|qa_outputs)\./;
 
 export interface ClassifierOutput {
   loss: Tensor | null;
@@ -191,4 +190,3 @@ export class BertForMaskedLM extends BertHeadModel {
   }
 }
 
-export { OTHER_HEADS };
