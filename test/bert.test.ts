@@ -177,6 +177,22 @@ describe('checkpoints', () => {
     fs.rmSync(tmp, { recursive: true });
   });
 
+  test('legacy LayerNorm.gamma/beta keys (TensorFlow-converted BERTs) load as weight/bias', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ft-legacy-'));
+    const sd = ft.loadSafetensors(path.join(FX, 'seqcls', 'model.safetensors'));
+    const renamed = [...sd].map(([k, t]) => [k.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'), t] as [string, ft.Tensor]);
+    expect(renamed.some(([k]) => k.endsWith('LayerNorm.gamma'))).toBe(true);
+    ft.saveSafetensors(path.join(tmp, 'model.safetensors'), renamed);
+    fs.copyFileSync(path.join(FX, 'seqcls', 'config.json'), path.join(tmp, 'config.json'));
+    ft.dispose([...sd.values()]);
+    const want = f32(expected.models.seqcls.eval.logits as B64);
+    const m = await ft.AutoModelForSequenceClassification.fromPretrained(tmp, quiet);
+    m.eval();
+    closeNumbers(ft.tidy(() => m.forward(inputs()).logits.toNumbers()), want, 0, 1e-5, 'legacy keys');
+    m.dispose();
+    fs.rmSync(tmp, { recursive: true });
+  });
+
   test('module names are the checkpoint keys, with Hugging Face casing', async () => {
     const m = await ft.AutoModelForMaskedLM.fromPretrained(path.join(FX, 'mlm'), quiet);
     const keys = [...m.stateDict().keys()];

@@ -63,7 +63,7 @@ export function loadPretrainedWeights(
   let rename = (k: string) => k;
   if (prefix !== null && !keys.some((k) => k.startsWith(`${prefix}.`))) rename = (k) => `${prefix}.${k}`;
   else if (prefix === null && keys.some((k) => k.startsWith('bert.'))) rename = (k) => (k.startsWith('bert.') ? k.slice(5) : k);
-  const byModelKey = new Map(keys.map((k) => [rename(k), k]));
+  const byModelKey = new Map(keys.map((k) => [legacyName(rename(k)), k]));
 
   const own = model.stateDict();
   const aliases = new Map<string, string[]>();
@@ -111,6 +111,20 @@ function inMemory(sd: Map<string, Tensor>, where: string): Checkpoint {
     copyInto: (pairs) => noGrad(() => pairs.forEach(([k, t]) => t.copy_(sd.get(k)!))),
     close: () => undefined,
   };
+}
+
+/**
+ * Key spellings of older checkpoints, in one list: TensorFlow-converted BERTs (the original
+ * bert-base-uncased .bin among them) name LayerNorm parameters gamma and beta, which
+ * transformers renames on load in the same way.
+ */
+const LEGACY_KEYS: [RegExp, string][] = [
+  [/(^|\.)LayerNorm\.gamma$/, '$1LayerNorm.weight'],
+  [/(^|\.)LayerNorm\.beta$/, '$1LayerNorm.bias'],
+];
+function legacyName(k: string): string {
+  for (const [re, to] of LEGACY_KEYS) if (re.test(k)) return k.replace(re, to);
+  return k;
 }
 
 /** Builds a model from a directory or Hub id: config.json, then the weights. */
