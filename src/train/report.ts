@@ -5,12 +5,12 @@ import { LogEntry } from './progress';
 function chart(title: string, series: { name: string; points: [number, number][] }[]): string {
   const all = series.flatMap((s) => s.points);
   if (all.length === 0) return '';
-  const W = 640, H = 240, P = 40;
+  const W = 680, H = 240, P = 40, L = 80; // L: room for the y-axis labels
   const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]).filter(Number.isFinite);
   const [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
   let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   if (y0 === y1) [y0, y1] = [y0 - 1, y1 + 1];
-  const sx = (x: number) => P + ((x - x0) / (x1 - x0)) * (W - 2 * P);
+  const sx = (x: number) => L + ((x - x0) / (x1 - x0)) * (W - L - P);
   const sy = (y: number) => H - P - ((y - y0) / (y1 - y0)) * (H - 2 * P);
   const colours = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
   const lines = series
@@ -20,13 +20,13 @@ function chart(title: string, series: { name: string; points: [number, number][]
         `<text x="${W - P}" y="${P + 14 * i}" text-anchor="end" fill="${colours[i % colours.length]}" font-size="12">${esc(s.name)}</text>`;
     })
     .join('');
-  const axes = `<line x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="#999"/><line x1="${P}" y1="${P}" x2="${P}" y2="${H - P}" stroke="#999"/>` +
-    `<text x="${P}" y="${H - P + 16}" font-size="11">${x0}</text><text x="${W - P}" y="${H - P + 16}" font-size="11" text-anchor="end">step ${x1}</text>` +
-    `<text x="${P - 4}" y="${sy(y1) + 4}" font-size="11" text-anchor="end">${fmt(y1)}</text><text x="${P - 4}" y="${sy(y0) + 4}" font-size="11" text-anchor="end">${fmt(y0)}</text>`;
+  const axes = `<line x1="${L}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="#999"/><line x1="${L}" y1="${P}" x2="${L}" y2="${H - P}" stroke="#999"/>` +
+    `<text x="${L}" y="${H - P + 16}" font-size="11">step ${x0}</text><text x="${W - P}" y="${H - P + 16}" font-size="11" text-anchor="end">step ${x1}</text>` +
+    `<text x="${L - 4}" y="${sy(y1) + 4}" font-size="11" text-anchor="end">${fmt(y1)}</text><text x="${L - 4}" y="${sy(y0) + 4}" font-size="11" text-anchor="end">${fmt(y0)}</text>`;
   return `<h2>${esc(title)}</h2><svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg">${axes}${lines}</svg>`;
 }
 
-const fmt = (v: number) => (Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(2) : v.toFixed(4));
+const fmt = (v: number) => (Number.isInteger(v) ? String(v) : Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(2) : v.toFixed(4));
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 export function renderReport(title: string, log: LogEntry[], metrics: Record<string, number | string>, args: Record<string, unknown>): string {
