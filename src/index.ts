@@ -10,6 +10,7 @@ export {
   randn,
   rand,
   randint,
+  empty,
   zerosLike,
   onesLike,
   fullLike,
