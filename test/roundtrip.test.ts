@@ -6,6 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as ft from '../src';
 import { closeNumbers } from './helpers';
+import { startHub } from './hubserver';
 
 const FX = path.join(__dirname, 'fixtures', 'bert');
 const expected = JSON.parse(fs.readFileSync(path.join(FX, 'expected.json'), 'utf8'));
@@ -73,4 +74,36 @@ maybe('round trip through Python transformers', () => {
       fs.rmSync(tmp, { recursive: true });
     });
   }
+});
+
+maybe('one cache for Python and Node', () => {
+  test('a model fulltune downloaded loads in Python transformers offline from the same HF_HOME', async () => {
+    const hub = await startHub({ 'test-org/shared': { dir: path.join(FX, 'seqcls') } });
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ft-shared-home-'));
+    const saved = { ...process.env };
+    try {
+      process.env.HF_HOME = home;
+      process.env.HF_ENDPOINT = hub.url;
+      delete process.env.HF_HUB_CACHE;
+      const m = await ft.AutoModelForSequenceClassification.fromPretrained('test-org/shared', { warn: () => undefined });
+      m.dispose();
+      const code = [
+        'from transformers import AutoModelForSequenceClassification, AutoTokenizer',
+        "m = AutoModelForSequenceClassification.from_pretrained('test-org/shared', local_files_only=True)",
+        "t = AutoTokenizer.from_pretrained('test-org/shared', local_files_only=True)",
+        "print(type(m).__name__, m.config.id2label[2], len(t('hello world')['input_ids']))",
+      ].join('\n');
+      const out = execFileSync(py!, ['-c', code], {
+        encoding: 'utf8',
+        env: { ...process.env, HF_HOME: home, HF_HUB_OFFLINE: '1', TRANSFORMERS_VERBOSITY: 'error', PYTHONWARNINGS: 'ignore' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const ours = (await (await ft.AutoTokenizer.fromPretrained(path.join(FX, 'seqcls'))).encode(['hello world'])).inputIds[0].length;
+      expect(out.trim().split('\n').pop()).toBe(`BertForSequenceClassification pos ${ours}`);
+    } finally {
+      process.env = saved;
+      await hub.close();
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
 });
