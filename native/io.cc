@@ -1,4 +1,5 @@
 // Checkpoint I/O: reading validated spans of a file straight into tensors.
+// (The callers, src/hub/safetensors.ts and checkpoint.ts, have validated every span against the file.)
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -52,34 +53,6 @@ void preadAll(int fd, char* dst, size_t len, off_t off, const std::string& path)
   }
 }
 }  // namespace
-
-// readSpans(path, [[byteOffset, byteLength, shape, dtype], ...]) -> handles.
-// The caller (src/hub/safetensors.ts) has validated every span against the file's size.
-FT_FN(readSpans) {
-  const std::string path = a.str(0);
-  if (!a.raw(1).IsArray()) throw ft::ArgError("argument 1: expected an array of spans");
-  auto spans = a.raw(1).As<Napi::Array>();
-  Fd file(path);
-  std::vector<at::Tensor> out;
-  out.reserve(spans.Length());
-  for (uint32_t i = 0; i < spans.Length(); ++i) {
-    Napi::Value v = spans.Get(i);
-    if (!v.IsArray()) throw ft::ArgError("argument 1: each span must be [offset, length, shape, dtype]");
-    auto s = v.As<Napi::Array>();
-    const double off = s.Get(0u).As<Napi::Number>().DoubleValue();
-    const double len = s.Get(1u).As<Napi::Number>().DoubleValue();
-    auto shapeArr = s.Get(2u).As<Napi::Array>();
-    std::vector<int64_t> shape(shapeArr.Length());
-    for (uint32_t k = 0; k < shapeArr.Length(); ++k) shape[k] = static_cast<int64_t>(shapeArr.Get(k).As<Napi::Number>().DoubleValue());
-    const auto dtype = ft::dtypeFromCode(static_cast<int64_t>(s.Get(3u).As<Napi::Number>().DoubleValue()));
-    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
-    const size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
-    if (static_cast<double>(bytes) != len) throw ft::ArgError("span " + std::to_string(i) + ": length does not match shape and dtype");
-    if (bytes) preadAll(file.fd, static_cast<char*>(t.data_ptr()), bytes, static_cast<off_t>(off), path);
-    out.push_back(std::move(t));
-  }
-  return ft::retList(a.env(), out);
-}
 
 // readInto(path, [[byteOffset, byteLength, handle], ...]): reads each span straight into an
 // existing contiguous CPU tensor of exactly that size (a parameter being loaded): one copy

@@ -114,7 +114,8 @@ async function train(f: Parsed): Promise<void> {
   log(`done: ${shown.map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ') || 'no validation data'}  -> ${out}`);
 }
 
-async function loadForInference(f: Parsed, command: string) {
+/** Model, tokenizer, the --data features and a Trainer to run them, for eval and predict. */
+async function loadForInference(f: Parsed, command: 'eval' | 'predict') {
   need(f, command, 'model', 'data');
   const task = f.task as Task;
   const { dir, config } = await modelConfig(str(f, 'model')!);
@@ -124,22 +125,24 @@ async function loadForInference(f: Parsed, command: string) {
   const device = f.device as Device;
   if (device !== 'cpu') model.to(device);
   const maxLength = num(f, 'max-length') ?? defaultMaxLength(tok, config);
-  return { task, tok, labels, model, maxLength, device };
+  const withLabels = command === 'eval';
+  const data = await features(str(f, 'data')!, tok, task, {
+    columns: columns(f, task), maxLength, labels, docStride: num(f, 'doc-stride'),
+    skipBadRows: withLabels && !!f['skip-bad-rows'], withLabels, cacheDir: str(f, 'cache-dir'),
+  });
+  const trainer = new Trainer({ model, tokenizer: tok, eval: data, labels, args: { outputDir: '', task, batchSize: num(f, 'batch-size'), device, bf16: !!f.bf16, fp16: !!f.fp16, quiet: true } });
+  return { task, labels, data, trainer };
 }
 
 async function evaluate(f: Parsed): Promise<void> {
-  const { task, tok, labels, model, maxLength, device } = await loadForInference(f, 'eval');
-  const data = await features(str(f, 'data')!, tok, task, { columns: columns(f, task), maxLength, labels, docStride: num(f, 'doc-stride'), skipBadRows: !!f['skip-bad-rows'], cacheDir: str(f, 'cache-dir') });
+  const { data, trainer } = await loadForInference(f, 'eval');
   reportSkipped(str(f, 'data')!, data, (s) => process.stderr.write(s + '\n'));
-  const trainer = new Trainer({ model, tokenizer: tok, eval: data, labels, args: { outputDir: '', task, batchSize: num(f, 'batch-size'), device, bf16: !!f.bf16, fp16: !!f.fp16, quiet: true } });
   const m = await trainer.evaluate();
   process.stdout.write(JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [`eval_${k}`, v]))) + '\n');
 }
 
 async function predict(f: Parsed): Promise<void> {
-  const { task, tok, labels, model, maxLength, device } = await loadForInference(f, 'predict');
-  const data = await features(str(f, 'data')!, tok, task, { columns: columns(f, task), maxLength, labels, docStride: num(f, 'doc-stride'), withLabels: false, cacheDir: str(f, 'cache-dir') });
-  const trainer = new Trainer({ model, tokenizer: tok, eval: data, labels, args: { outputDir: '', task, batchSize: num(f, 'batch-size'), device, bf16: !!f.bf16, fp16: !!f.fp16, quiet: true } });
+  const { task, labels, data, trainer } = await loadForInference(f, 'predict');
   const p = await trainer.predictRaw(data);
   const outFile = str(f, 'output');
   const sink = outFile ? fs.openSync(outFile, 'w') : 1;

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor } from '../tensor/tensor';
 import { dispose, keep, tidy } from '../tensor/scope';
-import { DType, dtypeCode } from '../tensor/dtype';
+import { DType } from '../tensor/dtype';
 import { native } from '../tensor/native';
 import { noGrad } from '../tensor/autograd';
 import { empty } from '../tensor/create';
@@ -24,20 +24,24 @@ export class CheckpointError extends Error {
   }
 }
 
-/** The weight files a directory holds, in Hugging Face's order of preference. */
-export function weightFiles(dir: string): { kind: 'safetensors' | 'bin'; files: string[] } {
+interface ShardIndex {
+  weight_map: Record<string, string>;
+}
+
+/** The weight files a directory holds, in Hugging Face's order of preference, and the shard index when sharded. */
+export function weightFiles(dir: string): { kind: 'safetensors' | 'bin'; files: string[]; index: ShardIndex | null } {
   const has = (f: string) => fs.existsSync(path.join(dir, f));
-  if (has(WEIGHTS.safetensors)) return { kind: 'safetensors', files: [WEIGHTS.safetensors] };
-  if (has(WEIGHTS.safetensorsIndex)) return { kind: 'safetensors', files: shardsOf(path.join(dir, WEIGHTS.safetensorsIndex)) };
-  if (has(WEIGHTS.bin)) return { kind: 'bin', files: [WEIGHTS.bin] };
-  if (has(WEIGHTS.binIndex)) return { kind: 'bin', files: shardsOf(path.join(dir, WEIGHTS.binIndex)) };
+  const sharded = (kind: 'safetensors' | 'bin', indexFile: string) => {
+    const index = readIndex(path.join(dir, indexFile));
+    return { kind, files: shardFiles(index), index };
+  };
+  if (has(WEIGHTS.safetensors)) return { kind: 'safetensors', files: [WEIGHTS.safetensors], index: null };
+  if (has(WEIGHTS.safetensorsIndex)) return sharded('safetensors', WEIGHTS.safetensorsIndex);
+  if (has(WEIGHTS.bin)) return { kind: 'bin', files: [WEIGHTS.bin], index: null };
+  if (has(WEIGHTS.binIndex)) return sharded('bin', WEIGHTS.binIndex);
   throw new CheckpointError(
     `${dir}: no weights found (expected ${WEIGHTS.safetensors}, ${WEIGHTS.safetensorsIndex}, ${WEIGHTS.bin} or ${WEIGHTS.binIndex})`,
   );
-}
-
-interface ShardIndex {
-  weight_map: Record<string, string>;
 }
 
 function readIndex(indexFile: string): ShardIndex {
@@ -57,8 +61,11 @@ function readIndex(indexFile: string): ShardIndex {
   return idx as ShardIndex;
 }
 
+const shardFiles = (index: ShardIndex): string[] => [...new Set(Object.values(index.weight_map))];
+
+/** The shard files a model.safetensors.index.json (or pytorch_model.bin.index.json) names. */
 export function shardsOf(indexFile: string): string[] {
-  return [...new Set(Object.values(readIndex(indexFile).weight_map))];
+  return shardFiles(readIndex(indexFile));
 }
 
 /**
@@ -77,11 +84,10 @@ export interface Checkpoint {
 
 /** Opens the checkpoint in `dir`: every file's header is validated now, data is read later. */
 export function openCheckpoint(dir: string): Checkpoint {
-  const { kind, files } = weightFiles(dir);
-  const index = files.length > 1 || !Object.values(WEIGHTS).includes(files[0] as never)
-    ? readIndex(path.join(dir, kind === 'safetensors' ? WEIGHTS.safetensorsIndex : WEIGHTS.binIndex))
-    : null;
-  const checkIndex = (file: string, f: string, keys: Iterable<string>, seen: Set<string>) => {
+  const { kind, files, index } = weightFiles(dir);
+  // Each key in exactly one file, and in the one the index (if any) names; every indexed key present.
+  const seen = new Set<string>();
+  const checkShard = (file: string, f: string, keys: Iterable<string>) => {
     for (const k of keys) {
       if (seen.has(k)) throw new CheckpointError(`${file}: key '${k}' appears in more than one shard`);
       if (index && index.weight_map[k] !== f) {
@@ -90,16 +96,20 @@ export function openCheckpoint(dir: string): Checkpoint {
       seen.add(k);
     }
   };
-  const seen = new Set<string>();
+  const checkIndexComplete = () => {
+    for (const [k, f] of Object.entries(index?.weight_map ?? {})) {
+      if (!seen.has(k)) throw new CheckpointError(`${path.join(dir, f)}: key '${k}' listed in the index is missing from the shard`);
+    }
+  };
   if (kind === 'safetensors') {
     const entries = new Map<string, { file: string; e: TensorEntry }>();
     for (const f of files) {
       const file = path.join(dir, f);
       const { entries: es } = readHeader(file);
-      checkIndex(file, f, es.map((e) => e.name), seen);
+      checkShard(file, f, es.map((e) => e.name));
       for (const e of es) entries.set(e.name, { file, e });
     }
-    if (index) for (const [k, f] of Object.entries(index.weight_map)) if (!entries.has(k)) throw new CheckpointError(`${path.join(dir, f)}: key '${k}' listed in the index is missing from the shard`);
+    checkIndexComplete();
     return {
       where: dir,
       keys: () => [...entries.keys()],
@@ -113,9 +123,11 @@ export function openCheckpoint(dir: string): Checkpoint {
             if (!direct.has(file)) direct.set(file, []);
             direct.get(file)!.push([e.offset, e.length, target.handle]);
           } else {
+            // another dtype or device: read as stored, then convert into the target
             tidy(() => {
-              const [h] = native.readSpans(file, [[e.offset, e.length, e.shape, dtypeCode(e.dtype)]]);
-              noGrad(() => target.copy_(new Tensor(h)));
+              const staged = empty(e.shape, { dtype: e.dtype });
+              native.readInto(file, [[e.offset, e.length, staged.handle]]);
+              noGrad(() => target.copy_(staged));
             });
           }
         }
@@ -128,11 +140,11 @@ export function openCheckpoint(dir: string): Checkpoint {
   try {
     for (const f of files) {
       const file = path.join(dir, f);
-      const part = loadBin(file);
+      const part = loadTorchBin(file);
       for (const [k, t] of part) tensors.set(k, t);
-      checkIndex(file, f, part.keys(), seen);
+      checkShard(file, f, part.keys());
     }
-    if (index) for (const [k, f] of Object.entries(index.weight_map)) if (!tensors.has(k)) throw new CheckpointError(`${path.join(dir, f)}: key '${k}' listed in the index is missing from the shard`);
+    checkIndexComplete();
   } catch (e) {
     dispose(tensors);
     throw e;
@@ -168,9 +180,4 @@ export function loadCheckpoint(dir: string): Map<string, Tensor> {
     ck.close();
   }
   return out;
-}
-
-/** pytorch_model.bin (torch.save's format); see torchpickle.ts for why not libtorch's unpickler. */
-export function loadBin(file: string): Map<string, Tensor> {
-  return loadTorchBin(file);
 }

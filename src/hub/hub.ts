@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { downloadFileToCacheDir } from '@huggingface/hub';
+import { shardsOf } from './checkpoint';
 
 export interface HubOptions {
   /** Branch, tag or commit; default "main". */
@@ -130,9 +131,7 @@ async function download(id: string, o: HubOptions): Promise<string> {
   try {
     for (const f of wanted) await get(f);
     if (weights.endsWith('.index.json')) {
-      const snapIndex = path.join(cacheDir, repoFolder(id), 'snapshots', commit, weights);
-      const map = (JSON.parse(fs.readFileSync(snapIndex, 'utf8')) as { weight_map: Record<string, string> }).weight_map;
-      for (const shard of new Set(Object.values(map))) await get(shard);
+      for (const shard of shardsOf(path.join(cacheDir, repoFolder(id), 'snapshots', commit, weights))) await get(shard);
     }
   } finally {
     console.debug = debug;

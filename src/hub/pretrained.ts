@@ -64,33 +64,22 @@ export function loadPretrainedWeights(
   if (prefix !== null && !keys.some((k) => k.startsWith(`${prefix}.`))) rename = (k) => `${prefix}.${k}`;
   else if (prefix === null && keys.some((k) => k.startsWith('bert.'))) rename = (k) => (k.startsWith('bert.') ? k.slice(5) : k);
   const byModelKey = new Map(keys.map((k) => [legacyName(rename(k)), k]));
+  const m = model.matchState(new Map([...byModelKey].map(([mk, k]) => [mk, ck.shape(k)])));
 
-  const own = model.stateDict();
-  const aliases = new Map<string, string[]>();
-  for (const g of model.tiedKeys()) for (const k of g) aliases.set(k, g);
-  const source = (k: string) => [k, ...(aliases.get(k) ?? [])].map((a) => byModelKey.get(a)).find((s) => s !== undefined);
-  const missing = [...own.keys()].filter((k) => source(k) === undefined);
-  const newlyInitialized = missing.filter((k) => model.headKeys.some((re) => re.test(k)));
-  const missingBase = missing.filter((k) => !newlyInitialized.includes(k));
-  const notInModel = [...byModelKey.keys()].filter((k) => !own.has(k));
-  const unused = notInModel.filter((k) => model.ignoredKeys.some((re) => re.test(k)));
-  const unexpected = notInModel.filter((k) => !unused.includes(k));
-  const mismatched: { key: string; expected: number[]; actual: number[] }[] = [];
-  const plan = new Map<Tensor, string>(); // tied targets are filled once
-  for (const [k, target] of own) {
-    const src = source(k);
-    if (src === undefined || plan.has(target)) continue;
-    const e = [...target.shape];
-    const a = ck.shape(src);
-    if (a.length !== e.length || a.some((d, i) => d !== e[i])) {
-      if (opts.ignoreMismatchedHead && model.headKeys.some((re) => re.test(k))) {
-        newlyInitialized.push(k);
-        warn(`${k}: the checkpoint's [${a.join(', ')}] does not fit [${e.join(', ')}]; initialised anew`);
-      } else mismatched.push({ key: k, expected: e, actual: a });
-    } else plan.set(target, src);
+  const isHead = (k: string) => model.headKeys.some((re) => re.test(k));
+  const newlyInitialized = m.missing.filter(isHead);
+  const missingBase = m.missing.filter((k) => !isHead(k));
+  const unused = m.unexpected.filter((k) => model.ignoredKeys.some((re) => re.test(k)));
+  const unexpected = m.unexpected.filter((k) => !unused.includes(k));
+  const mismatched = m.mismatched.filter((x) => !(opts.ignoreMismatchedHead && isHead(x.key)));
+  for (const x of m.mismatched) {
+    if (mismatched.includes(x)) continue;
+    newlyInitialized.push(x.key);
+    warn(`${x.key}: the checkpoint's [${x.actual.join(', ')}] does not fit [${x.expected.join(', ')}]; initialised anew`);
   }
   if (missingBase.length || unexpected.length || mismatched.length) throw new StateDictError(missingBase, unexpected, mismatched, where);
-  ck.copyInto([...plan].map(([t, src]) => [src, t]));
+  ck.copyInto(m.plan.map(([t, mk]) => [byModelKey.get(mk)!, t]));
+  const own = model.stateDict();
   for (const k of newlyInitialized) initialize(own.get(k)!);
   if (newlyInitialized.length) {
     warn(

@@ -4,7 +4,8 @@
 // section, not overlapping and leaving no holes (as the reference implementation requires).
 import * as fs from 'fs';
 import * as path from 'path';
-import { DType, dtypeCode, itemSize } from '../tensor/dtype';
+import { DType, itemSize } from '../tensor/dtype';
+import { empty } from '../tensor/create';
 import { native } from '../tensor/native';
 import { Tensor } from '../tensor/tensor';
 
@@ -123,11 +124,14 @@ export function readHeader(file: string): SafetensorsHeader {
 /** Loads every tensor of a safetensors file: the header is validated, then each span is read once into its tensor. */
 export function loadSafetensors(file: string): Map<string, Tensor> {
   const { entries } = readHeader(file);
-  const handles = native.readSpans(
-    file,
-    entries.map((e) => [e.offset, e.length, e.shape, dtypeCode(e.dtype)]),
-  );
-  return new Map(entries.map((e, i) => [e.name, new Tensor(handles[i])]));
+  const tensors = entries.map((e) => empty(e.shape, { dtype: e.dtype }));
+  try {
+    native.readInto(file, entries.map((e, i) => [e.offset, e.length, tensors[i].handle]));
+  } catch (e) {
+    for (const t of tensors) t.dispose();
+    throw e;
+  }
+  return new Map(entries.map((e, i) => [e.name, tensors[i]]));
 }
 
 /** Writes tensors to a temp file beside `file`, then renames it into place: a crash leaves the old file whole. */

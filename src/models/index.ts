@@ -1,7 +1,7 @@
 export { PreTrainedModel } from './pretrained';
 export { bertConfig, BERT_DEFAULTS, ConfigError, numLabels } from './bert/config';
 export type { BertConfig, ProblemType } from './bert/config';
-export { BertModel, BertBase, BertPooler, attentionMask } from './bert/model';
+export { BertModel, BertPooler, attentionMask } from './bert/model';
 export type { BertInputs, BertModelOutput } from './bert/model';
 export { BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering, BertForMaskedLM } from './bert/heads';
 export type { ClassifierOutput, QAOutput } from './bert/heads';

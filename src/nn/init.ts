@@ -40,7 +40,7 @@ export function param(shape: number[], init: Init): Tensor {
 }
 
 /** A parameter drawn from normal(0, std). */
-export function empty(shape: number[], std: number): Tensor {
+export function normal(shape: number[], std: number): Tensor {
   return param(shape, (t) => t.normal_(0, std));
 }
 export function zeros(shape: number[]): Tensor {

@@ -1,7 +1,7 @@
 import { Module } from './module';
 import { Tensor } from '../tensor/tensor';
 import { linear } from '../tensor/functional';
-import { empty, zeros } from './init';
+import { normal, zeros } from './init';
 
 /** y = x W^T + b, W (out, in): torch.nn.Linear, keys `weight` and `bias`. */
 export class Linear extends Module {
@@ -9,7 +9,7 @@ export class Linear extends Module {
   bias: Tensor | null;
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean; std?: number } = {}) {
     super();
-    this.weight = empty([outFeatures, inFeatures], opts.std ?? 0.02);
+    this.weight = normal([outFeatures, inFeatures], opts.std ?? 0.02);
     this.bias = opts.bias === false ? null : zeros([outFeatures]);
   }
   forward(x: Tensor): Tensor {

@@ -27,7 +27,7 @@ export class StateDictError extends Error {
   constructor(
     readonly missing: string[],
     readonly unexpected: string[],
-    readonly mismatched: { key: string; expected: number[]; actual: number[] }[],
+    readonly mismatched: Mismatch[],
     where = 'loadStateDict',
   ) {
     const parts: string[] = [];
@@ -44,6 +44,19 @@ export class StateDictError extends Error {
 export interface LoadResult {
   missing: string[];
   unexpected: string[];
+}
+
+type Mismatch = { key: string; expected: number[]; actual: number[] };
+
+/** How a set of source keys lines up with a module's state (see Module.matchState). */
+export interface StateMatch {
+  /** each target tensor once (tied keys share one), with the source key that fills it */
+  plan: [Tensor, string][];
+  /** the module's keys no source provides */
+  missing: string[];
+  /** source keys the module does not have */
+  unexpected: string[];
+  mismatched: Mismatch[];
 }
 
 export abstract class Module {
@@ -122,35 +135,47 @@ export abstract class Module {
   }
 
   /**
+   * Lines up source keys (with their shapes) against this module's state: which target each
+   * fills, and every missing, unexpected and wrongly shaped key. A tied key is satisfied by
+   * any one of its aliases, and tied targets are planned once.
+   */
+  matchState(sources: Map<string, number[]>): StateMatch {
+    const own = this.stateDict();
+    const aliasOf = new Map<string, string[]>();
+    for (const group of this.tiedKeys()) for (const k of group) aliasOf.set(k, group);
+    const m: StateMatch = { plan: [], missing: [], unexpected: [...sources.keys()].filter((k) => !own.has(k)), mismatched: [] };
+    const planned = new Set<Tensor>();
+    for (const [key, target] of own) {
+      const src = [key, ...(aliasOf.get(key) ?? [])].find((k) => sources.has(k));
+      if (src === undefined) {
+        m.missing.push(key);
+        continue;
+      }
+      if (planned.has(target)) continue;
+      const a = sources.get(src)!;
+      const e = [...target.shape];
+      if (a.length !== e.length || a.some((d, i) => d !== e[i])) m.mismatched.push({ key, expected: e, actual: a });
+      else {
+        m.plan.push([target, src]);
+        planned.add(target);
+      }
+    }
+    return m;
+  }
+
+  /**
    * Copies tensors into this module's parameters and buffers. Strict (the default): every key
    * must be present, none unexpected, every shape equal; the error names every offender.
    * Tied keys are satisfied by any one of their aliases.
    */
   loadStateDict(sd: Map<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
     const strict = opts.strict ?? true;
-    const own = this.stateDict();
-    const aliasOf = new Map<string, string[]>();
-    for (const group of this.tiedKeys()) for (const k of group) aliasOf.set(k, group);
-    const missing: string[] = [];
-    const mismatched: { key: string; expected: number[]; actual: number[] }[] = [];
-    const plan: [Tensor, Tensor][] = [];
-    for (const [key, target] of own) {
-      const src = sd.get(key) ?? (aliasOf.get(key) ?? []).map((k) => sd.get(k)).find((t) => t !== undefined);
-      if (src === undefined) {
-        missing.push(key);
-        continue;
-      }
-      const a = [...src.shape];
-      const e = [...target.shape];
-      if (a.length !== e.length || a.some((d, i) => d !== e[i])) mismatched.push({ key, expected: e, actual: a });
-      else plan.push([target, src]);
-    }
-    const unexpected = [...sd.keys()].filter((k) => !own.has(k));
+    const { plan, missing, unexpected, mismatched } = this.matchState(new Map([...sd].map(([k, t]) => [k, [...t.shape]])));
     if (mismatched.length || (strict && (missing.length || unexpected.length))) {
       throw new StateDictError(strict ? missing : [], strict ? unexpected : [], mismatched);
     }
     noGrad(() => {
-      for (const [target, src] of plan) target.copy_(src);
+      for (const [target, src] of plan) target.copy_(sd.get(src)!);
     });
     return { missing, unexpected };
   }

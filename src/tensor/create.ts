@@ -22,7 +22,7 @@ function finish(t: Tensor, o: CreateOptions): Tensor {
 }
 
 function dev(o: CreateOptions): string {
-  return o.device === undefined ? 'cpu' : checkDevice(o.device, native.cudaDeviceCount);
+  return o.device === undefined ? 'cpu' : checkDevice(o.device);
 }
 
 /** The shape of a nested array, checked to be rectangular, and its leaves in row-major order. */

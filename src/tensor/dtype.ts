@@ -1,4 +1,5 @@
 // Data types and devices, with the integer codes shared with native/core.cc.
+import { native } from './native';
 
 export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool' | 'uint8';
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
@@ -44,12 +45,12 @@ const DEVICE_RE = /^(cpu|cuda)(:\d+)?$/;
 let cudaCount: number | undefined;
 
 /** Validates a device name; asking for CUDA where there is none is an Error that says so. */
-export function checkDevice(d: string, cudaDeviceCount: () => number): Device {
+export function checkDevice(d: string): Device {
   if (typeof d !== 'string' || !DEVICE_RE.test(d) || d.startsWith('cpu:')) {
     throw new TypeError(`unknown device '${String(d)}' (expected 'cpu', 'cuda' or 'cuda:N')`);
   }
   if (d !== 'cpu') {
-    cudaCount ??= cudaDeviceCount();
+    cudaCount ??= native.cudaDeviceCount();
     const idx = d === 'cuda' ? 0 : Number(d.slice(5));
     if (cudaCount === 0) throw new Error(`device '${d}': CUDA is not available (a CPU build of libtorch, or no GPU visible)`);
     if (idx >= cudaCount) throw new Error(`device '${d}': only ${cudaCount} CUDA device(s) visible`);

@@ -157,7 +157,6 @@ export interface NativeAddon {
   setGradEnabled(on: boolean): boolean;
   isGradEnabled(): boolean;
   // checkpoint I/O
-  readSpans(path: string, spans: [number, number, number[], number][]): H[];
   readInto(path: string, spans: [number, number, H][]): void;
   // mixed precision
   enterAutocast(device: 'cpu' | 'cuda', dtype: number): [boolean, number];

@@ -357,11 +357,11 @@ export class Tensor implements Disposable {
   /** A tensor of another dtype or on another device (a new handle even when nothing changes). */
   to(target: DType | Device | { dtype?: DType; device?: Device }): Tensor {
     if (typeof target === 'string') {
-      if (target === 'cpu' || target.startsWith('cuda')) return new Tensor(native.toDevice(this._h, checkDevice(target, native.cudaDeviceCount)));
+      if (target === 'cpu' || target.startsWith('cuda')) return new Tensor(native.toDevice(this._h, checkDevice(target)));
       return new Tensor(native.toDtype(this._h, dtypeCode(target as DType)));
     }
     let t: Tensor = this;
-    if (target.device !== undefined) t = new Tensor(native.toDevice(t._h, checkDevice(target.device, native.cudaDeviceCount)));
+    if (target.device !== undefined) t = new Tensor(native.toDevice(t._h, checkDevice(target.device)));
     if (target.dtype !== undefined) {
       const prev = t;
       t = new Tensor(native.toDtype(t._h, dtypeCode(target.dtype)));

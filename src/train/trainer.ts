@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Batch, SamplerKind, collate, epochOrder } from '../data/collate';
-import { FeatureStore } from '../data/features';
+import { Feature, FeatureStore } from '../data/features';
 import { Task } from '../data/tasks';
 import { PreTrainedModel } from '../models/pretrained';
 import { LayerNorm } from '../nn/layernorm';
@@ -170,9 +170,9 @@ export class Trainer {
     return crossEntropy(logits.view(-1, L), b.labels!.view(-1), { reduction: 'sum' });
   }
 
-  private batch(store: FeatureStore, idx: number[]): Batch {
+  private batch(features: Feature[]): Batch {
     const tok = this.opts.tokenizer;
-    const b = collate(idx.map((i) => store.get(i)), this.args.task, tok?.padTokenId ?? 0);
+    const b = collate(features, this.args.task, tok?.padTokenId ?? 0);
     if (this.args.device === 'cpu') return b;
     const mv = (t: Tensor | null) => (t ? t.to(this.args.device) : null);
     return { ...b, inputIds: mv(b.inputIds)!, attentionMask: mv(b.attentionMask)!, tokenTypeIds: mv(b.tokenTypeIds), labels: mv(b.labels), startPositions: mv(b.startPositions), endPositions: mv(b.endPositions) };
@@ -191,15 +191,9 @@ export class Trainer {
     const ds = store ?? this.opts.eval;
     if (!ds) throw new Error('evaluate(): no evaluation data');
     const t0 = Date.now();
-    const p = await this.predictRaw(ds);
-    const hasLabels = p.lossItems > 0;
-    const metrics = hasLabels ? computeMetrics(this.args.task, p, this.opts.labels, ds) : {};
-    return {
-      ...(hasLabels ? { loss: p.lossSum / p.lossItems } : {}),
-      ...metrics,
-      runtime: (Date.now() - t0) / 1000,
-      samples_per_second: ds.length / ((Date.now() - t0) / 1000),
-    };
+    const { metrics } = await this.predict(ds);
+    const runtime = (Date.now() - t0) / 1000;
+    return { ...(metrics ?? {}), runtime, samples_per_second: ds.length / runtime };
   }
 
   /** Outputs for every row of a dataset, and its metrics when it has labels (keys without eval_). */
@@ -223,7 +217,7 @@ export class Trainer {
         const feats = idx.map((j) => ds.get(j));
         tidy(() =>
           noGrad(() => {
-            const b = this.batch(ds, idx);
+            const b = this.batch(feats);
             const o = this.forward(b);
             if (b.labels || b.startPositions) {
               out.lossSum += this.lossSum(o, b).item();
@@ -302,10 +296,14 @@ export class Trainer {
     let window = { loss: 0, steps: 0, gradNorm: 0 };
     let stop = false;
 
-    let lastEval: { step: number; metrics: Record<string, number> } | null = null;
-    const evaluateNow = async () => {
+    // restoring the best checkpoint at the end needs every improving evaluation saved
+    const loadBest = a.loadBestModelAtEnd ?? a.earlyStoppingPatience !== undefined;
+    const lastEval: { step: number; metrics: Record<string, number> | null } = { step: -1, metrics: null };
+    /** Evaluates, logs, tracks the best metric and patience; true when this evaluation is the best so far. */
+    const evaluateNow = async (): Promise<boolean> => {
       const m = await this.evaluate();
-      lastEval = { step: state.globalStep, metrics: m };
+      lastEval.step = state.globalStep;
+      lastEval.metrics = m;
       const entry: LogEntry = { step: state.globalStep, epoch: state.globalStep / stepsPerEpoch };
       for (const [k, v] of Object.entries(m)) entry[`eval_${k}`] = v;
       this.log.push(entry);
@@ -317,7 +315,7 @@ export class Trainer {
         if (better) {
           state.bestMetric = v;
           state.patience = 0;
-          return { improved: true, metrics: m };
+          return true;
         }
         state.patience++;
         if (a.earlyStoppingPatience !== undefined && state.patience >= a.earlyStoppingPatience) {
@@ -325,7 +323,7 @@ export class Trainer {
           stop = true;
         }
       }
-      return { improved: false, metrics: m };
+      return false;
     };
     const save = async (improved: boolean) => {
       state.logHistory = this.log;
@@ -344,7 +342,7 @@ export class Trainer {
         const lr = baseLrs.map((b) => b * lrMultiplier(a.schedule, state.globalStep, warmup, total));
         opt.setLr(lr);
         const stepLoss = await scope(async () => {
-          const collated = micro.map((idx) => this.batch(train, idx));
+          const collated = micro.map((idx) => this.batch(idx.map((i) => train.get(i))));
           const numItems = collated.reduce((s, b) => s + b.numItems, 0);
           let sum = 0;
           for (const b of collated) {
@@ -401,22 +399,20 @@ export class Trainer {
         }
         await this.opts.callbacks?.onStepEnd?.({ step: state.globalStep, loss: stepLoss, lr: lr[0] });
         let improved = false;
-        if (a.evalSteps && this.opts.eval && state.globalStep % a.evalSteps === 0) improved = (await evaluateNow()).improved;
+        if (a.evalSteps && this.opts.eval && state.globalStep % a.evalSteps === 0) improved = await evaluateNow();
         if (a.saveSteps && state.globalStep % a.saveSteps === 0) await save(improved);
-        else if (improved && a.loadBestModelAtEnd) await save(true);
+        else if (improved && loadBest) await save(true);
         await new Promise((r) => setImmediate(r));
       }
       if (state.batchInEpoch >= batches.length) {
         state.epoch++;
         state.batchInEpoch = 0;
         if (this.opts.eval && !(a.evalSteps && state.globalStep % a.evalSteps === 0)) {
-          const { improved } = await evaluateNow();
-          if (improved && (a.saveSteps || (a.loadBestModelAtEnd ?? a.earlyStoppingPatience !== undefined))) await save(true);
+          if ((await evaluateNow()) && (a.saveSteps || loadBest)) await save(true);
         }
       }
     }
     progress.done();
-    const loadBest = a.loadBestModelAtEnd ?? a.earlyStoppingPatience !== undefined;
     if (loadBest && state.bestCheckpoint && fs.existsSync(state.bestCheckpoint)) {
       progress.message(`loading the best checkpoint (eval_${best.name} ${state.bestMetric}): ${path.basename(state.bestCheckpoint)}`);
       loadCheckpointState(state.bestCheckpoint, this.model, null, null);
@@ -425,8 +421,8 @@ export class Trainer {
     const metrics: Record<string, number> = { train_runtime: runtime, train_samples_per_second: samples / runtime, epoch: state.globalStep / stepsPerEpoch };
     if (this.opts.eval) {
       // the evaluation at the last step serves unless the best checkpoint was loaded since
-      const reuse = lastEval !== null && (lastEval as { step: number }).step === state.globalStep && !(loadBest && state.bestCheckpoint);
-      const m = reuse ? (lastEval as unknown as { metrics: Record<string, number> }).metrics : await this.evaluate();
+      const reuse = lastEval.metrics !== null && lastEval.step === state.globalStep && !(loadBest && state.bestCheckpoint);
+      const m = reuse ? lastEval.metrics! : await this.evaluate();
       for (const [k, v] of Object.entries(m)) metrics[`eval_${k}`] = v;
     }
     state.logHistory = this.log;

@@ -6,11 +6,9 @@ import { Dropout } from '../../nn/dropout';
 import { activation } from '../../nn/activations';
 import { Tensor } from '../../tensor/tensor';
 import { bceWithLogits, crossEntropy, mseLoss } from '../../tensor/functional';
-import { keep } from '../../tensor/scope';
-import { noGrad } from '../../tensor/autograd';
 import { PreTrainedModel } from '../pretrained';
 import { BertConfig, numLabels } from './config';
-import { BertBase, BertInputs } from './model';
+import { BertInputs, BertModel } from './model';
 
 const LEGACY_POSITION_IDS = /^bert\.embeddings\.position_ids$/;
 
@@ -22,10 +20,10 @@ export interface ClassifierOutput {
 
 abstract class BertHeadModel extends PreTrainedModel<BertConfig> {
   readonly basePrefix = 'bert';
-  bert: BertBase;
+  bert: BertModel;
   protected constructor(config: BertConfig, pooler: boolean) {
     super(config);
-    this.bert = new BertBase(config, pooler);
+    this.bert = new BertModel(config, { addPoolingLayer: pooler });
   }
   protected classifierDropout(): number {
     return this.config.classifier_dropout ?? this.config.hidden_dropout_prob;
@@ -152,10 +150,9 @@ export class BertLMPredictionHead extends Module {
     super();
     this.transform = new BertPredictionHeadTransform(c);
     this.decoder = new Linear(c.hidden_size, c.vocab_size, { std: c.initializer_range });
-    noGrad(() => this.decoder.weight.dispose());
+    this.decoder.weight.dispose(); // replaced by the tied embedding matrix
     this.decoder.weight = wordEmbeddings;
     this.bias = this.decoder.bias!;
-    keep(this.bias);
   }
   forward(h: Tensor): Tensor {
     return this.decoder.forward(this.transform.forward(h)); // (B, T, V)

@@ -47,35 +47,10 @@ export interface BertModelOutput {
   poolerOutput: Tensor | null; // (B, C)
 }
 
-interface BertParts {
-  embeddings: BertEmbeddings;
-  encoder: BertEncoder;
-  pooler: BertPooler | null;
-}
-
-function runBert(m: BertParts, x: BertInputs): BertModelOutput {
-  const h = m.embeddings.forward(x.inputIds, x.tokenTypeIds, x.positionIds); // (B, T, C)
-  const last = m.encoder.forward(h, attentionMask(x.attentionMask)); // (B, T, C)
-  return { lastHiddenState: last, poolerOutput: m.pooler ? m.pooler.forward(last) : null };
-}
-
-/** The BERT body inside head models (the `bert.` prefix): embeddings, encoder, optional pooler. */
-export class BertBase extends Module implements BertParts {
-  embeddings: BertEmbeddings;
-  encoder: BertEncoder;
-  pooler: BertPooler | null;
-  constructor(c: BertConfig, addPoolingLayer = true) {
-    super();
-    this.embeddings = new BertEmbeddings(c);
-    this.encoder = new BertEncoder(c);
-    this.pooler = addPoolingLayer ? new BertPooler(c) : null;
-  }
-  forward(x: BertInputs): BertModelOutput {
-    return runBert(this, x);
-  }
-}
-
-/** Hugging Face's BertModel: keys without a prefix (`embeddings.word_embeddings.weight`, ...). */
+/**
+ * Hugging Face's BertModel: keys without a prefix (`embeddings.word_embeddings.weight`, ...).
+ * Head models hold one as `bert`, which gives their `bert.` keys, as in transformers.
+ */
 export class BertModel extends PreTrainedModel<BertConfig> {
   readonly architecture = 'BertModel';
   readonly basePrefix = null;
@@ -94,6 +69,8 @@ export class BertModel extends PreTrainedModel<BertConfig> {
   }
 
   forward(x: BertInputs): BertModelOutput {
-    return runBert(this, x);
+    const h = this.embeddings.forward(x.inputIds, x.tokenTypeIds, x.positionIds); // (B, T, C)
+    const last = this.encoder.forward(h, attentionMask(x.attentionMask)); // (B, T, C)
+    return { lastHiddenState: last, poolerOutput: this.pooler ? this.pooler.forward(last) : null };
   }
 }
