@@ -120,8 +120,9 @@ async function loadForInference(f: Parsed, command: 'eval' | 'predict') {
   const task = f.task as Task;
   const { dir, config } = await modelConfig(str(f, 'model')!);
   const tok = await PreTrainedTokenizer.fromPretrained(dir);
-  const labels = await resolveLabels(task, config, null, {}, false).catch(() => []);
   const model = await loadTaskModel(task, dir, { warn: () => undefined });
+  // the parsed config always names its labels (LABEL_i when config.json has none, as transformers)
+  const labels = await resolveLabels(task, model.config, null, {}, false);
   const device = f.device as Device;
   if (device !== 'cpu') model.to(device);
   const maxLength = num(f, 'max-length') ?? defaultMaxLength(tok, config);
