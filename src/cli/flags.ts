@@ -1,58 +1,73 @@
-// The command line's flags, declared once: parsing, --config files and --help come from here.
+// The command line's flags, declared once: parsing (through commander), --config files, --help
+// and the validation of every value come from here. Values that feed the Trainer are checked
+// by the Trainer's own rules (train/args.ts), named by their flag.
+import { Command, CommanderError, Option } from 'commander';
+import { TASKS } from '../data/tasks';
+import { ARG_RULES, checkArg, TRANSFORMERS_NAMES } from '../train/args';
+import type { TrainingArgs } from '../train/trainer';
+import { closest } from '../util/names';
+
+export type CommandName = 'train' | 'eval' | 'predict';
+
 export interface FlagSpec {
   name: string; // kebab-case, without --
   type: 'string' | 'number' | 'int' | 'boolean' | 'optional-string';
   help: string;
   default?: string | number | boolean;
   choices?: readonly string[];
-  commands: ('train' | 'eval' | 'predict')[];
+  commands: CommandName[];
+  /** the TrainingArgs option this flag sets: its value is checked by that option's rule */
+  arg?: keyof TrainingArgs;
+  /** range of a numeric flag that is not a TrainingArgs option */
+  min?: number;
 }
 
-const ALL = ['train', 'eval', 'predict'] as ('train' | 'eval' | 'predict')[];
-const T = ['train'] as ('train' | 'eval' | 'predict')[];
+const ALL: CommandName[] = ['train', 'eval', 'predict'];
+const T: CommandName[] = ['train'];
 
 export const FLAGS: FlagSpec[] = [
   { name: 'model', type: 'string', help: 'model directory or Hugging Face Hub id', commands: ALL },
   { name: 'output', type: 'string', help: 'output directory (train); JSONL file of predictions (predict; default stdout)', commands: ['train', 'predict'] },
-  { name: 'task', type: 'string', help: 'what to train', choices: ['sequence-classification', 'multi-label', 'regression', 'token-classification', 'question-answering'], default: 'sequence-classification', commands: ALL },
+  { name: 'task', type: 'string', help: 'what to train', choices: TASKS, default: 'sequence-classification', commands: ALL, arg: 'task' },
   { name: 'train', type: 'string', help: 'training data (.csv, .tsv, .jsonl, .parquet)', commands: T },
   { name: 'validation', type: 'string', help: 'validation data, evaluated during and after training', commands: T },
   { name: 'data', type: 'string', help: 'data to evaluate or predict', commands: ['eval', 'predict'] },
   { name: 'text-column', type: 'string', help: 'text column (QA: the question; token classification: the words, default "tokens")', commands: ALL },
   { name: 'text-pair-column', type: 'string', help: 'second text of pairs (QA: the context, default "context")', commands: ALL },
   { name: 'label-column', type: 'string', help: 'label column (token classification default "ner_tags", QA default "answers")', commands: ALL },
-  { name: 'epochs', type: 'number', help: 'training epochs', default: 3, commands: T },
-  { name: 'batch-size', type: 'int', help: 'batch size', default: 32, commands: ALL },
-  { name: 'lr', type: 'number', help: 'peak learning rate', default: 2e-5, commands: T },
-  { name: 'max-length', type: 'int', help: 'longest input in tokens (default: the smaller of 128 and what model and tokenizer allow)', commands: ALL },
-  { name: 'doc-stride', type: 'int', help: 'QA: tokens shared by the windows of a long context', commands: ALL },
-  { name: 'warmup-ratio', type: 'number', help: 'fraction of steps for linear warmup', default: 0.1, commands: T },
-  { name: 'warmup-steps', type: 'int', help: 'warmup steps (overrides --warmup-ratio)', commands: T },
-  { name: 'schedule', type: 'string', help: 'learning-rate schedule', choices: ['linear', 'cosine', 'constant_with_warmup', 'constant'], default: 'linear', commands: T },
-  { name: 'weight-decay', type: 'number', help: 'AdamW weight decay (not on biases and LayerNorm weights)', default: 0.01, commands: T },
-  { name: 'optimizer', type: 'string', help: 'optimizer', choices: ['adamw', 'sgd'], default: 'adamw', commands: T },
-  { name: 'grad-accum', type: 'int', help: 'micro-batches accumulated per optimizer step', default: 1, commands: T },
-  { name: 'max-grad-norm', type: 'number', help: 'gradient-norm clipping (0: off)', default: 1.0, commands: T },
-  { name: 'seed', type: 'int', help: 'seed of initialisation, dropout and data order', default: 42, commands: T },
-  { name: 'device', type: 'string', help: 'cpu, cuda or cuda:N', default: 'cpu', commands: ALL },
-  { name: 'bf16', type: 'boolean', help: 'bfloat16 autocast (CPU or CUDA)', commands: ALL },
-  { name: 'fp16', type: 'boolean', help: 'float16 autocast with dynamic loss scaling (CUDA)', commands: ALL },
-  { name: 'sampler', type: 'string', help: 'batch order', choices: ['random', 'group-by-length', 'sequential'], default: 'random', commands: T },
-  { name: 'eval-steps', type: 'int', help: 'evaluate every N steps (and at each epoch end)', commands: T },
-  { name: 'save-steps', type: 'int', help: 'checkpoint every N steps (and at the end)', commands: T },
-  { name: 'save-total-limit', type: 'int', help: 'keep the newest K checkpoints (and the best)', commands: T },
-  { name: 'logging-steps', type: 'int', help: 'log every N steps', default: 10, commands: T },
-  { name: 'metric-for-best-model', type: 'string', help: 'metric that picks the best checkpoint (e.g. accuracy; default loss)', commands: T },
-  { name: 'early-stopping-patience', type: 'int', help: 'stop after P evaluations without improvement (loads the best checkpoint at the end)', commands: T },
-  { name: 'max-steps', type: 'int', help: 'stop after N optimizer steps (overrides --epochs)', commands: T },
-  { name: 'resume', type: 'optional-string', help: 'resume from the latest checkpoint in --output, or from the one given', commands: T },
+  { name: 'epochs', type: 'number', help: 'training epochs (transformers: num_train_epochs)', default: 3, commands: T, arg: 'epochs' },
+  { name: 'batch-size', type: 'int', help: 'batch size per device (transformers: per_device_train_batch_size, default 8)', default: 32, commands: ALL, arg: 'batchSize' },
+  { name: 'eval-batch-size', type: 'int', help: 'evaluation batch size (default: --batch-size)', commands: ALL, arg: 'evalBatchSize' },
+  { name: 'lr', type: 'number', help: 'peak learning rate (transformers: learning_rate, default 5e-5)', default: 2e-5, commands: T, arg: 'lr' },
+  { name: 'max-length', type: 'int', help: 'longest input in tokens (default: the smaller of 128 and what model and tokenizer allow)', commands: ALL, min: 1 },
+  { name: 'doc-stride', type: 'int', help: 'QA: tokens shared by the windows of a long context (default: max length / 4, at most 128)', commands: ALL, min: 0 },
+  { name: 'warmup-ratio', type: 'number', help: 'fraction of steps for linear warmup (transformers default 0)', default: 0.1, commands: T, arg: 'warmupRatio' },
+  { name: 'warmup-steps', type: 'int', help: 'warmup steps (overrides --warmup-ratio)', commands: T, arg: 'warmupSteps' },
+  { name: 'schedule', type: 'string', help: 'learning-rate schedule (transformers: lr_scheduler_type)', choices: ARG_RULES.schedule.kind === 'choice' ? ARG_RULES.schedule.choices : [], default: 'linear', commands: T, arg: 'schedule' },
+  { name: 'weight-decay', type: 'number', help: 'AdamW weight decay, not on biases and normalisation weights (transformers default 0)', default: 0.01, commands: T, arg: 'weightDecay' },
+  { name: 'optimizer', type: 'string', help: 'optimizer', choices: ['adamw', 'sgd'], default: 'adamw', commands: T, arg: 'optimizer' },
+  { name: 'grad-accum', type: 'int', help: 'micro-batches accumulated per optimizer step (transformers: gradient_accumulation_steps)', default: 1, commands: T, arg: 'gradAccum' },
+  { name: 'max-grad-norm', type: 'number', help: 'gradient-norm clipping (0: off)', default: 1.0, commands: T, arg: 'maxGradNorm' },
+  { name: 'seed', type: 'int', help: 'seed of initialisation, dropout and data order', default: 42, commands: T, arg: 'seed' },
+  { name: 'device', type: 'string', help: 'cpu, cuda or cuda:N', default: 'cpu', commands: ALL, arg: 'device' },
+  { name: 'bf16', type: 'boolean', help: 'bfloat16 autocast (CPU or CUDA)', commands: ALL, arg: 'bf16' },
+  { name: 'fp16', type: 'boolean', help: 'float16 autocast with dynamic loss scaling (CUDA)', commands: ALL, arg: 'fp16' },
+  { name: 'sampler', type: 'string', help: 'batch order', choices: ['random', 'group-by-length', 'sequential'], default: 'random', commands: T, arg: 'sampler' },
+  { name: 'eval-steps', type: 'int', help: 'evaluate every N steps (and at each epoch end); needs --validation', commands: T, arg: 'evalSteps' },
+  { name: 'save-steps', type: 'int', help: 'checkpoint every N steps (and at the end)', commands: T, arg: 'saveSteps' },
+  { name: 'save-total-limit', type: 'int', help: 'keep the newest K checkpoints (and the best)', commands: T, arg: 'saveTotalLimit' },
+  { name: 'logging-steps', type: 'int', help: 'log every N steps', default: 10, commands: T, arg: 'loggingSteps' },
+  { name: 'metric-for-best-model', type: 'string', help: "metric that picks the best checkpoint (one the task reports, e.g. accuracy; default loss); needs --validation", commands: T, arg: 'metricForBestModel' },
+  { name: 'early-stopping-patience', type: 'int', help: 'stop after P evaluations without improvement (loads the best checkpoint at the end); needs --validation', commands: T, arg: 'earlyStoppingPatience' },
+  { name: 'max-steps', type: 'int', help: 'stop after N optimizer steps (overrides --epochs)', commands: T, arg: 'maxSteps' },
+  { name: 'resume', type: 'optional-string', help: 'resume from the latest checkpoint in --output, or from the one given', commands: T, arg: 'resume' },
+  { name: 'overwrite-output', type: 'boolean', help: "start over in an --output folder that holds an earlier run (transformers: overwrite_output_dir)", commands: T, arg: 'overwriteOutputDir' },
   { name: 'skip-bad-rows', type: 'boolean', help: 'count and report malformed rows instead of stopping', commands: ALL },
-  { name: 'skip-nonfinite', type: 'boolean', help: 'skip steps whose loss is not finite instead of stopping', commands: T },
+  { name: 'skip-nonfinite', type: 'boolean', help: 'skip steps whose loss is not finite instead of stopping', commands: T, arg: 'skipNonfinite' },
   { name: 'cache-dir', type: 'string', help: 'where tokenised datasets are cached (default ~/.cache/fulltune/features)', commands: ALL },
   { name: 'config', type: 'string', help: 'JSON file of flags ({"lr": 3e-5, "batch-size": 16, ...}); command-line flags win', commands: ALL },
   { name: 'quiet', type: 'boolean', help: 'no progress output', commands: ALL },
   { name: 'verbose', type: 'boolean', help: 'stack traces on errors', commands: ALL },
-  { name: 'help', type: 'boolean', help: 'this help', commands: ALL },
 ];
 
 export class UsageError extends Error {
@@ -64,78 +79,133 @@ export class UsageError extends Error {
 
 export type Parsed = Record<string, string | number | boolean | undefined>;
 
+/** transformers' argument names (--learning_rate, ...) and the fulltune flag for each. */
+export const TRANSFORMERS_FLAGS: Record<string, string> = Object.fromEntries(
+  Object.entries(TRANSFORMERS_NAMES)
+    .map(([hf, key]) => [hf, FLAGS.find((f) => f.arg === key)?.name ?? (key === 'outputDir' ? 'output' : undefined)])
+    .filter((e): e is [string, string] => e[1] !== undefined),
+);
+
+/** Converts and checks one value; `where` names its source (the command line or a --config file). */
 function coerce(spec: FlagSpec, raw: unknown, where: string): string | number | boolean {
+  const name = `--${spec.name}`;
+  const at = where === 'command line' ? name : `${where}: ${name}`;
+  let v: string | number | boolean;
   if (spec.type === 'boolean') {
-    if (typeof raw === 'boolean') return raw;
-    if (raw === 'true' || raw === undefined) return true;
-    if (raw === 'false') return false;
-    throw new UsageError(`${where}: --${spec.name} takes no value (or true/false), got '${raw}'`);
+    if (typeof raw === 'boolean') v = raw;
+    else if (raw === 'true') v = true;
+    else if (raw === 'false') v = false;
+    else throw new UsageError(`${at} takes true or false, got ${JSON.stringify(raw)}`);
+  } else if (spec.type === 'number' || spec.type === 'int') {
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+    if (!Number.isFinite(n)) throw new UsageError(`${at} needs a number, got ${JSON.stringify(raw ?? '')}`);
+    if (spec.type === 'int' && !Number.isInteger(n)) throw new UsageError(`${at} needs an integer, got ${n}`);
+    if (spec.min !== undefined && n < spec.min) throw new UsageError(`${at} must be >= ${spec.min}, got ${n}`);
+    v = n;
+  } else if (spec.type === 'optional-string' && (raw === true || raw === undefined)) v = true;
+  else {
+    if (typeof raw !== 'string' || raw === '') throw new UsageError(`${at} needs a value`);
+    v = raw;
   }
-  if (spec.type === 'number' || spec.type === 'int') {
-    const n = typeof raw === 'number' ? raw : Number(raw);
-    if (raw === undefined || raw === '' || !Number.isFinite(n)) throw new UsageError(`${where}: --${spec.name} needs a number, got '${raw ?? ''}'`);
-    if (spec.type === 'int' && !Number.isInteger(n)) throw new UsageError(`${where}: --${spec.name} needs an integer, got ${n}`);
-    return n;
+  if (spec.arg) {
+    try {
+      checkArg(spec.arg, v, at);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
   }
-  if (typeof raw !== 'string' || raw === '') {
-    if (spec.type === 'optional-string' && (raw === undefined || raw === true)) return true;
-    throw new UsageError(`${where}: --${spec.name} needs a value`);
-  }
-  if (spec.choices && !spec.choices.includes(raw)) throw new UsageError(`${where}: --${spec.name} must be one of ${spec.choices.join(', ')}, got '${raw}'`);
-  return raw;
+  return v;
 }
 
+function suggestFlag(name: string, command: CommandName): string {
+  const hf = TRANSFORMERS_FLAGS[name];
+  if (hf) return ` (did you mean --${hf}? fulltune's name for transformers' --${name})`;
+  const known = FLAGS.filter((f) => f.commands.includes(command)).map((f) => f.name);
+  const c = closest(name, known);
+  if (c) return ` (did you mean --${c}?)`;
+  const elsewhere = FLAGS.find((f) => f.name === name);
+  return elsewhere ? ` (it is a flag of ${elsewhere.commands.join(', ')})` : '';
+}
+
+/** The commander program of one command: its flags, --help and --no-<flag> negations. */
+export function commandOf(command: CommandName): Command {
+  const cmd = new Command(`fulltune ${command}`);
+  cmd.exitOverride().allowExcessArguments(false).showSuggestionAfterError(false).helpOption('-h, --help', 'this help');
+  cmd.configureOutput({ writeErr: () => undefined, outputError: () => undefined });
+  for (const f of FLAGS.filter((x) => x.commands.includes(command))) {
+    const value = f.type === 'boolean' ? '' : f.type === 'optional-string' ? ' [dir]' : f.choices ? ' <choice>' : f.type === 'string' ? ' <value>' : ' <n>';
+    // choices are checked by coerce (with "did you mean" and transformers' names), shown here
+    const o = new Option(`--${f.name}${value}`, f.choices ? `${f.help}: ${f.choices.join(', ')}` : f.help);
+    if (f.default !== undefined) o.default(f.default);
+    cmd.addOption(o);
+    if (f.type === 'boolean') cmd.addOption(new Option(`--no-${f.name}`, `turn --${f.name} off (when a --config file sets it)`));
+  }
+  cmd.addHelpText(
+    'after',
+    '\nDefaults that differ from transformers\' TrainingArguments (chosen for fine-tuning encoders):\n' +
+      '  --lr 2e-5 (5e-5), --batch-size 32 (8), --weight-decay 0.01 (0), --warmup-ratio 0.1 (0).\n',
+  );
+  return cmd;
+}
+
+const camel = (k: string) => k.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/_/g, '-');
 
-export function parseFlags(command: 'train' | 'eval' | 'predict', argv: string[], readConfig: (file: string) => Record<string, unknown>): Parsed {
-  const byName = new Map(FLAGS.map((f) => [f.name, f]));
-  const cli: Parsed = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) throw new UsageError(`unexpected argument '${a}' (flags start with --)`);
-    const [name, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    const spec = byName.get(name);
-    if (!spec || !spec.commands.includes(command)) throw new UsageError(`unknown flag --${name} for '${command}' (see fulltune ${command} --help)`);
-    let raw: string | undefined = inline;
-    const next = argv[i + 1];
-    const takesValue = spec.type !== 'boolean' && spec.type !== 'optional-string';
-    if (raw === undefined && (takesValue || (spec.type === 'optional-string' && next !== undefined && !next.startsWith('--')))) {
-      raw = next;
-      i++;
-    }
-    cli[name] = coerce(spec, raw, 'command line');
+/** Parses a command's arguments; returns null when --help was printed. Throws UsageError. */
+export function parseFlags(command: CommandName, argv: string[], readConfig: (file: string) => Record<string, unknown>, out: (s: string) => void = (s) => process.stdout.write(s)): Parsed | null {
+  for (const a of argv) {
+    if (a === '--') break;
+    const m = /^--([^=]+)/.exec(a);
+    if (m && TRANSFORMERS_FLAGS[m[1]] && !FLAGS.some((f) => f.name === m[1])) throw new UsageError(`unknown flag --${m[1]}${suggestFlag(m[1], command)}`);
   }
-  const out: Parsed = {};
-  if (typeof cli.config === 'string') {
-    const cfg = readConfig(cli.config);
-    for (const [k, v] of Object.entries(cfg)) {
-      const name = kebab(k);
-      const spec = byName.get(name);
-      if (!spec || !spec.commands.includes(command) || name === 'config') throw new UsageError(`${cli.config}: unknown key '${k}' for '${command}'`);
-      out[name] = coerce(spec, typeof v === 'number' || typeof v === 'boolean' ? v : String(v), cli.config);
+  const cmd = commandOf(command);
+  cmd.configureOutput({ writeOut: out, writeErr: () => undefined, outputError: () => undefined });
+  try {
+    cmd.parse(argv, { from: 'user' });
+  } catch (e) {
+    if (!(e instanceof CommanderError)) throw e;
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return null;
+    const unknown = /unknown option '--?([^']+)'/.exec(e.message);
+    if (unknown) throw new UsageError(`unknown flag --${unknown[1]}${suggestFlag(unknown[1], command)} (see fulltune ${command} --help)`);
+    const excess = /too many arguments.*Expected 0 arguments but got \d+\./.test(e.message);
+    if (excess) throw new UsageError(`unexpected argument '${cmd.args[0] ?? ''}' (flags start with --; see fulltune ${command} --help)`);
+    throw new UsageError(e.message.replace(/^error: /, '').replace(/option '([^' ]+)[^']*'/, '$1'));
+  }
+  if (cmd.args.length) throw new UsageError(`unexpected argument '${cmd.args[0]}' (flags start with --; see fulltune ${command} --help)`);
+  const opts = cmd.opts();
+  const specs = FLAGS.filter((f) => f.commands.includes(command));
+  const fromCli: Parsed = {};
+  for (const f of specs) {
+    const key = camel(f.name);
+    if (cmd.getOptionValueSource(key) === 'cli') fromCli[f.name] = coerce(f, opts[key], 'command line');
+  }
+  const parsed: Parsed = {};
+  if (typeof fromCli.config === 'string') {
+    const file = fromCli.config;
+    for (const [k, v] of Object.entries(readConfig(file))) {
+      const name = TRANSFORMERS_FLAGS[k] && !FLAGS.some((f) => f.name === k) ? null : kebab(k);
+      const spec = specs.find((f) => f.name === name);
+      if (!spec || name === 'config') throw new UsageError(`${file}: unknown key '${k}' for '${command}'${suggestFlag(TRANSFORMERS_FLAGS[k] ? k : kebab(k), command)}`);
+      parsed[spec.name] = coerce(spec, typeof v === 'number' || typeof v === 'boolean' ? v : v === null ? '' : String(v), file);
     }
   }
-  Object.assign(out, cli);
-  for (const f of FLAGS) if (f.commands.includes(command) && out[f.name] === undefined && f.default !== undefined) out[f.name] = f.default;
-  return out;
+  Object.assign(parsed, fromCli);
+  for (const f of specs) if (parsed[f.name] === undefined && f.default !== undefined) parsed[f.name] = f.default;
+  return parsed;
 }
 
-export function helpText(command?: 'train' | 'eval' | 'predict'): string {
-  const usage = [
+export function helpText(command?: CommandName): string {
+  if (command) return commandOf(command).helpInformation();
+  return [
     'fulltune: full-parameter fine-tuning of Hugging Face transformer models from Node.js',
     '',
     'usage:',
     '  fulltune train   --model <dir|hub-id> --output <dir> --task <task> --train <file> [--validation <file>] [flags]',
     '  fulltune eval    --model <dir> --data <file> [flags]        prints one JSON object of metrics',
     '  fulltune predict --model <dir> --data <file> [--output <file.jsonl>] [flags]   one JSON line per row',
+    '  fulltune --version',
     '',
-  ];
-  const list = FLAGS.filter((f) => !command || f.commands.includes(command));
-  const lines = list.map((f) => {
-    const v = f.type === 'boolean' ? '' : f.type === 'optional-string' ? ' [<dir>]' : f.choices ? ` <${f.choices.join('|')}>` : ' <value>';
-    const d = f.default !== undefined ? ` (default ${f.default})` : '';
-    const cmds = command ? '' : `  [${f.commands.join(', ')}]`;
-    return `  --${f.name}${v}\n      ${f.help}${d}${cmds}`;
-  });
-  return [...usage, `flags${command ? ` for ${command}` : ''}:`, ...lines, ''].join('\n');
+    'fulltune <command> --help lists the flags of a command.',
+    '',
+  ].join('\n');
 }

@@ -11,8 +11,14 @@ import { PreTrainedTokenizer } from '../tokenize/tokenizer';
 import { qaAnswers } from '../train/evaluate';
 import { defaultMaxLength, features, headConfig, loadTaskModel, modelConfig, resolveLabels } from '../train/prepare';
 import { renderReport } from '../train/report';
-import { Trainer, TrainingArgs } from '../train/trainer';
-import { Parsed, UsageError, helpText, parseFlags } from './flags';
+import { Trainer, TrainingArgs, TrainingInterrupted } from '../train/trainer';
+import { checkMetric } from '../train/args';
+import { metricNames } from '../train/evaluate';
+import { claimOutputDir } from '../train/output';
+import { writeFileAtomic } from '../hub/pretrained';
+import { didYouMean } from '../util/names';
+import { FULLTUNE_VERSION } from '../version';
+import { CommandName, FLAGS, Parsed, UsageError, helpText, parseFlags } from './flags';
 
 function readConfigFile(file: string): Record<string, unknown> {
   let v: unknown;
@@ -28,9 +34,9 @@ function readConfigFile(file: string): Record<string, unknown> {
 const str = (f: Parsed, k: string) => f[k] as string | undefined;
 const num = (f: Parsed, k: string) => f[k] as number | undefined;
 
-function need(f: Parsed, command: string, ...keys: string[]): void {
+function need(f: Parsed, ...keys: string[]): void {
   const missing = keys.filter((k) => f[k] === undefined);
-  if (missing.length) throw new UsageError(`fulltune ${command}: missing ${missing.map((m) => `--${m}`).join(', ')}`);
+  if (missing.length) throw new UsageError(`missing ${missing.map((m) => `--${m}`).join(', ')}`);
 }
 
 function columns(f: Parsed, task: Task): Columns {
@@ -40,83 +46,142 @@ function columns(f: Parsed, task: Task): Columns {
   return c;
 }
 
-function reportSkipped(name: string, store: FeatureStore, log: (s: string) => void): void {
+/** How many rows a file gave (always shown: merged or lost rows would show here), and the skipped ones. */
+function reportRows(name: string, store: FeatureStore, log: (s: string) => void): void {
   const sk = store.meta.skipped;
+  log(`${name}: ${store.meta.rows} row${store.meta.rows === 1 ? '' : 's'}${store.length !== store.meta.rows ? ` (${store.length} features)` : ''}`);
   if (sk.length === 0) return;
   log(`${name}: skipped ${sk.length} bad row${sk.length > 1 ? 's' : ''} (--skip-bad-rows):`);
   for (const s of sk.slice(0, 10)) log(`  line ${s.line}: ${s.problem}`);
   if (sk.length > 10) log(`  ... and ${sk.length - 10} more`);
 }
 
-async function train(f: Parsed): Promise<void> {
-  need(f, 'train', 'model', 'output', 'train');
+/** Flags that set TrainingArgs, under their option names. */
+function trainingArgs(f: Parsed, command: CommandName): Partial<TrainingArgs> {
+  const a: Record<string, unknown> = {};
+  for (const spec of FLAGS) if (spec.arg && spec.commands.includes(command) && f[spec.name] !== undefined) a[spec.arg] = f[spec.name];
+  return a as Partial<TrainingArgs>;
+}
+
+/** Checks what one flag cannot check alone, before any work starts. */
+function checkCombinations(f: Parsed, task: Task): void {
+  if (f.fp16 && f.bf16) throw new UsageError('--fp16 and --bf16 exclude each other');
+  if (f.fp16 && !String(f.device).startsWith('cuda')) throw new UsageError('--fp16 needs --device cuda (dynamic loss scaling); on the CPU use --bf16');
+  if (!f.validation) {
+    for (const k of ['eval-steps', 'early-stopping-patience', 'metric-for-best-model']) if (f[k] !== undefined) throw new UsageError(`--${k} needs --validation data to evaluate on`);
+  }
+  const metric = str(f, 'metric-for-best-model');
+  if (metric !== undefined) {
+    try {
+      checkMetric(metric, metricNames(task), `--metric-for-best-model for --task ${task}`);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  if (f.resume && f['overwrite-output']) throw new UsageError('--resume and --overwrite-output exclude each other');
+}
+
+/** --max-length and --doc-stride against what the model and tokenizer can take. */
+async function checkLengths(f: Parsed, task: Task, tok: PreTrainedTokenizer, config: Record<string, unknown>, modelDir: string): Promise<number> {
+  const maxLength = num(f, 'max-length') ?? defaultMaxLength(tok, config);
+  const positions = config.max_position_embeddings;
+  if (typeof positions === 'number' && maxLength > positions) {
+    throw new UsageError(`--max-length ${maxLength} exceeds the model's max_position_embeddings ${positions} (${path.join(modelDir, 'config.json')})`);
+  }
+  const pair = task === 'question-answering' || f['text-pair-column'] !== undefined;
+  const special = await tok.numSpecialTokens(pair && task !== 'token-classification');
+  if (maxLength <= special) throw new UsageError(`--max-length ${maxLength} leaves no room for text after the model's ${special} special tokens`);
+  const stride = num(f, 'doc-stride');
+  if (stride !== undefined) {
+    if (task !== 'question-answering') throw new UsageError('--doc-stride applies to --task question-answering only');
+    if (stride >= maxLength - special) throw new UsageError(`--doc-stride ${stride} must be smaller than --max-length ${maxLength} minus the ${special} special tokens (${maxLength - special})`);
+  }
+  return maxLength;
+}
+
+/** SIGINT/SIGTERM: before training, stop at once; during it, save at the next step boundary. */
+function handleSignals(log: (s: string) => void): { attach(t: Trainer): void; detach(): void } {
+  let trainer: Trainer | null = null;
+  let asked = false;
+  const on = (sig: NodeJS.Signals) => {
+    const code = sig === 'SIGINT' ? 130 : 143;
+    if (!trainer || asked) {
+      process.stderr.write(`fulltune train: ${sig}: stopped ${trainer ? 'at once (the checkpoint of this step was not written)' : 'before training started; nothing was saved'}\n`);
+      process.exit(code);
+    }
+    asked = true;
+    trainer.requestStop(sig);
+    log(`${sig}: saving a checkpoint at the end of this step, then stopping (send SIGINT again to stop at once)`);
+  };
+  process.on('SIGINT', on);
+  process.on('SIGTERM', on);
+  return {
+    attach: (t) => (trainer = t),
+    detach: () => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+    },
+  };
+}
+
+async function train(f: Parsed): Promise<number> {
+  need(f, 'model', 'output', 'train');
   const task = f.task as Task;
+  checkCombinations(f, task);
   const out = str(f, 'output')!;
   const log = (s: string) => {
     if (!f.quiet) process.stderr.write(s + '\n');
   };
-  const seed = num(f, 'seed')!;
-  manualSeed(seed);
-  const { dir: modelDir, config } = await modelConfig(str(f, 'model')!);
-  const tok = await PreTrainedTokenizer.fromPretrained(modelDir);
-  const cols = columns(f, task);
-  const maxLength = num(f, 'max-length') ?? defaultMaxLength(tok, config);
-  const skipBadRows = !!f['skip-bad-rows'];
-  const labels = await resolveLabels(task, config, str(f, 'train')!, cols, skipBadRows);
-  const common = { columns: cols, maxLength, labels, docStride: num(f, 'doc-stride'), skipBadRows, cacheDir: str(f, 'cache-dir') };
-  log(`tokenising ${str(f, 'train')} (max length ${maxLength})`);
-  const trainSet = await features(str(f, 'train')!, tok, task, common);
-  reportSkipped(str(f, 'train')!, trainSet, log);
-  const evalSet = str(f, 'validation') ? await features(str(f, 'validation')!, tok, task, common) : undefined;
-  if (evalSet) reportSkipped(str(f, 'validation')!, evalSet, log);
-  const model = await loadTaskModel(task, modelDir, { config: headConfig(task, labels), warn: (w) => log(`warning: ${w}`), ignoreMismatchedHead: true });
-  const device = f.device as Device;
-  if (device !== 'cpu') model.to(device);
-  const args: TrainingArgs = {
-    outputDir: out,
-    task,
-    epochs: num(f, 'epochs'),
-    maxSteps: num(f, 'max-steps'),
-    batchSize: num(f, 'batch-size'),
-    lr: num(f, 'lr'),
-    weightDecay: num(f, 'weight-decay'),
-    schedule: f.schedule as TrainingArgs['schedule'],
-    warmupRatio: num(f, 'warmup-ratio'),
-    warmupSteps: num(f, 'warmup-steps'),
-    gradAccum: num(f, 'grad-accum'),
-    maxGradNorm: num(f, 'max-grad-norm'),
-    optimizer: f.optimizer as TrainingArgs['optimizer'],
-    seed,
-    device,
-    bf16: !!f.bf16,
-    fp16: !!f.fp16,
-    sampler: f.sampler as TrainingArgs['sampler'],
-    evalSteps: num(f, 'eval-steps'),
-    saveSteps: num(f, 'save-steps'),
-    saveTotalLimit: num(f, 'save-total-limit'),
-    loggingSteps: num(f, 'logging-steps'),
-    metricForBestModel: str(f, 'metric-for-best-model'),
-    earlyStoppingPatience: num(f, 'early-stopping-patience'),
-    skipNonfinite: !!f['skip-nonfinite'],
-    resume: f.resume as boolean | string | undefined,
-    quiet: !!f.quiet,
-  };
-  fs.mkdirSync(out, { recursive: true });
-  const trainer = new Trainer({ model, tokenizer: tok, train: trainSet, eval: evalSet, labels, args });
-  const { metrics } = await trainer.train();
-  savePretrained(model, out);
-  tok.save(out);
-  const skipped = trainSet.meta.skipped.length + (evalSet?.meta.skipped.length ?? 0);
-  const allMetrics = { ...metrics, train_rows: trainSet.meta.rows, skipped_rows: skipped, peak_rss_mb: process.resourceUsage().maxRSS / 1024 };
-  fs.writeFileSync(path.join(out, 'metrics.json'), JSON.stringify(allMetrics, null, 2) + '\n');
-  fs.writeFileSync(path.join(out, 'report.html'), renderReport(`fulltune: ${path.basename(out)}`, trainer.log, allMetrics, { ...f }));
-  const shown = Object.entries(metrics).filter(([k]) => k.startsWith('eval_') && !/runtime|per_second/.test(k));
-  log(`done: ${shown.map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ') || 'no validation data'}  -> ${out}`);
+  const signals = handleSignals(log);
+  // the output folder first: a second run on it, or an earlier run's files, stop us before any work
+  const release = claimOutputDir(out, { resume: !!f.resume, overwrite: !!f['overwrite-output'] });
+  try {
+    const seed = num(f, 'seed')!;
+    manualSeed(seed);
+    const { dir: modelDir, config } = await modelConfig(str(f, 'model')!);
+    const tok = await PreTrainedTokenizer.fromPretrained(modelDir);
+    const maxLength = await checkLengths(f, task, tok, config, modelDir);
+    const cols = columns(f, task);
+    const skipBadRows = !!f['skip-bad-rows'];
+    const labels = await resolveLabels(task, config, str(f, 'train')!, cols, skipBadRows);
+    const common = { columns: cols, maxLength, labels, docStride: num(f, 'doc-stride'), skipBadRows, cacheDir: str(f, 'cache-dir') };
+    log(`tokenising ${str(f, 'train')} (max length ${maxLength})`);
+    const trainSet = await features(str(f, 'train')!, tok, task, common);
+    reportRows(str(f, 'train')!, trainSet, log);
+    const evalSet = str(f, 'validation') ? await features(str(f, 'validation')!, tok, task, common) : undefined;
+    if (evalSet) reportRows(str(f, 'validation')!, evalSet, log);
+    const model = await loadTaskModel(task, modelDir, { config: headConfig(task, labels), warn: (w) => log(`warning: ${w}`), ignoreMismatchedHead: true });
+    const device = f.device as Device;
+    if (device !== 'cpu') model.to(device);
+    const args: TrainingArgs = { ...trainingArgs(f, 'train'), outputDir: out, task, quiet: !!f.quiet };
+    const trainer = new Trainer({ model, tokenizer: tok, train: trainSet, eval: evalSet, labels, args });
+    signals.attach(trainer);
+    let metrics: Record<string, number>;
+    try {
+      ({ metrics } = await trainer.train());
+    } catch (e) {
+      if (!(e instanceof TrainingInterrupted)) throw e;
+      process.stderr.write(`fulltune train: ${e.message}\n  resume with the same command and --resume\n`);
+      return e.reason === 'SIGINT' ? 130 : 143;
+    }
+    savePretrained(model, out);
+    tok.save(out);
+    const skipped = trainSet.meta.skipped.length + (evalSet?.meta.skipped.length ?? 0);
+    const allMetrics = { ...metrics, train_rows: trainSet.meta.rows, skipped_rows: skipped, peak_rss_mb: process.resourceUsage().maxRSS / 1024 };
+    writeFileAtomic(path.join(out, 'metrics.json'), JSON.stringify(allMetrics, null, 2) + '\n');
+    writeFileAtomic(path.join(out, 'report.html'), renderReport(`fulltune: ${path.basename(out)}`, trainer.log, allMetrics, { ...f }));
+    const shown = Object.entries(metrics).filter(([k]) => k.startsWith('eval_') && !/runtime|per_second/.test(k));
+    log(`done: ${shown.map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ') || 'no validation data'}  -> ${out}`);
+    return 0;
+  } finally {
+    signals.detach();
+    release();
+  }
 }
 
 /** Model, tokenizer, the --data features and a Trainer to run them, for eval and predict. */
 async function loadForInference(f: Parsed, command: 'eval' | 'predict') {
-  need(f, command, 'model', 'data');
+  need(f, 'model', 'data');
   const task = f.task as Task;
   const { dir, config } = await modelConfig(str(f, 'model')!);
   const tok = await PreTrainedTokenizer.fromPretrained(dir);
@@ -125,19 +190,20 @@ async function loadForInference(f: Parsed, command: 'eval' | 'predict') {
   const labels = await resolveLabels(task, model.config, null, {}, false);
   const device = f.device as Device;
   if (device !== 'cpu') model.to(device);
-  const maxLength = num(f, 'max-length') ?? defaultMaxLength(tok, config);
+  const maxLength = await checkLengths(f, task, tok, config, dir);
   const withLabels = command === 'eval';
   const data = await features(str(f, 'data')!, tok, task, {
     columns: columns(f, task), maxLength, labels, docStride: num(f, 'doc-stride'),
     skipBadRows: withLabels && !!f['skip-bad-rows'], withLabels, cacheDir: str(f, 'cache-dir'),
   });
-  const trainer = new Trainer({ model, tokenizer: tok, eval: data, labels, args: { outputDir: '', task, batchSize: num(f, 'batch-size'), device, bf16: !!f.bf16, fp16: !!f.fp16, quiet: true } });
+  const a = trainingArgs(f, command);
+  const trainer = new Trainer({ model, tokenizer: tok, eval: data, labels, args: { outputDir: '', task, batchSize: a.batchSize, evalBatchSize: a.evalBatchSize, device, bf16: a.bf16, fp16: a.fp16, quiet: true } });
   return { task, labels, data, trainer };
 }
 
 async function evaluate(f: Parsed): Promise<void> {
   const { data, trainer } = await loadForInference(f, 'eval');
-  reportSkipped(str(f, 'data')!, data, (s) => process.stderr.write(s + '\n'));
+  if (!f.quiet) reportRows(str(f, 'data')!, data, (s) => process.stderr.write(s + '\n'));
   const m = await trainer.evaluate();
   process.stdout.write(JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [`eval_${k}`, v]))) + '\n');
 }
@@ -157,21 +223,23 @@ async function predict(f: Parsed): Promise<void> {
   if (task === 'question-answering') {
     for (const a of qaAnswers(p, data)) write({ id: a.id, answer: a.text, score: a.score });
   } else if (task === 'token-classification') {
-    // one tag per input word: the prediction of its first sub-token (words cut by --max-length get none)
+    // one entry per input word, aligned by index: the prediction of the word's first sub-token,
+    // null for a word the model did not see (cut by --max-length, or no tokens at all)
     (p.logits as number[][][]).forEach((tokens, i) => {
-      const words = data.get(i).words ?? [];
-      const out: { labels: string[]; scores: number[] } = { labels: [], scores: [] };
-      let prev: number | null = null;
+      const f = data.get(i);
+      const words = f.tokens ?? [];
+      const out = { tokens: words, labels: words.map(() => null as string | null), scores: words.map(() => null as number | null), unseen: 0 };
+      const done = new Set<number>();
       tokens.forEach((v, t) => {
-        const w = words[t] ?? null;
-        if (w !== null && w !== prev) {
-          const pr = softmax(v);
-          const b = pr.indexOf(Math.max(...pr));
-          out.labels.push(labels[b]);
-          out.scores.push(pr[b]);
-        }
-        prev = w;
+        const w = f.words?.[t] ?? null;
+        if (w === null || done.has(w)) return;
+        done.add(w);
+        const pr = softmax(v);
+        const b = pr.indexOf(Math.max(...pr));
+        out.labels[w] = labels[b];
+        out.scores[w] = pr[b];
       });
+      out.unseen = words.length - done.size;
       write(out);
     });
   } else {
@@ -192,25 +260,32 @@ async function predict(f: Parsed): Promise<void> {
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const verbose = rest.includes('--verbose');
+  const prefix = command === 'train' || command === 'eval' || command === 'predict' ? `fulltune ${command}` : 'fulltune';
   try {
     if (!command || command === '--help' || command === 'help' || command === '-h') {
       process.stdout.write(helpText());
       return command ? 0 : 2;
     }
-    if (command !== 'train' && command !== 'eval' && command !== 'predict') throw new UsageError(`unknown command '${command}' (expected train, eval or predict)`);
-    const f = parseFlags(command, rest, readConfigFile);
-    if (f.help) {
-      process.stdout.write(helpText(command));
+    if (command === '--version' || command === '-V' || command === 'version') {
+      process.stdout.write(`${FULLTUNE_VERSION}\n`);
       return 0;
     }
-    if (command === 'train') await train(f);
-    else if (command === 'eval') await evaluate(f);
+    if (command !== 'train' && command !== 'eval' && command !== 'predict') {
+      throw new UsageError(`unknown command '${command}'${didYouMean(command, ['train', 'eval', 'predict'])} (expected train, eval or predict)`);
+    }
+    const f = parseFlags(command, rest, readConfigFile);
+    if (f === null) return 0; // --help
+    if (command === 'train') return await train(f);
+    if (command === 'eval') await evaluate(f);
     else await predict(f);
     return 0;
   } catch (e) {
     const err = e as Error;
     if (verbose) process.stderr.write(`${err.stack ?? err}\n`);
-    else process.stderr.write(`fulltune: ${err instanceof DataError || err instanceof UsageError ? '' : `${err.name === 'Error' ? '' : `${err.name}: `}`}${err.message.split('\n')[0]}\n`);
+    else {
+      const name = err instanceof DataError || err instanceof UsageError || err.name === 'Error' || err.name === 'TypeError' || err.name === 'RangeError' ? '' : `${err.name}: `;
+      process.stderr.write(`${prefix}: ${name}${err.message.split('\n')[0]}\n`);
+    }
     return err instanceof UsageError ? 2 : 1;
   }
 }

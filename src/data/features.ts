@@ -21,6 +21,8 @@ export interface Feature {
   end?: number;
   /** token classification: the word each token came from (null for special tokens) */
   words?: (number | null)[];
+  /** token classification: the input's words, so that every word gets a prediction (cut or not) */
+  tokens?: string[];
   /** QA: the example this window came from, and each token's character span in the context (null outside it) */
   ex?: number;
   offsets?: ([number, number] | null)[];
@@ -110,7 +112,7 @@ export async function buildFeatures(
 ): Promise<FeatureStore> {
   const key = crypto
     .createHash('sha256')
-    .update(JSON.stringify({ v: 2, file: await fileHash(file), tok: tokenizer.fingerprint(), s: { ...s, skipBadRows: !!s.skipBadRows, withLabels: s.withLabels ?? true } }))
+    .update(JSON.stringify({ v: 3, file: await fileHash(file), tok: tokenizer.fingerprint(), s: { ...s, skipBadRows: !!s.skipBadRows, withLabels: s.withLabels ?? true } }))
     .digest('hex')
     .slice(0, 32);
   const dir = o.cacheDir ?? defaultCacheDir();
@@ -201,7 +203,7 @@ async function featurize(
   if (s.task === 'token-classification') {
     const enc = await tok.encode(chunk.map((e) => e.text as string[]), { isSplitIntoWords: true, truncation: 'longest_first', maxLength: s.maxLength });
     chunk.forEach((e, i) => {
-      const f: Feature = { ids: enc.inputIds[i], words: enc.wordIds[i] };
+      const f: Feature = { ids: enc.inputIds[i], words: enc.wordIds[i], tokens: e.text as string[] };
       if (withLabels) {
         const tags = e.label as string[];
         let prev: number | null = null;

@@ -1,6 +1,8 @@
 // fromPretrained / savePretrained: Hugging Face's directory layout both ways.
 import * as fs from 'fs';
 import * as path from 'path';
+import { fsError } from '../util/fs';
+import { FULLTUNE_VERSION } from '../version';
 import { Device } from '../tensor/dtype';
 import { Tensor } from '../tensor/tensor';
 import { StateDictError } from '../nn/module';
@@ -87,7 +89,9 @@ export function loadPretrainedWeights(
         'Train the model before using it for predictions.',
     );
   }
-  if (unused.length) warn(`Some weights of ${where} were not used by ${model.architecture}: ${unused.join(', ')}`);
+  // buffers that transformers also drops without a word (position_ids of older checkpoints)
+  const worthSaying = unused.filter((k) => !SILENTLY_IGNORED.some((re) => re.test(k)));
+  if (worthSaying.length) warn(`Some weights of ${where} were not used by ${model.architecture}: ${worthSaying.join(', ')}`);
   return { newlyInitialized, unused };
 }
 
@@ -111,6 +115,9 @@ const LEGACY_KEYS: [RegExp, string][] = [
   [/(^|\.)LayerNorm\.gamma$/, '$1LayerNorm.weight'],
   [/(^|\.)LayerNorm\.beta$/, '$1LayerNorm.bias'],
 ];
+/** Unused checkpoint keys that transformers ignores silently on load (non-persistent buffers). */
+const SILENTLY_IGNORED: RegExp[] = [/(^|\.)position_ids$/];
+
 function legacyName(k: string): string {
   for (const [re, to] of LEGACY_KEYS) if (re.test(k)) return k.replace(re, to);
   return k;
@@ -148,12 +155,19 @@ export function savePretrained(model: PreTrainedModel, dir: string): void {
   for (const group of model.tiedKeys()) for (const alias of group.slice(1)) sd.delete(alias);
   saveSafetensors(path.join(dir, 'model.safetensors'), sd, { format: 'pt' });
   const dtype = sd.values().next().value?.dtype ?? 'float32';
-  const config = { ...model.config, architectures: [model.architecture], dtype };
+  // where the weights came from and which transformers wrote the original describe another model now
+  const { _name_or_path: _n, transformers_version: _v, ...rest } = model.config as Record<string, unknown>;
+  const config = { ...rest, architectures: [model.architecture], dtype, fulltune_version: FULLTUNE_VERSION };
   writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
 }
 
 export function writeFileAtomic(file: string, data: string | Buffer): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
+  try {
+    fs.writeFileSync(tmp, data);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw fsError(e, file, 'write');
+  }
 }

@@ -4,6 +4,7 @@
 // section, not overlapping and leaving no holes (as the reference implementation requires).
 import * as fs from 'fs';
 import * as path from 'path';
+import { fsError } from '../util/fs';
 import { DType, itemSize } from '../tensor/dtype';
 import { empty } from '../tensor/create';
 import { native } from '../tensor/native';
@@ -148,7 +149,12 @@ export function saveSafetensors(file: string, tensors: Map<string, Tensor> | [st
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // 8-byte aligned data, as the reference writer
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
+  let fd: number;
+  try {
+    fd = fs.openSync(tmp, 'w');
+  } catch (e) {
+    throw fsError(e, file, 'write');
+  }
   try {
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
@@ -162,8 +168,13 @@ export function saveSafetensors(file: string, tensors: Map<string, Tensor> | [st
   } catch (e) {
     fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
-    throw e;
+    throw fsError(e, file, 'write');
   }
   fs.closeSync(fd);
-  fs.renameSync(tmp, file);
+  try {
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw fsError(e, file, 'write');
+  }
 }

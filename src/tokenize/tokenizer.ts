@@ -141,11 +141,8 @@ export class PreTrainedTokenizer {
       if (!ok) throw new TypeError(`encode: input ${i} is ${JSON.stringify(x)?.slice(0, 80)}, expected a string or a [text, pair] of strings`);
     }
     const truncation = o.truncation ?? (o.maxLength !== undefined ? 'longest_first' : false);
-    if (truncation !== false) {
-      if (o.maxLength === undefined) throw new TypeError('encode: truncation needs maxLength');
-      const strategy = { longest_first: 'LongestFirst', only_first: 'OnlyFirst', only_second: 'OnlySecond' }[truncation];
-      this.rust.setTruncation(o.maxLength, { strategy: strategy as never, stride: o.stride ?? 0 });
-    } else this.rust.disableTruncation();
+    await this.checkOptions(inputs, o, truncation);
+    this.rust.disableTruncation();
     this.rust.disablePadding();
     const eo = { addSpecialTokens: o.addSpecialTokens ?? true };
     const rows: Encoding[] = [];
@@ -164,6 +161,12 @@ export class PreTrainedTokenizer {
     } else {
       // encodeBatch of this binding takes single texts only; pairs go through encode, in parallel
       if (o.isSplitIntoWords) return this.encodeWords(inputs as string[][], truncation === false ? null : o.maxLength!, eo.addSpecialTokens, o);
+      if (truncation !== false) {
+        // checkOptions keeps stride below the effective length: beyond it the Rust side panics (uncatchable)
+        const strategy = { longest_first: 'LongestFirst', only_first: 'OnlyFirst', only_second: 'OnlySecond' }[truncation];
+        // the stride matters only for overflowing windows, which this path does not return
+        this.rust.setTruncation(o.maxLength!, { strategy: strategy as never, stride: 0 });
+      }
       const encs: Encoding[] = inputs.every((x) => typeof x === 'string')
           ? await this.rust.encodeBatch(inputs as string[], eo)
           : await Promise.all(inputs.map((x) => (typeof x === 'string' ? this.rust.encode(x, null, eo) : this.rust.encode(x[0], x[1], eo))));
@@ -196,6 +199,65 @@ export class PreTrainedTokenizer {
       wordIds: rows.map((e) => e.getWordIds().map((w) => (w === undefined ? null : w))),
       overflowToSample,
     };
+  }
+
+  /** Special tokens the post-processor adds around one text (pair false) or a pair (pair true). */
+  async numSpecialTokens(pair: boolean): Promise<number> {
+    const key = pair ? 1 : 0;
+    if (this.specialCounts[key] === undefined) {
+      const no = { addSpecialTokens: false };
+      const empty = await this.rust.encode('', null, no);
+      this.specialCounts[key] = this.rust.postProcess(empty, pair ? await this.rust.encode('', null, no) : null, true).getLength();
+    }
+    return this.specialCounts[key]!;
+  }
+  private readonly specialCounts: (number | undefined)[] = [];
+
+  /**
+   * Validates numeric options before anything reaches the Rust tokenizer, whose panics abort
+   * the whole process (a stride not below the effective length, a negative stride, ...).
+   * Throws TypeError for a wrong type, RangeError for a value out of range.
+   */
+  private async checkOptions(inputs: unknown[], o: EncodeOptions, truncation: Truncation | false): Promise<void> {
+    const int = (name: keyof EncodeOptions, min: number) => {
+      const v = o[name];
+      if (v === undefined) return;
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`encode: ${name} must be an integer, got ${JSON.stringify(v)}`);
+      if (v < min) throw new RangeError(`encode: ${name} must be at least ${min}, got ${v}`);
+    };
+    int('maxLength', 1);
+    int('stride', 0);
+    int('padToMultipleOf', 1);
+    if (o.truncation !== undefined && o.truncation !== false && !['longest_first', 'only_first', 'only_second'].includes(o.truncation)) {
+      throw new TypeError(`encode: truncation must be 'longest_first', 'only_first', 'only_second' or false, got ${JSON.stringify(o.truncation)}`);
+    }
+    if (o.padding !== undefined && o.padding !== false && o.padding !== 'longest' && o.padding !== 'max_length') {
+      throw new TypeError(`encode: padding must be 'longest', 'max_length' or false, got ${JSON.stringify(o.padding)}`);
+    }
+    if (truncation === false) {
+      if (o.stride) throw new RangeError('encode: stride needs truncation (maxLength)');
+      return;
+    }
+    if (o.maxLength === undefined) throw new TypeError('encode: truncation needs maxLength');
+    if (o.returnOverflowing && truncation === 'longest_first' && !o.isSplitIntoWords && inputs.some((x) => Array.isArray(x))) {
+      // as transformers' truncate_sequences: which sequence would the windows slide over?
+      throw new RangeError("encode: returnOverflowing with pairs needs truncation 'only_first' or 'only_second', not 'longest_first'");
+    }
+    if (truncation === 'only_second' && (o.isSplitIntoWords || inputs.some((x) => !Array.isArray(x)))) {
+      throw new RangeError("encode: truncation 'only_second' needs [text, pair] inputs");
+    }
+    const special = o.addSpecialTokens ?? true;
+    const kinds = new Set(inputs.map((x) => !o.isSplitIntoWords && Array.isArray(x)));
+    for (const pair of kinds) {
+      const n = special ? await this.numSpecialTokens(pair) : 0;
+      const room = o.maxLength - n;
+      const what = pair ? 'a pair' : 'one text';
+      if (room < 1) throw new RangeError(`encode: maxLength ${o.maxLength} leaves no room for text after the ${n} special tokens of ${what}`);
+      const stride = o.stride ?? 0;
+      if (stride >= room) {
+        throw new RangeError(`encode: stride ${stride} must be smaller than maxLength minus the special tokens of ${what} (${o.maxLength} - ${n} = ${room})`);
+      }
+    }
   }
 
   /**
@@ -261,7 +323,7 @@ export class PreTrainedTokenizer {
     const [a, b] = typeof x === 'string' ? [x, null] : x;
     const ea = await this.rust.encode(a, null, no);
     const eb = b === null ? null : await this.rust.encode(b, null, no);
-    const nSpecial = special ? this.rust.postProcess(await this.rust.encode('', null, no), eb ? await this.rust.encode('', null, no) : null, true).getLength() : 0;
+    const nSpecial = special ? await this.numSpecialTokens(eb !== null) : 0;
     const cut = which === 'only_second' && eb ? eb : ea;
     const budget = maxLength - nSpecial - (cut === ea ? (eb?.getLength() ?? 0) : ea.getLength());
     if (budget <= stride) {

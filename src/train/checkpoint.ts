@@ -14,6 +14,9 @@ import { loadPretrainedWeights, savePretrained } from '../hub/pretrained';
 import { loadSafetensors, saveSafetensors } from '../hub/safetensors';
 import { dispose } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
+import { PreTrainedTokenizer } from '../tokenize/tokenizer';
+import { fsError } from '../util/fs';
+import { cleanLeftovers } from './output';
 import { LogEntry } from './progress';
 import { Optimizer } from './optimizer';
 
@@ -27,7 +30,11 @@ export interface TrainerState {
   patience: number;
   totalFlos: number;
   logHistory: LogEntry[];
+  /** What fixes the data order and schedule (batch size, data, seed, ...): checked on resume. */
+  settings?: RunSettings;
 }
+
+export type RunSettings = Record<string, string | number | boolean>;
 
 interface StateFile extends TrainerState {
   format: 'fulltune-trainer-state-1';
@@ -42,14 +49,35 @@ export function saveCheckpoint(
   model: PreTrainedModel,
   opt: Optimizer,
   scaler: GradScaler | null,
-  existing?: string,
+  tokenizer?: PreTrainedTokenizer,
 ): string {
   const root = path.join(outputDir, 'checkpoints');
-  const final = existing ?? path.join(root, `checkpoint-${state.globalStep}`);
+  const final = path.join(root, `checkpoint-${state.globalStep}`);
   const tmp = path.join(root, `.${path.basename(final)}.${process.pid}.tmp`);
+  try {
+    writeCheckpoint(tmp, final, state, model, opt, scaler, tokenizer);
+  } catch (e) {
+    // a failed save (a full disk) leaves the earlier checkpoints whole and no half-written one
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw fsError(e, final, 'save the checkpoint');
+  }
+  return final;
+}
+
+function writeCheckpoint(
+  tmp: string,
+  final: string,
+  state: TrainerState,
+  model: PreTrainedModel,
+  opt: Optimizer,
+  scaler: GradScaler | null,
+  tokenizer?: PreTrainedTokenizer,
+): void {
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
   savePretrained(model, tmp);
+  // a checkpoint is a loadable model: eval and predict take its folder as --model
+  tokenizer?.save(tmp);
   const names = new Map(model.namedParameters().map(([k, t]) => [t, k]));
   const tensors: [string, Tensor][] = [];
   for (const [p, st] of opt.stateOf()) for (const [k, t] of Object.entries(st)) tensors.push([`${names.get(p)}.${k}`, t]);
@@ -71,7 +99,14 @@ export function saveCheckpoint(
     fs.renameSync(tmp, final);
     fs.rmSync(old, { recursive: true, force: true });
   } else fs.renameSync(tmp, final);
-  return final;
+}
+
+/** The settings a checkpoint was made with (null when it predates them). */
+export function readCheckpointSettings(dir: string): RunSettings | null {
+  const stateFile = path.join(dir, 'trainer_state.json');
+  if (!fs.existsSync(stateFile)) throw new Error(`${dir}: not a checkpoint (no trainer_state.json)`);
+  const s = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as StateFile;
+  return s.settings ?? null;
 }
 
 /** Restores model weights and, when given, optimizer, loss scaler and RNG; returns the positions. */
@@ -114,11 +149,13 @@ export function loadCheckpointState(dir: string, model: PreTrainedModel, opt: Op
     patience: s.patience,
     totalFlos: s.totalFlos,
     logHistory: s.logHistory,
+    settings: s.settings,
   };
 }
 
 /** Keeps the newest `limit` checkpoints, and the best one besides. */
 export function pruneCheckpoints(outputDir: string, limit: number | undefined, best: string | null): void {
+  cleanLeftovers(outputDir);
   if (!limit || limit < 1) return;
   const root = path.join(outputDir, 'checkpoints');
   const all = fs

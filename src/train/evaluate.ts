@@ -12,13 +12,25 @@ export interface Predictions {
 
 const argmax = (v: number[]) => v.reduce((best, x, i) => (x > v[best] ? i : best), 0);
 
+/** The metrics (without eval_) that evaluation reports for a task: what metricForBestModel may name. */
+export function metricNames(task: Task): string[] {
+  const byTask: Record<Task, string[]> = {
+    'sequence-classification': ['accuracy', 'f1', 'f1_macro', 'f1_micro', 'matthews_correlation'],
+    'multi-label': ['accuracy', 'f1', 'f1_macro', 'f1_micro'],
+    regression: ['pearson', 'spearmanr', 'mse'],
+    'token-classification': ['precision', 'recall', 'f1', 'accuracy'],
+    'question-answering': ['exact_match', 'f1'],
+  };
+  return ['loss', ...byTask[task]];
+}
+
 /** Metrics without the eval_ prefix; labelNames maps ids to names (token classification). */
 export function computeMetrics(task: Task, p: Predictions, labelNames: string[], store?: FeatureStore): Record<string, number> {
   if (task === 'sequence-classification') {
     const pred = (p.logits as number[][]).map(argmax);
     const gold = p.labels as number[];
-    const ls = labelNames.map((_, i) => i);
-    const m: Record<string, number> = { accuracy: accuracy(pred, gold), f1_macro: f1(pred, gold, 'macro', ls), f1_micro: f1(pred, gold, 'micro', ls), matthews_correlation: matthews(pred, gold) };
+    // macro and micro over the labels present in gold or predictions: scikit-learn's default
+    const m: Record<string, number> = { accuracy: accuracy(pred, gold), f1_macro: f1(pred, gold, 'macro'), f1_micro: f1(pred, gold, 'micro'), matthews_correlation: matthews(pred, gold) };
     if (labelNames.length === 2) m.f1 = f1(pred, gold, 'binary');
     else m.f1 = m.f1_macro;
     return m;

@@ -15,14 +15,23 @@ import { bceWithLogits, crossEntropy, mseLoss } from '../tensor/functional';
 import { scope, tidy } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
 import { PreTrainedTokenizer } from '../tokenize/tokenizer';
-import { loadCheckpointState, pruneCheckpoints, saveCheckpoint, TrainerState } from './checkpoint';
-import { computeMetrics, Predictions } from './evaluate';
+import { checkKeys } from '../util/names';
+import { withFile } from '../util/fs';
+import { checkTask, validateTrainingArgs } from './args';
+import { loadCheckpointState, pruneCheckpoints, readCheckpointSettings, RunSettings, saveCheckpoint, TrainerState } from './checkpoint';
+import { claimOutputDir } from './output';
+import { computeMetrics, metricNames, Predictions } from './evaluate';
 import { clipGradNorm } from './grad';
 import { AdamW, Optimizer, SGD } from './optimizer';
 import { LogEntry, Progress } from './progress';
 import { ScheduleKind, lrMultiplier, warmupSteps } from './schedule';
 
-/** Training arguments; defaults are transformers' TrainingArguments' where they have one. */
+/**
+ * Training arguments. Names are fulltune's (transformers' snake_case names are refused with the
+ * fulltune name to use). Defaults differ from transformers' TrainingArguments on purpose, to
+ * suit fine-tuning encoders: lr 2e-5 (transformers 5e-5), batch size 32 (8), weight decay 0.01
+ * (0), warmup ratio 0.1 (0); the rest match.
+ */
 export interface TrainingArgs {
   outputDir: string;
   task: Task;
@@ -63,6 +72,8 @@ export interface TrainingArgs {
   skipNonfinite?: boolean;
   /** true: the latest checkpoint under outputDir/checkpoints; or a checkpoint directory. */
   resume?: boolean | string;
+  /** Start over in an output folder that holds an earlier run (its files are removed first). */
+  overwriteOutputDir?: boolean;
   quiet?: boolean;
 }
 
@@ -83,6 +94,20 @@ export interface TrainerOptions {
   callbacks?: Callbacks;
 }
 
+/** train() stopped early on requestStop() (a signal): a checkpoint of the last step was saved. */
+export class TrainingInterrupted extends Error {
+  constructor(
+    readonly reason: string,
+    readonly step: number,
+    readonly checkpoint: string,
+  ) {
+    super(`stopped by ${reason} at step ${step}; checkpoint saved: ${checkpoint}`);
+    this.name = 'TrainingInterrupted';
+  }
+}
+
+class EvaluationInterrupted extends Error {}
+
 export class NonFiniteLossError extends Error {
   constructor(step: number, loss: number) {
     super(`the loss is ${loss} at step ${step}; lower the learning rate, or pass --skip-nonfinite to skip such steps`);
@@ -98,11 +123,22 @@ export class Trainer {
   readonly args: Required<Pick<TrainingArgs, 'epochs' | 'batchSize' | 'lr' | 'weightDecay' | 'schedule' | 'gradAccum' | 'maxGradNorm' | 'seed' | 'device' | 'sampler' | 'loggingSteps' | 'optimizer'>> & TrainingArgs;
   readonly log: LogEntry[] = [];
   private readonly opts: TrainerOptions;
+  private stopReason: string | null = null;
+  private inTraining = false;
 
   constructor(o: TrainerOptions) {
+    checkKeys('Trainer options', o, ['model', 'tokenizer', 'train', 'eval', 'labels', 'args', 'callbacks']);
+    if (!o.args || typeof o.args !== 'object') throw new TypeError('Trainer: args (TrainingArgs) is required');
+    checkTask(o.args.task, 'TrainingArgs.task');
+    validateTrainingArgs(o.args, metricNames(o.args.task));
     this.opts = o;
     this.model = o.model as AnyModel;
     const a = o.args;
+    if (!o.eval) {
+      for (const k of ['evalSteps', 'earlyStoppingPatience', 'metricForBestModel', 'loadBestModelAtEnd'] as const) {
+        if (a[k] !== undefined && a[k] !== false) throw new TypeError(`TrainingArgs.${k} needs evaluation data (eval)`);
+      }
+    }
     this.args = {
       ...a,
       epochs: a.epochs ?? 3,
@@ -118,9 +154,14 @@ export class Trainer {
       loggingSteps: a.loggingSteps ?? 10,
       optimizer: a.optimizer ?? 'adamw',
     };
-    if (this.args.fp16 && this.args.bf16) throw new Error('--fp16 and --bf16 exclude each other');
-    if (this.args.fp16 && !this.args.device.startsWith('cuda')) throw new Error('--fp16 needs a CUDA device (dynamic loss scaling); on the CPU use --bf16');
-    if (this.args.gradAccum < 1 || !Number.isInteger(this.args.gradAccum)) throw new Error(`--grad-accum must be a positive integer, got ${this.args.gradAccum}`);
+  }
+
+  /**
+   * Asks a running train() to stop at the next step boundary (or between evaluation batches):
+   * it saves a checkpoint there and rejects with TrainingInterrupted. For SIGINT/SIGTERM handlers.
+   */
+  requestStop(reason: string): void {
+    this.stopReason = reason;
   }
 
   /** Parameter groups as transformers makes them: no weight decay on biases and LayerNorm weights. */
@@ -252,6 +293,7 @@ export class Trainer {
           }),
         );
         await new Promise((r) => setImmediate(r)); // let timers and signals through between batches
+        if (this.stopReason !== null && this.inTraining) throw new EvaluationInterrupted();
       }
     } finally {
       if (wasTraining) this.model.train();
@@ -265,34 +307,75 @@ export class Trainer {
     const train = this.opts.train;
     if (!train) throw new Error('train(): no training data');
     const out = a.outputDir;
-    fs.mkdirSync(path.join(out, 'checkpoints'), { recursive: true });
+    if (!out) throw new TypeError('TrainingArgs.outputDir is required for train()');
+    const release = claimOutputDir(out, { resume: !!a.resume, overwrite: !!a.overwriteOutputDir });
+    this.inTraining = true;
+    try {
+      return await this.trainLoop(train, out);
+    } finally {
+      this.inTraining = false;
+      release();
+    }
+  }
+
+  /** What fixes the data order and the schedule: a resumed run must have the same. */
+  private settings(train: FeatureStore, total: number): RunSettings {
+    const a = this.args;
+    return {
+      task: a.task,
+      'training data (file, tokenizer, max length, columns, labels)': train.meta.key,
+      'training rows': train.length,
+      'batch size': a.batchSize,
+      'gradient accumulation': a.gradAccum,
+      seed: a.seed,
+      sampler: a.sampler,
+      'total optimizer steps (epochs, max steps)': total,
+      optimizer: a.optimizer,
+      'learning rate': a.lr,
+      schedule: a.schedule,
+    };
+  }
+
+  private async trainLoop(train: FeatureStore, out: string): Promise<{ metrics: Record<string, number>; state: TrainerState }> {
+    const a = this.args;
+    withFile(path.join(out, 'checkpoints'), 'create the checkpoints folder', () => fs.mkdirSync(path.join(out, 'checkpoints'), { recursive: true }));
     const n = train.length;
     const nBatches = Math.ceil(n / a.batchSize);
     const stepsPerEpoch = Math.ceil(nBatches / a.gradAccum);
-    const total = a.maxSteps ?? a.epochs * stepsPerEpoch;
+    const total = a.maxSteps ?? Math.max(1, Math.ceil(a.epochs * stepsPerEpoch)); // as transformers
     const warmup = warmupSteps(total, { warmupRatio: a.warmupRatio ?? (a.warmupSteps === undefined ? 0.1 : 0), warmupSteps: a.warmupSteps });
     const opt = this.makeOptimizer();
     const baseLrs = opt.lr;
     const scaler = a.fp16 ? new GradScaler(a.device) : null;
     const params = this.model.parameters();
     const best = this.mainMetric();
-    let state: TrainerState = { globalStep: 0, epoch: 0, batchInEpoch: 0, bestMetric: null, bestCheckpoint: null, patience: 0, totalFlos: 0, logHistory: [] };
+    const settings = this.settings(train, total);
+    let state: TrainerState = { globalStep: 0, epoch: 0, batchInEpoch: 0, bestMetric: null, bestCheckpoint: null, patience: 0, totalFlos: 0, logHistory: [], settings };
 
     if (a.resume) {
       const dir = typeof a.resume === 'string' ? a.resume : latestCheckpoint(out);
       if (!dir) throw new Error(`--resume: no checkpoint under ${path.join(out, 'checkpoints')}`);
+      const saved = readCheckpointSettings(dir);
+      const changed = Object.keys(settings).filter((k) => saved !== null && JSON.stringify(saved[k]) !== JSON.stringify(settings[k]));
+      if (saved === null) throw new Error(`${dir}: the checkpoint does not record the settings it was made with (an older fulltune); cannot check that resuming is exact`);
+      if (changed.length) {
+        throw new Error(`cannot resume from ${dir}: ${changed.map((k) => `${k} was ${JSON.stringify(saved[k])}, now ${JSON.stringify(settings[k])}`).join('; ')}. Resume with the settings of the original run, or start over with --overwrite-output`);
+      }
       state = loadCheckpointState(dir, this.model, opt, scaler);
+      state.settings = settings;
       this.log.push(...state.logHistory);
     }
     const logFile = path.join(out, 'log.jsonl');
     // on resume the log restarts from the checkpoint's history: entries of steps that will be
     // run again after it (the killed run's tail) must not appear twice
-    fs.writeFileSync(logFile, this.log.map((e) => JSON.stringify(e) + '\n').join(''));
+    withFile(logFile, 'write', () => fs.writeFileSync(logFile, this.log.map((e) => JSON.stringify(e) + '\n').join('')));
     const progress = new Progress(logFile, total, process.stderr, a.quiet);
     if (a.resume) progress.message(`resuming from step ${state.globalStep} (epoch ${state.epoch}, batch ${state.batchInEpoch})`);
     this.model.train();
     const t0 = Date.now();
     let samples = 0;
+    let stepsRun = 0;
+    let lossTotal = 0;
     let window = { loss: 0, steps: 0, gradNorm: 0 };
     let stop = false;
 
@@ -301,7 +384,13 @@ export class Trainer {
     const lastEval: { step: number; metrics: Record<string, number> | null } = { step: -1, metrics: null };
     /** Evaluates, logs, tracks the best metric and patience; true when this evaluation is the best so far. */
     const evaluateNow = async (): Promise<boolean> => {
-      const m = await this.evaluate();
+      let m: Record<string, number>;
+      try {
+        m = await this.evaluate();
+      } catch (e) {
+        if (e instanceof EvaluationInterrupted) return false; // the stop check below saves the step
+        throw e;
+      }
       lastEval.step = state.globalStep;
       lastEval.metrics = m;
       const entry: LogEntry = { step: state.globalStep, epoch: state.globalStep / stepsPerEpoch };
@@ -325,12 +414,23 @@ export class Trainer {
       }
       return false;
     };
+    let savedAt = -1;
     const save = async (improved: boolean) => {
       state.logHistory = this.log;
       if (improved) state.bestCheckpoint = path.join(out, 'checkpoints', `checkpoint-${state.globalStep}`);
-      const dir = saveCheckpoint(out, state, this.model, opt, scaler);
+      const dir = saveCheckpoint(out, state, this.model, opt, scaler, this.opts.tokenizer);
+      savedAt = state.globalStep;
       pruneCheckpoints(out, a.saveTotalLimit, state.bestCheckpoint);
       await this.opts.callbacks?.onSave?.(dir, state.globalStep);
+      return dir;
+    };
+    const interruptIfAsked = async () => {
+      if (this.stopReason === null) return;
+      progress.done();
+      const dir = savedAt === state.globalStep ? path.join(out, 'checkpoints', `checkpoint-${state.globalStep}`) : await save(false);
+      opt.dispose();
+      scaler?.dispose();
+      throw new TrainingInterrupted(this.stopReason, state.globalStep, dir);
     };
 
     while (state.globalStep < total && !stop) {
@@ -338,6 +438,7 @@ export class Trainer {
       const batches: number[][] = [];
       for (let i = 0; i < n; i += a.batchSize) batches.push(order.slice(i, i + a.batchSize));
       while (state.batchInEpoch < batches.length && state.globalStep < total && !stop) {
+        await interruptIfAsked();
         const micro = batches.slice(state.batchInEpoch, state.batchInEpoch + a.gradAccum);
         const lr = baseLrs.map((b) => b * lrMultiplier(a.schedule, state.globalStep, warmup, total));
         opt.setLr(lr);
@@ -375,7 +476,9 @@ export class Trainer {
         state.globalStep++;
         state.batchInEpoch += micro.length;
         samples += micro.reduce((s, m) => s + m.length, 0);
+        stepsRun++;
         if (stepped) {
+          lossTotal += stepLoss;
           window.loss += stepLoss;
           window.steps++;
           if (Number.isFinite(gradNorm)) window.gradNorm += gradNorm;
@@ -412,21 +515,36 @@ export class Trainer {
         }
       }
     }
+    await interruptIfAsked();
     progress.done();
+    // the last checkpoint holds the last step's weights and optimizer state, whatever is loaded next
+    state.logHistory = this.log;
+    if (savedAt !== state.globalStep) await save(false);
     if (loadBest && state.bestCheckpoint && fs.existsSync(state.bestCheckpoint)) {
       progress.message(`loading the best checkpoint (eval_${best.name} ${state.bestMetric}): ${path.basename(state.bestCheckpoint)}`);
       loadCheckpointState(state.bestCheckpoint, this.model, null, null);
     }
     const runtime = (Date.now() - t0) / 1000;
-    const metrics: Record<string, number> = { train_runtime: runtime, train_samples_per_second: samples / runtime, epoch: state.globalStep / stepsPerEpoch };
+    const metrics: Record<string, number> = {
+      train_runtime: runtime,
+      train_samples_per_second: samples / runtime,
+      train_steps_per_second: stepsRun / runtime,
+      epoch: state.globalStep / stepsPerEpoch,
+    };
+    // mean loss of the steps this process ran (transformers' train_loss); none on a resume at the end
+    if (stepsRun > 0) metrics.train_loss = lossTotal / stepsRun;
     if (this.opts.eval) {
       // the evaluation at the last step serves unless the best checkpoint was loaded since
       const reuse = lastEval.metrics !== null && lastEval.step === state.globalStep && !(loadBest && state.bestCheckpoint);
       const m = reuse ? lastEval.metrics! : await this.evaluate();
       for (const [k, v] of Object.entries(m)) metrics[`eval_${k}`] = v;
+      if (!reuse) {
+        const entry: LogEntry = { step: state.globalStep, epoch: state.globalStep / stepsPerEpoch, final: 1 };
+        for (const [k, v] of Object.entries(m)) entry[`eval_${k}`] = v;
+        this.log.push(entry);
+        progress.log(entry);
+      }
     }
-    state.logHistory = this.log;
-    await save(false);
     opt.dispose();
     scaler?.dispose();
     return { metrics, state };
