@@ -1,23 +1,27 @@
 #!/usr/bin/env node
 'use strict';
 // The one source of truth for where libtorch is and how to compile and link against it.
-// CMakeLists.txt (cmake-js) and binding.gyp (node-gyp) both read their flags from here.
+// CMakeLists.txt (cmake-js) and binding.gyp (node-gyp) both read their flags from here, so the
+// addon's run path points at whichever libtorch is found.
 //
 // Search order (as tch-rs does):
 //   1. LIBTORCH: an unpacked libtorch distribution (include/, lib/);
 //   2. the `torch` package of the Python named by FULLTUNE_PYTHON, else `python3`;
-//   3. a project-local Python environment (.libtorch/venv) created here with
-//      `pip install torch==2.13.0` (pinned: an unpinned torch pulls a multi-GB CUDA build).
+//   3. a project-local .libtorch/venv made by earlier versions of this script, if present;
+//   4. the shared per-user copy (scripts/shared-libtorch.js): a Python environment in
+//      ~/.cache/fulltune/libtorch/torch-2.13.0 (or under FULLTUNE_HOME / XDG_CACHE_HOME) holding
+//      `pip install torch==2.13.0`, created on first use (pinned: an unpinned torch pulls a
+//      multi-GB CUDA build).
 //
 // Usage: node scripts/locate-libtorch.js [--json | --cmake FILE | --include | --libdir | --libs | --ldflags | --defines | --root]
 const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
+const shared = require('./shared-libtorch');
 
-const PINNED_TORCH = '2.13.0';
 const SUPPORTED = { min: [2, 11], max: [2, 13] };
 const projectRoot = path.resolve(__dirname, '..');
-const localVenv = path.join(projectRoot, '.libtorch', 'venv');
+const legacyVenv = path.join(projectRoot, '.libtorch', 'venv');
 const cacheFile = path.join(projectRoot, '.libtorch', 'location.json');
 
 function log(msg) {
@@ -59,47 +63,38 @@ function readVersion(root) {
   return 'unknown';
 }
 
-function createLocalVenv() {
-  const python = process.env.FULLTUNE_PYTHON || 'python3';
-  const venvPython = path.join(localVenv, 'bin', 'python');
-  if (!fs.existsSync(venvPython)) {
-    log(`creating ${path.relative(projectRoot, localVenv)} with ${python} -m venv`);
-    const r = spawnSync(python, ['-m', 'venv', localVenv], { stdio: ['ignore', 'inherit', 'inherit'] });
-    if (r.status !== 0) return null;
-  }
-  log(`pip install torch==${PINNED_TORCH} (CPU build) into ${path.relative(projectRoot, localVenv)}`);
-  const r = spawnSync(venvPython, ['-m', 'pip', 'install', '--quiet', `torch==${PINNED_TORCH}`], {
-    stdio: ['ignore', 2, 'inherit'],
-  });
-  if (r.status !== 0) return null;
-  return torchDirOfPython(venvPython);
-}
-
 function locateRoot() {
-  const tried = [];
   if (process.env.LIBTORCH) {
     if (isLibtorchRoot(process.env.LIBTORCH)) return { root: path.resolve(process.env.LIBTORCH), source: 'LIBTORCH' };
     fail(`LIBTORCH=${process.env.LIBTORCH} is not a libtorch distribution (expected include/ATen/ATen.h and lib/libtorch_cpu.*)`);
   }
   const python = process.env.FULLTUNE_PYTHON || 'python3';
+  const label = process.env.FULLTUNE_PYTHON ? `FULLTUNE_PYTHON=${python}` : 'python3';
   const fromPython = torchDirOfPython(python);
   if (fromPython) return { root: fromPython, source: `python (${python})`, python: pythonPath(python) };
-  tried.push(`${process.env.FULLTUNE_PYTHON ? 'FULLTUNE_PYTHON' : 'python3'} (${python}) has no usable torch package`);
-  const venvPython = path.join(localVenv, 'bin', 'python');
-  if (fs.existsSync(venvPython)) {
-    const dir = torchDirOfPython(venvPython);
-    if (dir) return { root: dir, source: 'project venv (.libtorch/venv)', python: venvPython };
+  const legacyPython = path.join(legacyVenv, 'bin', 'python');
+  if (fs.existsSync(legacyPython)) {
+    const dir = torchDirOfPython(legacyPython);
+    if (dir) return { root: dir, source: 'project venv (.libtorch/venv)', python: legacyPython };
   }
-  const created = createLocalVenv();
-  if (created) return { root: created, source: 'project venv (.libtorch/venv, created)', python: venvPython };
-  tried.push(`pip install torch==${PINNED_TORCH} into .libtorch/venv failed`);
-  fail(
-    'libtorch not found. Provide it one of three ways:\n' +
-      '  1. LIBTORCH=/path/to/libtorch (an unpacked libtorch distribution, 2.11 to 2.13);\n' +
-      '  2. a Python with torch installed: FULLTUNE_PYTHON=/path/to/python (default python3);\n' +
-      `  3. let the install create .libtorch/venv with pip install torch==${PINNED_TORCH} (needs python3 with venv and pip).\n` +
-      `Tried: ${tried.join('; ')}`,
-  );
+  const dir = shared.sharedDir();
+  const found = shared.findShared(isLibtorchRoot);
+  if (found) return { ...found, source: `shared venv (${dir})` };
+  log(`no libtorch yet (LIBTORCH is unset, no torch importable from ${label}): making the shared copy in ${dir}`);
+  try {
+    const made = shared.createShared({ python, label, isLibtorchRoot, torchDirOf: torchDirOfPython, log });
+    return { ...made, source: `shared venv (${dir}, created)` };
+  } catch (e) {
+    if (!(e instanceof shared.InstallError)) throw e;
+    fail(
+      `libtorch not found, and the shared copy cannot be made: ${e.message}.\n` +
+        'Provide libtorch one of three ways:\n' +
+        '  1. LIBTORCH=/path/to/libtorch (an unpacked libtorch distribution, 2.11 to 2.13);\n' +
+        `  2. FULLTUNE_PYTHON=/path/to/python, a Python with torch installed (none importable from ${label});\n` +
+        `  3. let the install make the shared copy in ${dir} with pip install torch==${shared.PINNED_TORCH}\n` +
+        `     (needs python3 >= 3.10 with venv and pip, access to PyPI, about 1 GB of disk).`,
+    );
+  }
 }
 
 function fail(msg) {
@@ -147,7 +142,7 @@ function describe(root, source) {
 
 function locate() {
   // Cache per environment so that node-gyp's many calls don't each start Python.
-  const key = JSON.stringify([process.env.LIBTORCH || '', process.env.FULLTUNE_PYTHON || '']);
+  const key = JSON.stringify([process.env.LIBTORCH || '', process.env.FULLTUNE_PYTHON || '', shared.sharedDir()]);
   if (fs.existsSync(cacheFile)) {
     try {
       const cached = JSON.parse(fs.readFileSync(cacheFile, 'utf8'));
@@ -159,7 +154,10 @@ function locate() {
   const { root, source, python } = locateRoot();
   const info = { ...describe(root, source), python: python || null };
   fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
-  fs.writeFileSync(cacheFile, JSON.stringify({ key, info }, null, 2));
+  // atomic, as cmake and node-gyp may run the locator at the same time
+  const tmp = `${cacheFile}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, JSON.stringify({ key, info }, null, 2));
+  fs.renameSync(tmp, cacheFile);
   log(`using libtorch ${info.version}${info.cuda ? ' (CUDA)' : ' (CPU)'} from ${info.root} [${info.source}]`);
   return info;
 }

@@ -21,7 +21,7 @@ function run(cmd, args, opts = {}) {
 for (const f of ['binding.gyp', 'package.json']) fs.copyFileSync(path.join(root, f), path.join(work, f));
 fs.cpSync(path.join(root, 'native'), path.join(work, 'native'), { recursive: true });
 fs.mkdirSync(path.join(work, 'scripts'));
-fs.copyFileSync(path.join(root, 'scripts', 'locate-libtorch.js'), path.join(work, 'scripts', 'locate-libtorch.js'));
+for (const f of ['locate-libtorch.js', 'shared-libtorch.js']) fs.copyFileSync(path.join(root, 'scripts', f), path.join(work, 'scripts', f));
 // the same libtorch the main build found (an absolute root), without locating again
 if (fs.existsSync(path.join(root, '.libtorch', 'location.json'))) {
   fs.mkdirSync(path.join(work, '.libtorch'));
