@@ -123,6 +123,8 @@ export class Trainer {
   readonly args: Required<Pick<TrainingArgs, 'epochs' | 'batchSize' | 'lr' | 'weightDecay' | 'schedule' | 'gradAccum' | 'maxGradNorm' | 'seed' | 'device' | 'sampler' | 'loggingSteps' | 'optimizer'>> & TrainingArgs;
   readonly log: LogEntry[] = [];
   private readonly opts: TrainerOptions;
+  /** Told of each evaluation batch (done, total): train() points it at its progress line. */
+  private onEvalBatch: ((batches: number, total: number) => void) | null = null;
   private stopReason: string | null = null;
   private inTraining = false;
 
@@ -252,8 +254,10 @@ export class Trainer {
     this.model.eval();
     const bs = this.args.evalBatchSize ?? this.args.batchSize;
     const out: Predictions & { lossSum: number; lossItems: number } = { logits: [], labels: [], lossSum: 0, lossItems: 0 };
+    const batches = Math.ceil(ds.length / bs);
     try {
       for (let i = 0; i < ds.length; i += bs) {
+        this.onEvalBatch?.(i / bs, batches);
         const idx = Array.from({ length: Math.min(bs, ds.length - i) }, (_, k) => i + k);
         const feats = idx.map((j) => ds.get(j));
         tidy(() =>
@@ -295,6 +299,7 @@ export class Trainer {
         await new Promise((r) => setImmediate(r)); // let timers and signals through between batches
         if (this.stopReason !== null && this.inTraining) throw new EvaluationInterrupted();
       }
+      this.onEvalBatch?.(batches, batches);
     } finally {
       if (wasTraining) this.model.train();
     }
@@ -369,7 +374,8 @@ export class Trainer {
     // on resume the log restarts from the checkpoint's history: entries of steps that will be
     // run again after it (the killed run's tail) must not appear twice
     withFile(logFile, 'write', () => fs.writeFileSync(logFile, this.log.map((e) => JSON.stringify(e) + '\n').join('')));
-    const progress = new Progress(logFile, total, process.stderr, a.quiet);
+    const progress = new Progress(logFile, total, process.stderr, a.quiet, { stepsPerEpoch, startStep: state.globalStep, evaluation: this.opts.eval ? { evalSteps: a.evalSteps } : undefined });
+    this.onEvalBatch = (b, t) => progress.evalTick(b, t);
     if (a.resume) progress.message(`resuming from step ${state.globalStep} (epoch ${state.epoch}, batch ${state.batchInEpoch})`);
     this.model.train();
     const t0 = Date.now();
