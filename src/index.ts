@@ -52,6 +52,7 @@ export { computeMetrics, qaAnswers } from './train/evaluate';
 export { defaultMaxLength, resolveLabels, headConfig, loadTaskModel, features as prepareFeatures } from './train/prepare';
 export { autocast, GradScaler } from './tensor/amp';
 export { readRows, DataError, formatOf } from './data/readers';
+export type { RawRow } from './data/readers';
 export { readExamples, TASKS } from './data/tasks';
 export type { Task, Columns, Example } from './data/tasks';
 export { buildFeatures, FeatureStore, collectLabels } from './data/features';

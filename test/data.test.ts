@@ -25,7 +25,9 @@ describe('readers', () => {
     const tsv = path.join(tmp, 'x.tsv');
     fs.writeFileSync(tsv, 'text\tlabel\nhello, world\tpos\n"quoted"\tneg\n');
     const r = await ft.readExamples(tsv, 'sequence-classification', {});
-    expect(r.examples.map((e) => e.text)).toEqual(['hello, world', 'quoted']); // quotes as pandas reads TSV
+    // TSV is the tab format (IANA text/tab-separated-values): no quoting, a quote is a character,
+    // so a line starting with a quote can never swallow the lines after it
+    expect(r.examples.map((e) => e.text)).toEqual(['hello, world', '"quoted"']);
     const csv = path.join(tmp, 'q.csv');
     fs.writeFileSync(csv, 'text,label\n"multi\nline, with comma",pos\nnext,neg\n');
     const c = await ft.readExamples(csv, 'sequence-classification', {});

@@ -2,7 +2,8 @@
 // Every row carries the line it came from, so that errors can name file and line.
 import * as fs from 'fs';
 import * as path from 'path';
-import * as readline from 'readline';
+import { isUtf8 } from 'buffer';
+import { Transform } from 'stream';
 import { parse } from 'csv-parse';
 
 export class DataError extends Error {
@@ -36,6 +37,7 @@ export function formatOf(file: string): Format {
 /** Streams the rows of a data file; memory stays bounded for CSV, TSV and JSONL of any size. */
 export async function* readRows(file: string): AsyncGenerator<RawRow> {
   if (!fs.existsSync(file)) throw new DataError(file, null, 'no such file');
+  if (fs.statSync(file).isDirectory()) throw new DataError(file, null, 'is a folder, expected a data file');
   if (fs.statSync(file).size === 0) throw new DataError(file, null, 'the file is empty');
   const fmt = formatOf(file);
   if (fmt === 'jsonl') yield* readJsonl(file);
@@ -43,13 +45,122 @@ export async function* readRows(file: string): AsyncGenerator<RawRow> {
   else yield* readDelimited(file, fmt === 'tsv' ? '\t' : ',');
 }
 
+/** Offset of the first byte that is not valid UTF-8 in `b`, or -1 (WHATWG decoder rules). */
+function firstInvalidUtf8(b: Buffer): number {
+  for (let i = 0; i < b.length; ) {
+    const c = b[i];
+    let n = 0;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c < 0x80) n = 0;
+    else if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      if (c === 0xe0) lo = 0xa0;
+      if (c === 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      if (c === 0xf0) lo = 0x90;
+      if (c === 0xf4) hi = 0x8f;
+    } else return i;
+    for (let k = 1; k <= n; k++) {
+      const d = b[i + k];
+      if (d === undefined) return i; // cut short at the end
+      if (d < (k === 1 ? lo : 0x80) || d > (k === 1 ? hi : 0xbf)) return i;
+    }
+    i += n + 1;
+  }
+  return -1;
+}
+
+/**
+ * The bytes of a text file, passed through unchanged, checked to be UTF-8 (a file with other
+ * bytes is refused with its line, never decoded into U+FFFD), with the offset of every line
+ * break recorded, so that rows can name the physical line they start on whatever the line
+ * endings (LF or CRLF; a line is what ends in LF).
+ */
+class Utf8Lines extends Transform {
+  /** byte offsets of each '\n' */
+  private readonly breaks: number[] = [];
+  /** 1-based lines that hold nothing (or only '\r') */
+  private readonly blank = new Set<number>();
+  private offset = 0;
+  private lineStart = 0;
+  private tail = Buffer.alloc(0);
+  constructor(private readonly file: string) {
+    super();
+  }
+  _transform(chunk: Buffer, _enc: BufferEncoding, done: (e?: Error | null, data?: Buffer) => void): void {
+    const all = this.tail.length ? Buffer.concat([this.tail, chunk]) : chunk;
+    // hold back an incomplete character at the end for the next chunk
+    let cut = all.length;
+    for (let k = 1; k <= 3 && k <= all.length; k++) {
+      const c = all[all.length - k];
+      if (c < 0x80) break;
+      if (c >= 0xc0) {
+        const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        if (need > k) cut = all.length - k;
+        break;
+      }
+    }
+    const body = all.subarray(0, cut);
+    this.tail = Buffer.from(all.subarray(cut));
+    const base = this.offset;
+    if (!isUtf8(body)) return done(this.invalid(body, base, firstInvalidUtf8(body)));
+    for (let i = body.indexOf(10); i !== -1; i = body.indexOf(10, i + 1)) {
+      const at = base + i;
+      const len = at - this.lineStart;
+      if (len === 0 || (len === 1 && (i > 0 ? body[i - 1] : 0) === 13)) this.blank.add(this.breaks.length + 1);
+      this.breaks.push(at);
+      this.lineStart = at + 1;
+    }
+    this.offset += body.length;
+    done(null, body);
+  }
+  _flush(done: (e?: Error | null, data?: Buffer) => void): void {
+    if (this.tail.length) return done(this.invalid(this.tail, this.offset, 0));
+    done();
+  }
+  private invalid(body: Buffer, base: number, at: number): DataError {
+    const line = this.lineOf(base + at);
+    let lineBreaks = 0;
+    for (let i = 0; i < at; i++) if (body[i] === 10) lineBreaks++;
+    const byte = body[at];
+    const utf16 = base === 0 && at <= 1 && (body[0] === 0xff || body[0] === 0xfe);
+    const hint = utf16
+      ? 'the file is UTF-16 (it starts with a UTF-16 byte-order mark): save it as UTF-8'
+      : `byte 0x${byte.toString(16).toUpperCase().padStart(2, '0')} is not UTF-8; the file is probably Latin-1 or Windows-1252: convert it to UTF-8 (e.g. iconv -f windows-1252 -t utf-8)`;
+    return new DataError(this.file, line + lineBreaks, `not valid UTF-8: ${hint}`);
+  }
+  /** 1-based physical line of a byte offset */
+  lineOf(offset: number): number {
+    let lo = 0;
+    let hi = this.breaks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.breaks[mid] < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo + 1;
+  }
+  /** 1-based line of the first non-blank line at or after `offset` (where a record starts) */
+  recordLine(offset: number): number {
+    let line = this.lineOf(offset);
+    while (this.blank.has(line)) line++;
+    return line;
+  }
+}
+
 async function* readJsonl(file: string): AsyncGenerator<RawRow> {
-  const rl = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  const src = fs.createReadStream(file).pipe(new Utf8Lines(file));
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
   let line = 0;
   let rows = 0;
-  for await (const text of rl) {
+  let rest = '';
+  const parseLine = (text: string): RawRow | null => {
     line++;
-    if (text.trim() === '') continue;
+    if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte-order mark, as in CSV
+    if (text.trim() === '') return null;
     let v: unknown;
     try {
       v = JSON.parse(text);
@@ -58,27 +169,67 @@ async function* readJsonl(file: string): AsyncGenerator<RawRow> {
     }
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new DataError(file, line, 'a JSONL row must be a JSON object');
     rows++;
-    yield { line, values: v as Record<string, unknown> };
+    return { line, values: v as Record<string, unknown> };
+  };
+  for await (const chunk of src as AsyncIterable<Buffer>) {
+    const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+    rest = lines.pop()!;
+    for (const l of lines) {
+      const r = parseLine(l);
+      if (r) yield r;
+    }
+  }
+  const last = rest + decoder.decode();
+  if (last !== '') {
+    const r = parseLine(last);
+    if (r) yield r;
   }
   if (rows === 0) throw new DataError(file, null, 'the file has no rows');
 }
 
+/**
+ * CSV (RFC 4180: quoted fields may hold delimiters, quotes and line breaks) and TSV (the
+ * tab-separated format: no quoting, a quote is a character, one row per line). Each row names
+ * the physical line it starts on.
+ */
 async function* readDelimited(file: string, delimiter: string): AsyncGenerator<RawRow> {
-  const parser = fs.createReadStream(file).pipe(
-    parse({ delimiter, columns: true, bom: true, info: true, raw: true, relax_column_count: false, skip_empty_lines: true, relax_quotes: delimiter === '\t' }),
+  const tsv = delimiter === '\t';
+  const lines = new Utf8Lines(file);
+  // column counts are checked here, not by csv-parse: its error would come before the rows it
+  // has read ahead, and its line count is off for CRLF inside quotes
+  const parser = fs.createReadStream(file).pipe(lines).pipe(
+    parse({ delimiter, bom: true, info: true, relax_column_count: true, skip_empty_lines: true, quote: tsv ? false : '"' }),
   );
+  lines.on('error', (e) => parser.destroy(e));
+  let columns: string[] | null = null;
   let rows = 0;
+  let end = 0; // byte offset where the last record (or the header) ended
   try {
-    for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number }; raw: string }>) {
+    for await (const rec of parser as AsyncIterable<{ record: string[]; info: { bytes: number } }>) {
+      const line = lines.recordLine(end);
+      end = rec.info.bytes;
+      if (columns === null) {
+        columns = rec.record;
+        const dup = columns.find((c, i) => columns!.indexOf(c) !== i);
+        if (dup !== undefined) throw new DataError(file, line, `the header names column '${dup}' twice`);
+        continue;
+      }
+      if (rec.record.length !== columns.length) {
+        throw new DataError(file, line, `malformed ${tsv ? 'TSV' : 'CSV'}: the header has ${columns.length} columns, this row ${rec.record.length}`);
+      }
       rows++;
-      // info.lines is where the record ends; a quoted field may span lines: report where it starts
-      const inner = rec.raw.replace(/\r?\n$/, '').split('\n').length - 1;
-      yield { line: rec.info.lines - inner, values: rec.record };
+      const values: Record<string, string> = {};
+      columns.forEach((c, i) => (values[c] = rec.record[i]));
+      yield { line, values };
     }
   } catch (e) {
-    const err = e as Error & { lines?: number };
-    throw new DataError(file, err.lines ?? null, `malformed ${delimiter === '\t' ? 'TSV' : 'CSV'} (${err.message.replace(/^Invalid Record Length: /, '')})`);
+    if (e instanceof DataError) throw e;
+    // a quoting error, in the record that starts where the last whole record (err.bytes) ended
+    const err = e as Error & { bytes?: number };
+    const msg = err.message.replace(/ at line \d+/, '').replace(/ on line \d+/, '');
+    throw new DataError(file, err.bytes !== undefined ? lines.recordLine(err.bytes) : null, `malformed ${tsv ? 'TSV' : 'CSV'} (${msg.replace(/, record delimiter, trimable character \(if activated\) or comment/, ' or end of line')})`);
   }
+  if (columns === null) throw new DataError(file, null, 'the file has no header');
   if (rows === 0) throw new DataError(file, null, 'the file has a header but no rows');
 }
 
