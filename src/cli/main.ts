@@ -10,7 +10,8 @@ import { Device } from '../tensor/dtype';
 import { PreTrainedTokenizer } from '../tokenize/tokenizer';
 import { qaAnswers } from '../train/evaluate';
 import { defaultMaxLength, features, headConfig, loadTaskModel, modelConfig, resolveLabels } from '../train/prepare';
-import { renderReport } from '../train/report';
+import { phase } from '../train/progress';
+import { effectiveArguments, renderReport, runInfo } from '../train/report';
 import { Trainer, TrainingArgs, TrainingInterrupted } from '../train/trainer';
 import { checkMetric } from '../train/args';
 import { metricNames } from '../train/evaluate';
@@ -146,9 +147,10 @@ async function train(f: Parsed): Promise<number> {
     const labels = await resolveLabels(task, config, str(f, 'train')!, cols, skipBadRows);
     const common = { columns: cols, maxLength, labels, docStride: num(f, 'doc-stride'), skipBadRows, cacheDir: str(f, 'cache-dir') };
     log(`tokenising ${str(f, 'train')} (max length ${maxLength})`);
-    const trainSet = await features(str(f, 'train')!, tok, task, common);
+    const tokenise = (file: string) => phase(`tokenising ${path.basename(file)}`, 'rows', { quiet: !!f.quiet }, (onProgress) => features(file, tok, task, { ...common, onProgress }));
+    const trainSet = await tokenise(str(f, 'train')!);
     reportRows(str(f, 'train')!, trainSet, log);
-    const evalSet = str(f, 'validation') ? await features(str(f, 'validation')!, tok, task, common) : undefined;
+    const evalSet = str(f, 'validation') ? await tokenise(str(f, 'validation')!) : undefined;
     if (evalSet) reportRows(str(f, 'validation')!, evalSet, log);
     const model = await loadTaskModel(task, modelDir, { config: headConfig(task, labels), warn: (w) => log(`warning: ${w}`), ignoreMismatchedHead: true });
     const device = f.device as Device;
@@ -157,8 +159,9 @@ async function train(f: Parsed): Promise<number> {
     const trainer = new Trainer({ model, tokenizer: tok, train: trainSet, eval: evalSet, labels, args });
     signals.attach(trainer);
     let metrics: Record<string, number>;
+    let steps: number;
     try {
-      ({ metrics } = await trainer.train());
+      ({ metrics, state: { globalStep: steps } } = await trainer.train());
     } catch (e) {
       if (!(e instanceof TrainingInterrupted)) throw e;
       process.stderr.write(`fulltune train: ${e.message}\n  resume with the same command and --resume\n`);
@@ -169,7 +172,7 @@ async function train(f: Parsed): Promise<number> {
     const skipped = trainSet.meta.skipped.length + (evalSet?.meta.skipped.length ?? 0);
     const allMetrics = { ...metrics, train_rows: trainSet.meta.rows, skipped_rows: skipped, peak_rss_mb: process.resourceUsage().maxRSS / 1024 };
     writeFileAtomic(path.join(out, 'metrics.json'), JSON.stringify(allMetrics, null, 2) + '\n');
-    writeFileAtomic(path.join(out, 'report.html'), renderReport(`fulltune: ${path.basename(out)}`, trainer.log, allMetrics, { ...f }));
+    writeFileAtomic(path.join(out, 'report.html'), await renderReport(`fulltune: ${path.basename(out)}`, trainer.log, allMetrics, runInfo(effectiveArguments(f, { maxLength, steps }))));
     const shown = Object.entries(metrics).filter(([k]) => k.startsWith('eval_') && !/runtime|per_second/.test(k));
     log(`done: ${shown.map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ') || 'no validation data'}  -> ${out}`);
     return 0;

@@ -63,7 +63,7 @@ export async function features(
   file: string,
   tok: PreTrainedTokenizer,
   task: Task,
-  o: { columns: Columns; maxLength: number; labels: string[]; docStride?: number; skipBadRows?: boolean; withLabels?: boolean; cacheDir?: string },
+  o: { columns: Columns; maxLength: number; labels: string[]; docStride?: number; skipBadRows?: boolean; withLabels?: boolean; cacheDir?: string; onProgress?: (rows: number) => void },
 ): Promise<FeatureStore> {
-  return buildFeatures(file, tok, { task, columns: o.columns, maxLength: o.maxLength, labels: o.labels, docStride: o.docStride, skipBadRows: o.skipBadRows, withLabels: o.withLabels }, { cacheDir: o.cacheDir });
+  return buildFeatures(file, tok, { task, columns: o.columns, maxLength: o.maxLength, labels: o.labels, docStride: o.docStride, skipBadRows: o.skipBadRows, withLabels: o.withLabels }, { cacheDir: o.cacheDir, onProgress: o.onProgress });
 }
