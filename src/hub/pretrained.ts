@@ -2,6 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { fsError } from '../util/fs';
+import { checkKeys } from '../util/names';
 import { FULLTUNE_VERSION } from '../version';
 import { Device } from '../tensor/dtype';
 import { Tensor } from '../tensor/tensor';
@@ -123,12 +124,19 @@ function legacyName(k: string): string {
   return k;
 }
 
+const FROM_PRETRAINED_KEYS = ['config', 'device', 'warn', 'ignoreMismatchedHead', 'revision', 'cacheDir', 'token', 'localFilesOnly', 'endpoint'];
+/** config.json fields a transformers user passes to from_pretrained directly; here they go under `config`. */
+const CONFIG_FIELD_HINTS: Record<string, string> = Object.fromEntries(
+  ['num_labels', 'id2label', 'label2id', 'problem_type', 'hidden_dropout_prob', 'attention_probs_dropout_prob', 'classifier_dropout'].map((k) => [k, `config: { ${k} }`]),
+);
+
 /** Builds a model from a directory or Hub id: config.json, then the weights. */
 export async function fromPretrained<M extends PreTrainedModel>(
   idOrDir: string,
   build: (config: Record<string, unknown>, where: string) => M,
   opts: FromPretrainedOptions = {},
 ): Promise<M> {
+  checkKeys('fromPretrained options', opts, FROM_PRETRAINED_KEYS, CONFIG_FIELD_HINTS);
   const dir = await resolveModelDir(idOrDir, opts);
   const configFile = path.join(dir, 'config.json');
   const ckpt = openCheckpoint(dir); // headers validated before the model is built

@@ -1,5 +1,6 @@
 // BertConfig: Hugging Face's field names, read straight from config.json.
 // Defaults are Hugging Face's BertConfig defaults (bert-base-uncased), declared here once.
+import * as os from 'os';
 import { Activation, ACTIVATIONS } from '../../nn/activations';
 
 export type ProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
@@ -71,6 +72,21 @@ function labelMaps(n: number): { id2label: Record<string, string>; label2id: Rec
 }
 
 /**
+ * Refuses a config whose float32 weights would not fit in this machine's memory (a typo such as
+ * num_hidden_layers 1e9 would otherwise allocate until the process is killed).
+ */
+function checkSize(c: BertConfig, where: string): void {
+  const h = c.hidden_size;
+  const perLayer = 4 * h * h + 2 * h * c.intermediate_size + 9 * h + c.intermediate_size;
+  const params = (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * h + c.num_hidden_layers * perLayer + h * h;
+  const bytes = params * 4;
+  if (bytes > os.totalmem()) {
+    const gb = (x: number) => (x / 2 ** 30).toFixed(x < 2 ** 30 ? 2 : 0);
+    throw new ConfigError(where, `the model would hold ${params.toExponential(2)} parameters (${gb(bytes)} GB in float32), more than this machine's ${gb(os.totalmem())} GB of memory: check num_hidden_layers ${c.num_hidden_layers}, hidden_size ${h}, intermediate_size ${c.intermediate_size}, vocab_size ${c.vocab_size}`);
+  }
+}
+
+/**
  * Validates a parsed config.json as a BERT config and fills Hugging Face's defaults.
  * `where` names the file in errors. `overrides` (num_labels, id2label, problem_type, ...) win.
  */
@@ -89,6 +105,19 @@ export function bertConfig(raw: Record<string, unknown>, where = 'config.json', 
   };
   for (const k of ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'max_position_embeddings', 'type_vocab_size', 'pad_token_id'] as const) num(k, true);
   for (const k of ['hidden_dropout_prob', 'attention_probs_dropout_prob', 'initializer_range', 'layer_norm_eps'] as const) num(k, false);
+  const atLeast = (k: string, min: number) => {
+    if ((c[k] as number) < min) throw new ConfigError(where, `${k} must be >= ${min}, got ${c[k]}`);
+  };
+  for (const k of ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'max_position_embeddings', 'type_vocab_size']) atLeast(k, 1);
+  atLeast('pad_token_id', 0);
+  atLeast('initializer_range', 0);
+  for (const k of ['hidden_dropout_prob', 'attention_probs_dropout_prob']) {
+    const p = c[k] as number;
+    if (!(p >= 0 && p < 1)) throw new ConfigError(where, `${k} must be >= 0 and < 1, got ${p}`);
+  }
+  if (!((c.layer_norm_eps as number) > 0)) throw new ConfigError(where, `layer_norm_eps must be > 0, got ${c.layer_norm_eps}`);
+  if ((c.pad_token_id as number) >= (c.vocab_size as number)) throw new ConfigError(where, `pad_token_id ${c.pad_token_id} is not below vocab_size ${c.vocab_size}`);
+  checkSize(c as unknown as BertConfig, where);
   const act = src.hidden_act ?? BERT_DEFAULTS.hidden_act;
   if (typeof act !== 'string' || !(act in ACTIVATIONS)) {
     throw new ConfigError(where, `hidden_act ${JSON.stringify(act)} is not supported (expected one of ${Object.keys(ACTIVATIONS).join(', ')})`);
@@ -103,7 +132,7 @@ export function bertConfig(raw: Record<string, unknown>, where = 'config.json', 
     throw new ConfigError(where, 'decoder BERT (is_decoder / add_cross_attention) is not supported');
   }
   const cd = src.classifier_dropout ?? null;
-  if (cd !== null && typeof cd !== 'number') throw new ConfigError(where, `classifier_dropout must be a number or null`);
+  if (cd !== null && (typeof cd !== 'number' || !(cd >= 0 && cd < 1))) throw new ConfigError(where, `classifier_dropout must be a number in [0, 1) or null, got ${JSON.stringify(cd)}`);
   c.classifier_dropout = cd;
   const pt = src.problem_type ?? null;
   if (pt !== null && !['regression', 'single_label_classification', 'multi_label_classification'].includes(pt as string)) {
