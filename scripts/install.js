@@ -53,7 +53,8 @@ function fail(msg) {
 
 function duration(ms) {
   const s = Math.round(ms / 1000);
-  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 60) return `${s} s`;
+  return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
 }
 
 function versionOf(text) {
@@ -94,7 +95,7 @@ function checkCompiler() {
         `${(probe.stderr || '').trim().split('\n')[0]}): install g++ >= 10 or clang >= 10, or set CXX to one`,
     );
   }
-  return `${cxx.name} (${first})`;
+  return cxx.name.startsWith('CXX=') ? `${cxx.name}: ${first}` : first;
 }
 
 function checkBuildProgram() {
@@ -127,7 +128,7 @@ function runStep(cmd, args) {
 async function step(n, total, what, estimate, cmd, args) {
   say(`[${n}/${total}] ${what} (${estimate})`);
   const t0 = Date.now();
-  const beat = setInterval(() => toTerminal(`fulltune:   ... ${duration(Date.now() - t0)}`), HEARTBEAT_MS);
+  const beat = setInterval(() => toTerminal(`fulltune:   ... still running, ${duration(Date.now() - t0)}`), HEARTBEAT_MS);
   const r = await runStep(cmd, args);
   clearInterval(beat);
   if (r.code !== 0) {
@@ -169,8 +170,8 @@ async function main() {
   await step(
     3,
     total,
-    `compiling the addon with cmake-js (${files} C++ files)`,
-    `roughly ${duration(estimate * 1000)} on ${cores} core${cores > 1 ? 's' : ''}`,
+    `compiling the addon: ${files} C++ files with cmake-js`,
+    `roughly ${duration(estimate * 1000)} on ${cores} core${cores > 1 ? 's' : ''}, longer when the machine is busy`,
     process.execPath,
     [cmakeJs, 'compile', '--out', 'build', '--parallel', String(cores)],
   );
