@@ -1,4 +1,5 @@
 // Shared test helpers: fixture tensors in and out, and explicit-tolerance comparison.
+import * as fs from 'fs';
 import { DType, Tensor, tensor } from '../src';
 
 export interface Enc {
@@ -18,35 +19,80 @@ export function fromEnc(e: Enc, requiresGrad = false): Tensor {
   return t;
 }
 
-/** max |a - b| / (atol + rtol |b|) <= 1 elementwise, with a message naming the worst element. */
-export function expectClose(actual: Tensor, expected: Enc, rtol: number, atol: number, what = ''): void {
-  expect([...actual.shape]).toEqual(expected.shape);
-  const a = actual.dtype === 'int64' ? Float64Array.from(actual.toArray() as BigInt64Array, Number) : actual.toArray();
-  const e = expected.data.map(num);
-  let worst = 0;
-  let at = -1;
-  for (let i = 0; i < e.length; i++) {
-    const x = Number(a[i]);
-    const y = e[i];
-    if (Number.isNaN(y) && Number.isNaN(x)) continue;
-    if (x === y) continue;
-    const r = Math.abs(x - y) / (atol + rtol * Math.abs(y));
-    if (!(r <= worst)) {
-      worst = r;
-      at = i;
-    }
-  }
-  if (worst > 1) {
-    throw new Error(`${what}: element ${at} is ${a[at]}, expected ${e[at]} (rtol ${rtol}, atol ${atol})`);
-  }
+/** The largest differences seen: absolute, and relative to the expected value (elements with expected 0 skipped). */
+export interface Agreement {
+  maxAbs: number;
+  maxRel: number;
 }
 
-export function closeNumbers(actual: number[], expected: number[], rtol: number, atol: number, what = ''): void {
-  expect(actual.length).toBe(expected.length);
+/**
+ * Compares element by element: |a - b| <= atol + rtol |b| must hold for every element, else
+ * throws naming the worst one and how many failed. A NaN (or an infinity where a finite value
+ * is expected) fails; a NaN passes only where `nanMatches` and the expected value is NaN too.
+ * Returns the measured agreement; with FULLTUNE_MEASURE=<file> it is also appended to that
+ * file (one JSON line per comparison, `used` being the worst element's share of its tolerance),
+ * which is how the tolerances in the tests were set.
+ */
+export function compareNumbers(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  rtol: number,
+  atol: number,
+  what: string,
+  nanMatches = false,
+): Agreement {
+  if (actual.length !== expected.length) throw new Error(`${what}: ${actual.length} elements, expected ${expected.length}`);
+  let maxAbs = 0;
+  let maxRel = 0;
+  let worst = -1;
+  let worstR = 0;
+  let bad = 0;
   for (let i = 0; i < expected.length; i++) {
-    const r = Math.abs(actual[i] - expected[i]) / (atol + rtol * Math.abs(expected[i]));
-    if (!(r <= 1)) throw new Error(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]} (rtol ${rtol}, atol ${atol})`);
+    const x = actual[i];
+    const y = expected[i];
+    if (typeof x !== 'number') throw new Error(`${what}: element ${i} is ${String(x)} (${typeof x}), expected the number ${y}`);
+    if (Number.isNaN(y) && Number.isNaN(x) && nanMatches) continue;
+    if (x === y) continue; // equal infinities included
+    const d = Math.abs(x - y);
+    // NaN on either side, or any infinity that is not equal, is an infinitely bad element
+    const r = Number.isFinite(d) ? d / (atol + rtol * Math.abs(y)) : Infinity;
+    if (Number.isFinite(d)) {
+      maxAbs = Math.max(maxAbs, d);
+      if (y !== 0) maxRel = Math.max(maxRel, d / Math.abs(y));
+    } else {
+      maxAbs = maxRel = Infinity;
+    }
+    if (r > 1) bad++;
+    if (r > worstR) {
+      worstR = r;
+      worst = i;
+    }
   }
+  if (process.env.FULLTUNE_MEASURE && what) fs.appendFileSync(process.env.FULLTUNE_MEASURE, JSON.stringify({ what, n: expected.length, maxAbs, maxRel, used: worstR, rtol, atol }) + '\n');
+  if (bad > 0) {
+    throw new Error(
+      `${what}: ${bad} of ${expected.length} elements outside tolerance; worst: element ${worst} is ${actual[worst]}, expected ${expected[worst]} ` +
+        `(rtol ${rtol}, atol ${atol}; largest differences ${maxAbs} absolute, ${maxRel} relative)`,
+    );
+  }
+  return { maxAbs, maxRel };
+}
+
+/** A tensor against a fixture tensor: shape, dtype and every element (NaN only where the fixture has NaN). */
+export function expectClose(actual: Tensor, expected: Enc, rtol: number, atol: number, what = ''): Agreement {
+  if (actual.dtype !== expected.dtype) throw new Error(`${what}: dtype ${actual.dtype}, expected ${expected.dtype}`);
+  if (JSON.stringify([...actual.shape]) !== JSON.stringify(expected.shape)) {
+    throw new Error(`${what}: shape [${[...actual.shape]}], expected [${expected.shape}]`);
+  }
+  const raw = actual.toArray();
+  // typed arrays made by the addon belong to Node's main realm, so `instanceof` cannot tell them apart here
+  const a = actual.dtype === 'int64' ? Float64Array.from(raw as BigInt64Array, Number) : Float64Array.from(raw as ArrayLike<number>);
+  return compareNumbers(a, expected.data.map(num), rtol, atol, what, true);
+}
+
+/** Plain numbers against expected ones, element by element; any NaN fails. */
+export function closeNumbers(actual: number[], expected: number[], rtol: number, atol: number, what = ''): Agreement {
+  return compareNumbers(actual, expected, rtol, atol, what, false);
 }
 
 /**

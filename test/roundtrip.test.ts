@@ -23,6 +23,9 @@ function parityPython(): string | null {
 const py = parityPython();
 if (!py && process.env.FULLTUNE_PARITY_PYTHON) throw new Error(`FULLTUNE_PARITY_PYTHON=${process.env.FULLTUNE_PARITY_PYTHON} cannot import transformers`);
 const maybe = py ? describe : describe.skip;
+// Python's logits from the saved model against ours: measured 0 (bitwise equal here); the forward
+// of the same models agrees with transformers to 4.8e-7 (bert.test.ts), whose 5e-6 this shares.
+const ROUNDTRIP_ATOL = 5e-6;
 if (!py) console.warn('roundtrip.test.ts skipped: no Python with transformers (set FULLTUNE_PARITY_PYTHON)');
 
 maybe('round trip through Python transformers', () => {
@@ -51,11 +54,11 @@ maybe('round trip through Python transformers', () => {
       model.eval();
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const ours = ft.tidy(() => (model as any).forward(x()).logits.toNumbers());
-      const before = ft.tidy(() => {
-        // the step changed the weights: the comparison below is not against the fixture
-        return ours.slice(0, 4);
-      });
-      expect(before).not.toEqual(Array.from(new Float32Array(Buffer.from(expected.models[name].eval.logits.b64, 'base64').buffer.slice(0, 16))));
+      // the step changed the logits well beyond the tolerance: Python must be reading the saved
+      // weights, not reproducing the fixture's starting point
+      const start = Array.from(new Float32Array(Uint8Array.from(Buffer.from(expected.models[name].eval.logits.b64, 'base64')).buffer));
+      expect(start.length).toBe(ours.length);
+      expect(Math.max(...ours.map((v: number, i: number) => Math.abs(v - start[i])))).toBeGreaterThan(100 * ROUNDTRIP_ATOL);
       ft.savePretrained(model, tmp);
       tok.save(tmp);
       model.dispose();
@@ -69,7 +72,7 @@ maybe('round trip through Python transformers', () => {
         }).trim().split('\n').pop()!,
       );
       expect(out.class).toBe(name === 'seqcls' ? 'BertForSequenceClassification' : 'BertForMaskedLM');
-      closeNumbers(out.logits, ours, 0, 1e-5, `${name} logits in Python`);
+      closeNumbers(out.logits, ours, 0, ROUNDTRIP_ATOL, `${name} logits in Python`);
       expect(out.tokenizer_ids).toEqual((await tok.encode(['the quick brown fox, café 北京'])).inputIds[0]);
       fs.rmSync(tmp, { recursive: true });
     });
