@@ -47,7 +47,8 @@ function say(msg) {
 }
 
 function fail(msg) {
-  say(msg);
+  // stderr only: npm prints a failed script's output, so the terminal gets it once
+  process.stderr.write(`fulltune: ${msg}\n`);
   process.exit(1);
 }
 
