@@ -22,18 +22,16 @@ for (const f of ['binding.gyp', 'package.json']) fs.copyFileSync(path.join(root,
 fs.cpSync(path.join(root, 'native'), path.join(work, 'native'), { recursive: true });
 fs.mkdirSync(path.join(work, 'scripts'));
 for (const f of ['locate-libtorch.js', 'shared-libtorch.js']) fs.copyFileSync(path.join(root, 'scripts', f), path.join(work, 'scripts', f));
-// the same libtorch the main build found (an absolute root), without locating again
-if (fs.existsSync(path.join(root, '.libtorch', 'location.json'))) {
-  fs.mkdirSync(path.join(work, '.libtorch'));
-  fs.copyFileSync(path.join(root, '.libtorch', 'location.json'), path.join(work, '.libtorch', 'location.json'));
-}
+// The same libtorch the main build found, named as LIBTORCH: the copy has no .libtorch of its
+// own, so searching again could settle elsewhere (or start the shared venv's download).
+const libtorch = require(path.join(root, 'scripts', 'locate-libtorch.js')).locate().root;
 fs.symlinkSync(path.join(root, 'node_modules'), path.join(work, 'node_modules'));
 
 // Node's own headers: the ones next to this node binary when present (no download needed).
 const prefix = path.dirname(path.dirname(process.execPath));
 const nodedirArgs = fs.existsSync(path.join(prefix, 'include', 'node', 'common.gypi')) ? [`--nodedir=${prefix}`] : [];
 const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] });
-run(process.execPath, [nodeGyp, 'rebuild', '--jobs=max', ...nodedirArgs], { cwd: work });
+run(process.execPath, [nodeGyp, 'rebuild', '--jobs=max', ...nodedirArgs], { cwd: work, env: { ...process.env, LIBTORCH: libtorch } });
 
 const addon = path.join(work, 'build', 'Release', 'fulltune.node');
 process.stdout.write(`test-gyp: built ${addon}; running the op tests against it\n`);
