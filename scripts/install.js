@@ -178,7 +178,7 @@ async function main() {
   );
 
   if (tsc) {
-    await step(4, total, 'compiling TypeScript to dist/', 'about 30 s', process.execPath, [tsc, '-p', 'tsconfig.build.json']);
+    await step(4, total, 'compiling TypeScript to dist/', 'about 10 s', process.execPath, [tsc, '-p', 'tsconfig.build.json']);
     const r = spawnSync(process.execPath, [path.join(__dirname, 'write-esm-entry.js')], { cwd: root, stdio: 'inherit' });
     if (r.status !== 0) fail(`writing the ES module entry failed (exit ${r.status})`);
   }
