@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as ft from '../src';
-import { main } from '../src/cli/main';
+import { handleSignals, main } from '../src/cli/main';
 import { cli, cliAsync, ROOT } from './cli';
 
 const FX = path.join(__dirname, 'fixtures');
@@ -148,5 +148,142 @@ describe('numbers and names a user gives are checked before work starts', () => 
     expect(err).not.toBeNull();
     expect(err!.message).toMatch(message);
     expect(err!.message.length).toBeLessThan(400);
+  });
+});
+
+describe('every input gets an output', () => {
+  test('token classification predict: one entry per word, aligned, null where the model saw none of it', () => {
+    const data = path.join(tmp, 'zw.jsonl');
+    const words = ['alan', '\u200b', 'turing', 'lives', 'in', 'a', 'small', 'house', 'in', 'london', 'with', 'his', 'old', 'cat'];
+    fs.writeFileSync(data, JSON.stringify({ tokens: words, ner_tags: words.map(() => 'O') }) + '\n');
+    const r = cli(['predict', '--model', path.join(FX, 'bert', 'tokencls'), '--task', 'token-classification', '--data', data, '--max-length', '12', '--cache-dir', cacheDir]);
+    expect(r.status).toBe(0);
+    const [p] = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(p.tokens).toEqual(words);
+    expect(p.labels.length).toBe(14);
+    expect(p.scores.length).toBe(14);
+    // the zero-width space has no tokens: null, and the words after it keep their own places
+    expect(p.labels[1]).toBeNull();
+    expect(p.labels[0]).not.toBeNull();
+    expect(p.labels[2]).not.toBeNull();
+    // 12 tokens hold [CLS], [SEP] and the first 10 word pieces; later words are null, and counted
+    const seen = p.labels.filter((l: string | null) => l !== null).length;
+    expect(p.unseen).toBe(14 - seen);
+    expect(p.labels.slice(seen + 1).every((l: string | null) => l === null)).toBe(true);
+  });
+});
+
+describe('macro averages over the labels present, as scikit-learn', () => {
+  test('perfect predictions with a class absent from gold and predictions give macro F1 1', () => {
+    const m = ft.computeMetrics('sequence-classification', { logits: [[5, 0, 0], [0, 5, 0], [5, 0, 0]], labels: [0, 1, 0] }, ['a', 'b', 'c']);
+    expect(m.accuracy).toBe(1);
+    expect(m.f1_macro).toBe(1);
+    expect(m.f1_micro).toBe(1);
+  });
+});
+
+const readLog = (out: string) => fs.readFileSync(path.join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+describe('checkpoints hold what their state says', () => {
+  test('with early stopping the last checkpoint keeps its own step\'s weights; the output model is the best one; checkpoints load as models', () => {
+    const out = path.join(tmp, 'early');
+    const r = cli(train(out, '--validation', TINY, '--epochs', '50', '--batch-size', '8', '--lr', '5e-2', '--eval-steps', '2', '--early-stopping-patience', '2'));
+    expect(r.status).toBe(0);
+    const last = ft.latestCheckpoint(out)!;
+    const state = JSON.parse(fs.readFileSync(path.join(last, 'trainer_state.json'), 'utf8'));
+    expect(last.endsWith(`checkpoint-${state.globalStep}`)).toBe(true);
+    const best = state.bestCheckpoint as string;
+    expect(best).not.toBe(last);
+    const weights = (d: string) => fs.readFileSync(path.join(d, 'model.safetensors'));
+    expect(weights(last).equals(weights(best))).toBe(false); // before the fix: step-N state over best weights
+    expect(weights(out).equals(weights(best))).toBe(true);
+    // a checkpoint is a model: the tokenizer is there and eval runs on it
+    const e = cli(['eval', '--model', last, '--data', TINY, '--cache-dir', cacheDir, '--quiet']);
+    expect(e.status).toBe(0);
+    expect(JSON.parse(e.stdout).eval_accuracy).toBeGreaterThanOrEqual(0);
+    // the final evaluation (of the best model) is in the log, and metrics.json has train_loss
+    expect(readLog(out).some((x) => x.final === 1)).toBe(true);
+    const m = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+    expect(typeof m.train_loss).toBe('number');
+    expect(typeof m.train_steps_per_second).toBe('number');
+    const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+    expect(cfg.fulltune_version).toBeDefined();
+    expect(cfg._name_or_path).toBeUndefined();
+  });
+});
+
+describe('the output folder', () => {
+  test('a run into a folder that holds another run is refused; --overwrite-output starts over; --resume with other settings is refused by name', () => {
+    const out = path.join(tmp, 'reuse');
+    expect(cli(train(out, '--max-steps', '3', '--batch-size', '2', '--save-steps', '1')).status).toBe(0);
+    fails(cli(train(out, '--max-steps', '3')), 1, /the output folder is not empty .*--resume.*--overwrite-output/);
+    fails(cli(train(out, '--max-steps', '3', '--batch-size', '4', '--save-steps', '1', '--resume')), 1, /cannot resume from .*checkpoint-3: batch size was 2, now 4/);
+    // a killed run's leftovers (dead pid 999999) go at the next start
+    fs.mkdirSync(path.join(out, 'checkpoints', '.checkpoint-9.999999.tmp'));
+    fs.writeFileSync(path.join(out, '.model.safetensors.999999.tmp'), 'x');
+    fs.mkdirSync(path.join(out, 'checkpoints', '.checkpoint-2.999999.tmp.old'));
+    expect(cli(train(out, '--max-steps', '1', '--overwrite-output')).status).toBe(0);
+    expect(fs.readdirSync(path.join(out, 'checkpoints'))).toEqual(['checkpoint-1']); // the old run's are gone
+    expect(fs.readdirSync(out).filter((f) => f.startsWith('.'))).toEqual([]);
+  });
+
+  test('a second run on the same output folder while the first runs is refused', async () => {
+    const out = path.join(tmp, 'busy');
+    const first = cliAsync(train(out, '--epochs', '200', '--batch-size', '2', '--logging-steps', '1').filter((a) => a !== '--quiet'));
+    await new Promise<void>((resolve) => first.stderr!.on('data', (d: Buffer) => /step 1\//.test(d.toString()) && resolve()));
+    const second = cli(train(out, '--max-steps', '1', '--overwrite-output'));
+    first.kill('SIGKILL');
+    await new Promise((r) => first.on('close', r));
+    fails(second, 1, new RegExp(`another fulltune run \\(pid ${first.pid}\\) is writing this output folder`));
+    // the dead run's lock does not block the next one
+    expect(cli(train(out, '--max-steps', '1', '--overwrite-output')).status).toBe(0);
+  });
+});
+
+describe('stopping', () => {
+  test('SIGTERM saves a checkpoint at the step boundary, exits 143 with a resume line, and --resume finishes the run', async () => {
+    const out = path.join(tmp, 'term');
+    const args = train(out, '--max-steps', '200', '--batch-size', '2', '--logging-steps', '1', '--seed', '3').filter((a) => a !== '--quiet');
+    const child = cliAsync(args);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (/step 3\//.test(stderr) && !child.killed) child.kill('SIGTERM');
+    });
+    const t0 = Date.now();
+    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    expect(code).toBe(143);
+    expect(Date.now() - t0).toBeLessThan(60000);
+    expect(stderr).toMatch(/stopped by SIGTERM at step \d+; checkpoint saved: .*checkpoint-\d+\n.*--resume/);
+    const ck = ft.latestCheckpoint(out)!;
+    const step = Number(/checkpoint-(\d+)$/.exec(ck)![1]);
+    expect(step).toBeGreaterThanOrEqual(3);
+    const resumed = cli([...args, '--resume']);
+    expect(resumed.status).toBe(0);
+    expect(resumed.stderr).toMatch(new RegExp(`resuming from step ${step}`));
+    expect(ft.latestCheckpoint(out)).toMatch(/checkpoint-200$/);
+  });
+
+  test('a second SIGINT stops at once; a signal before training stops at once', () => {
+    const exit = jest.spyOn(process, 'exit').mockImplementation(((code: number) => {
+      throw new Error(`exit ${code}`);
+    }) as never);
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const asked: string[] = [];
+    try {
+      const early = handleSignals(() => undefined);
+      expect(() => (process.emit as (e: string, s: string) => boolean)('SIGTERM', 'SIGTERM')).toThrow('exit 143');
+      early.detach();
+      const s = handleSignals(() => undefined);
+      s.attach({ requestStop: (r: string) => asked.push(r) } as unknown as ft.Trainer);
+      (process.emit as (e: string, s: string) => boolean)('SIGINT', 'SIGINT'); // the first: stop at the next step boundary
+      expect(asked).toEqual(['SIGINT']);
+      expect(() => (process.emit as (e: string, s: string) => boolean)('SIGINT', 'SIGINT')).toThrow('exit 130'); // the second: at once
+      s.detach();
+      expect(process.listenerCount('SIGINT')).toBe(0);
+    } finally {
+      exit.mockRestore();
+      err.mockRestore();
+    }
   });
 });

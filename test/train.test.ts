@@ -190,7 +190,7 @@ describe('the fulltune command', () => {
     const args = ['--model', SEQCLS, '--train', TINY, '--max-steps', '6', '--lr', '1e30', '--max-grad-norm', '0', '--warmup-ratio', '0', ...common];
     const r = cli(['train', ...args, '--output', path.join(tmp, 'nan')]);
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toMatch(/^fulltune: NonFiniteLossError: the loss is NaN at step \d+/);
+    expect(r.stderr.trim()).toMatch(/^fulltune train: NonFiniteLossError: the loss is NaN at step \d+/);
     const s = cli(['train', ...args, '--output', path.join(tmp, 'nan-skip'), '--skip-nonfinite']);
     expect(s.status).toBe(0);
   });

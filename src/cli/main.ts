@@ -101,7 +101,7 @@ async function checkLengths(f: Parsed, task: Task, tok: PreTrainedTokenizer, con
 }
 
 /** SIGINT/SIGTERM: before training, stop at once; during it, save at the next step boundary. */
-function handleSignals(log: (s: string) => void): { attach(t: Trainer): void; detach(): void } {
+export function handleSignals(log: (s: string) => void): { attach(t: Trainer): void; detach(): void } {
   let trainer: Trainer | null = null;
   let asked = false;
   const on = (sig: NodeJS.Signals) => {
