@@ -287,3 +287,30 @@ describe('stopping', () => {
     }
   });
 });
+
+describe('full and read-only disks', () => {
+  // small tmpfs mounts need root and mount rights; without them the cases are skipped, saying so
+  const mnt = path.join(tmp, 'mnt');
+  let mounted = false;
+  beforeAll(() => {
+    fs.mkdirSync(path.join(mnt, 'full'), { recursive: true });
+    fs.mkdirSync(path.join(mnt, 'ro'), { recursive: true });
+    const a = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=600k', 'tmpfs', path.join(mnt, 'full')]);
+    const b = spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', path.join(mnt, 'ro')]);
+    mounted = a.status === 0 && b.status === 0;
+    if (!mounted) console.warn('full/read-only disk tests skipped: cannot mount a tmpfs here (needs root)');
+  });
+  afterAll(() => {
+    spawnSync('umount', [path.join(mnt, 'full')]);
+    spawnSync('umount', [path.join(mnt, 'ro')]);
+  });
+
+  test('ENOSPC names the file and leaves no half-written checkpoint; EROFS is reported as such', () => {
+    if (!mounted) return;
+    const full = path.join(mnt, 'full', 'out');
+    fails(cli(train(full, '--max-steps', '2')), 1, /checkpoints\/checkpoint-2\/\w+\.safetensors: cannot write: no space left on the device \(ENOSPC\)/);
+    expect(fs.readdirSync(path.join(full, 'checkpoints'))).toEqual([]);
+    fails(cli(train(path.join(mnt, 'ro', 'out'), '--max-steps', '2')), 1, /ro\/out: cannot create the output folder: the file system is read-only \(EROFS\)/);
+    fails(cli(['train', '--model', SEQCLS, '--output', path.join(tmp, 'ro-cache'), '--train', TINY, '--cache-dir', path.join(mnt, 'ro', 'cache'), '--quiet']), 1, /cannot create the feature cache folder \(--cache-dir\): the file system is read-only \(EROFS\)/);
+  });
+});

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PreTrainedTokenizer } from '../tokenize/tokenizer';
+import { fsError, mkdirp, removeDeadTemps, withFile } from '../util/fs';
 import { DataError } from './readers';
 import { Columns, Example, Task, streamExamples } from './tasks';
 
@@ -118,9 +119,10 @@ export async function buildFeatures(
   const dir = o.cacheDir ?? defaultCacheDir();
   const base = path.join(dir, key);
   if (fs.existsSync(`${base}.meta.json`)) return FeatureStore.open(base);
-  fs.mkdirSync(dir, { recursive: true });
+  mkdirp(dir, 'create the feature cache folder (--cache-dir)');
+  removeDeadTemps(dir, /^[0-9a-f]{32}\.(\d+)\.tmp/); // what a killed run left half-written
   const tmp = `${base}.${process.pid}.tmp`;
-  const out = fs.openSync(`${tmp}.jsonl`, 'w');
+  const out = withFile(`${tmp}.jsonl`, 'write the feature cache', () => fs.openSync(`${tmp}.jsonl`, 'w'));
   const offsets: number[] = [0];
   const lengths: number[] = [];
   const skipped: { line: number; problem: string }[] = [];
@@ -130,7 +132,7 @@ export async function buildFeatures(
   const labelIds = new Map(s.labels.map((l, i) => [l, i]));
   const write = (f: Feature) => {
     const line = Buffer.from(JSON.stringify(f) + '\n');
-    fs.writeSync(out, line);
+    withFile(`${tmp}.jsonl`, 'write the feature cache', () => fs.writeSync(out, line));
     pos += line.length;
     offsets.push(pos);
     lengths.push(f.ids.length);
@@ -172,13 +174,22 @@ export async function buildFeatures(
     throw e;
   }
   fs.closeSync(out);
-  const meta: StoreMeta = { key, source: path.resolve(file), rows, skipped, lengths, qa: s.task === 'question-answering' ? qa : undefined };
+  try {
+    finishStore(base, tmp, offsets, { key, source: path.resolve(file), rows, skipped, lengths, qa: s.task === 'question-answering' ? qa : undefined });
+  } catch (e) {
+    for (const ext of ['jsonl', 'idx', 'meta.json.tmp']) fs.rmSync(`${tmp}.${ext}`, { force: true });
+    throw fsError(e, dir, 'write the feature cache');
+  }
+  return FeatureStore.open(base);
+}
+
+/** Writes the index and metadata and renames the entry into place, the metadata last (its presence means the entry is whole). */
+function finishStore(base: string, tmp: string, offsets: number[], meta: StoreMeta): void {
   fs.writeFileSync(`${tmp}.idx`, Buffer.from(new Float64Array(offsets).buffer));
   fs.writeFileSync(`${tmp}.meta.json.tmp`, JSON.stringify(meta));
   fs.renameSync(`${tmp}.jsonl`, `${base}.jsonl`);
   fs.renameSync(`${tmp}.idx`, `${base}.idx`);
-  fs.renameSync(`${tmp}.meta.json.tmp`, `${base}.meta.json`); // last: its presence means the entry is whole
-  return FeatureStore.open(base);
+  fs.renameSync(`${tmp}.meta.json.tmp`, `${base}.meta.json`);
 }
 
 function labelId(labelIds: Map<string, number>, l: string, file: string, line: number): number {

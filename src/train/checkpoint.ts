@@ -59,7 +59,9 @@ export function saveCheckpoint(
   } catch (e) {
     // a failed save (a full disk) leaves the earlier checkpoints whole and no half-written one
     fs.rmSync(tmp, { recursive: true, force: true });
-    throw fsError(e, final, 'save the checkpoint');
+    const err = fsError(e, final, 'save the checkpoint');
+    err.message = err.message.split(tmp).join(final); // name the file as the user will look for it
+    throw err;
   }
   return final;
 }

@@ -3,7 +3,7 @@
 // while writing.
 import * as fs from 'fs';
 import * as path from 'path';
-import { fsError, pidAlive, removeDeadTemps } from '../util/fs';
+import { fsError, mkdirp, pidAlive, removeDeadTemps } from '../util/fs';
 
 const LOCK = '.fulltune.lock';
 
@@ -16,11 +16,7 @@ export const RUN_FILES = ['checkpoints', 'log.jsonl', 'metrics.json', 'report.ht
  * (with overwrite, those files are removed first). Returns the release function.
  */
 export function claimOutputDir(dir: string, o: { resume: boolean; overwrite: boolean }): () => void {
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw fsError(e, dir, 'create the output folder');
-  }
+  mkdirp(dir, 'create the output folder');
   const lock = path.join(dir, LOCK);
   // this process holds it already (the command claims it before the Trainer does): nothing to check
   if (fs.existsSync(lock) && fs.readFileSync(lock, 'utf8').trim() === String(process.pid)) return () => undefined;

@@ -14,8 +14,8 @@ export function pidAlive(pid: number): boolean {
 
 /** Error for a file-system failure, naming the path and keeping the system's code (ENOSPC, EROFS, EACCES, ...). */
 export function fsError(e: unknown, file: string, doing: string): Error {
-  const err = e as NodeJS.ErrnoException;
-  if (!err || typeof err.code !== 'string') return e as Error;
+  const err = e as NodeJS.ErrnoException & { named?: boolean };
+  if (!err || typeof err.code !== 'string' || err.named) return e as Error; // not a file error, or named already
   const why: Record<string, string> = {
     ENOSPC: 'no space left on the device',
     EROFS: 'the file system is read-only',
@@ -25,9 +25,31 @@ export function fsError(e: unknown, file: string, doing: string): Error {
     ENOTDIR: 'a part of the path is not a folder',
     EISDIR: 'it is a folder',
   };
-  const out = new Error(`${file}: cannot ${doing}: ${why[err.code] ?? err.message} (${err.code})`) as NodeJS.ErrnoException;
+  const out = new Error(`${file}: cannot ${doing}: ${why[err.code] ?? err.message} (${err.code})`) as NodeJS.ErrnoException & { named?: boolean };
   out.code = err.code;
+  out.named = true;
   return out;
+}
+
+/**
+ * mkdir -p that reports the real reason: Node's recursive mkdir says ENOENT where a parent
+ * cannot be created (a read-only mount gives ENOENT, not EROFS), so retry the first missing
+ * level alone to learn why.
+ */
+export function mkdirp(dir: string, doing = 'create the folder'): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(e, dir, doing);
+    let missing = path.resolve(dir);
+    while (!fs.existsSync(path.dirname(missing)) && path.dirname(missing) !== missing) missing = path.dirname(missing);
+    try {
+      fs.mkdirSync(missing);
+    } catch (e2) {
+      throw fsError(e2, dir, doing);
+    }
+    throw fsError(e, dir, doing);
+  }
 }
 
 /** Runs `fn`; a file-system error from it becomes fsError(file, doing). */
