@@ -56,4 +56,8 @@ export type { RawRow } from './data/readers';
 export { readExamples, TASKS } from './data/tasks';
 export type { Task, Columns, Example } from './data/tasks';
 export { buildFeatures, FeatureStore, collectLabels } from './data/features';
+export { Dataset } from './data/dataset';
+export type { DataSource } from './data/dataset';
+export type { ResolveLabelsOptions, PrepareFeaturesOptions } from './train/prepare';
+export { TrainingInterrupted } from './train/trainer';
 export { collate, epochOrder } from './data/collate';

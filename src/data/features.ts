@@ -8,6 +8,7 @@ import * as path from 'path';
 import { PreTrainedTokenizer } from '../tokenize/tokenizer';
 import { fsError, mkdirp, removeDeadTemps, withFile } from '../util/fs';
 import { DataError } from './readers';
+import { asSource, DataSource, Dataset, sourceName } from './dataset';
 import { Columns, Example, Task, streamExamples } from './tasks';
 
 export interface Feature {
@@ -106,14 +107,16 @@ async function fileHash(file: string): Promise<string> {
  * else tokenised now (streaming, a chunk of rows at a time) and cached atomically.
  */
 export async function buildFeatures(
-  file: string,
+  data: DataSource,
   tokenizer: PreTrainedTokenizer,
   s: FeatureSettings,
   o: { cacheDir?: string; onProgress?: (rows: number) => void } = {},
 ): Promise<FeatureStore> {
+  const src = asSource(data);
+  const file = sourceName(src);
   const key = crypto
     .createHash('sha256')
-    .update(JSON.stringify({ v: 3, file: await fileHash(file), tok: tokenizer.fingerprint(), s: { ...s, skipBadRows: !!s.skipBadRows, withLabels: s.withLabels ?? true } }))
+    .update(JSON.stringify({ v: 3, file: src instanceof Dataset ? src.fingerprint() : await fileHash(src), tok: tokenizer.fingerprint(), s: { ...s, skipBadRows: !!s.skipBadRows, withLabels: s.withLabels ?? true } }))
     .digest('hex')
     .slice(0, 32);
   const dir = o.cacheDir ?? defaultCacheDir();
@@ -159,7 +162,7 @@ export async function buildFeatures(
   };
   try {
     let chunk: Example[] = [];
-    for await (const ex of streamExamples(file, s.task, s.columns, { withLabels: s.withLabels, skipBadRows: s.skipBadRows }, skipped)) {
+    for await (const ex of streamExamples(src, s.task, s.columns, { withLabels: s.withLabels, skipBadRows: s.skipBadRows }, skipped)) {
       chunk.push(ex);
       if (chunk.length >= 512) {
         await flush(chunk);
@@ -175,7 +178,7 @@ export async function buildFeatures(
   }
   fs.closeSync(out);
   try {
-    finishStore(base, tmp, offsets, { key, source: path.resolve(file), rows, skipped, lengths, qa: s.task === 'question-answering' ? qa : undefined });
+    finishStore(base, tmp, offsets, { key, source: typeof src === 'string' ? path.resolve(src) : file, rows, skipped, lengths, qa: s.task === 'question-answering' ? qa : undefined });
   } catch (e) {
     for (const ext of ['jsonl', 'idx', 'meta.json.tmp']) fs.rmSync(`${tmp}.${ext}`, { force: true });
     throw fsError(e, dir, 'write the feature cache');
@@ -290,7 +293,7 @@ async function featurize(
 }
 
 /** The label names of a training file, streaming (one pass over its label column). */
-export async function collectLabels(file: string, task: Task, columns: Columns, skipBadRows: boolean): Promise<string[]> {
+export async function collectLabels(file: DataSource, task: Task, columns: Columns, skipBadRows: boolean): Promise<string[]> {
   if (task === 'regression' || task === 'question-answering') return [];
   const seen = new Set<string>();
   for await (const e of streamExamples(file, task, columns, { skipBadRows }, [])) {

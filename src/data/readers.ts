@@ -12,7 +12,8 @@ export class DataError extends Error {
     readonly line: number | null,
     readonly problem: string,
   ) {
-    super(`${file}${line !== null ? `:${line}` : ''}: ${problem}`);
+    // in-memory data (named "<rows>") has rows, not lines
+    super(`${file}${line === null ? '' : file.startsWith('<') ? ` row ${line}` : `:${line}`}: ${problem}`);
     this.name = 'DataError';
   }
 }

@@ -1,6 +1,7 @@
 // Rows to examples, per task: the columns a task reads, label parsing and label maps.
 // Every row becomes an example or an error naming file, line and problem; with skipBadRows
 // bad rows are counted and reported instead. Nothing is dropped silently.
+import { asSource, DataSource, Dataset, sourceName } from './dataset';
 import { DataError, RawRow, readRows } from './readers';
 
 export const TASKS = ['sequence-classification', 'multi-label', 'regression', 'token-classification', 'question-answering'] as const;
@@ -143,14 +144,14 @@ function toExample(task: Task, cols: ReturnType<typeof resolvedColumns>, row: Ra
 }
 
 /** Reads a whole file into examples (use for files that fit in memory; see features.ts for streaming). */
-export async function readExamples(file: string, task: Task, columns: Columns, o: { withLabels?: boolean; skipBadRows?: boolean } = {}): Promise<ReadResult> {
+export async function readExamples(file: DataSource, task: Task, columns: Columns, o: { withLabels?: boolean; skipBadRows?: boolean } = {}): Promise<ReadResult> {
   const out: ReadResult = { examples: [], skipped: [] };
   for await (const ex of streamExamples(file, task, columns, o, out.skipped)) out.examples.push(ex);
   return out;
 }
 
 export async function* streamExamples(
-  file: string,
+  data: DataSource,
   task: Task,
   columns: Columns,
   o: { withLabels?: boolean; skipBadRows?: boolean },
@@ -158,8 +159,10 @@ export async function* streamExamples(
 ): AsyncGenerator<Example> {
   const cols = resolvedColumns(task, columns);
   const withLabels = o.withLabels ?? true;
+  const src = asSource(data);
+  const file = sourceName(src);
   let first = true;
-  for await (const row of readRows(file)) {
+  for await (const row of src instanceof Dataset ? src.rows() : readRows(src)) {
     if (first) {
       // a missing column is a property of the file, not of one row: always an error
       const needed = [task === 'token-classification' ? cols.tokensColumn : cols.textColumn];

@@ -15,6 +15,7 @@ import {
   wordPieceDecoder,
 } from 'tokenizers';
 import { HubOptions, resolveModelDir } from '../hub/hub';
+import { checkKeys } from '../util/names';
 import { tensor } from '../tensor/create';
 import { Tensor } from '../tensor/tensor';
 
@@ -219,6 +220,7 @@ export class PreTrainedTokenizer {
    * Throws TypeError for a wrong type, RangeError for a value out of range.
    */
   private async checkOptions(inputs: unknown[], o: EncodeOptions, truncation: Truncation | false): Promise<void> {
+    checkKeys('encode options', o, ['addSpecialTokens', 'isSplitIntoWords', 'truncation', 'maxLength', 'stride', 'returnOverflowing', 'padding', 'padToMultipleOf'], { max_length: 'maxLength', add_special_tokens: 'addSpecialTokens', is_split_into_words: 'isSplitIntoWords', return_overflowing_tokens: 'returnOverflowing', pad_to_multiple_of: 'padToMultipleOf' });
     const int = (name: keyof EncodeOptions, min: number) => {
       const v = o[name];
       if (v === undefined) return;

@@ -1,6 +1,9 @@
 // From files to a model, tokenizer and feature stores for a task: what both the command and
 // library users need before a Trainer.
+import { DataSource } from '../data/dataset';
 import { buildFeatures, collectLabels, FeatureStore } from '../data/features';
+import { checkKeys } from '../util/names';
+import { checkTask } from './args';
 import { Columns, Task } from '../data/tasks';
 import { AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoModelForTokenClassification } from '../models/auto';
 import { PreTrainedModel } from '../models/pretrained';
@@ -17,19 +20,40 @@ export function defaultMaxLength(tok: PreTrainedTokenizer, config: Record<string
   return Math.min(MAX_LENGTH_DEFAULT, tok.modelMaxLength ?? Infinity, pos);
 }
 
-/** Label names from the model config when it names real labels, else from the training data. */
-export async function resolveLabels(task: Task, modelConfig: Record<string, unknown>, trainFile: string | null, columns: Columns, skipBadRows: boolean): Promise<string[]> {
+export interface ResolveLabelsOptions {
+  task: Task;
+  /** the model's config.json (its id2label) */
+  config: Record<string, unknown>;
+  /** training data: a file, a Dataset or an array of rows; null: the config's labels */
+  data: DataSource | null;
+  columns?: Columns;
+  skipBadRows?: boolean;
+}
+
+/**
+ * Label names in id order: the model config's when it names real labels that cover the
+ * training data, else the data's (sorted; numerically when all are integers). Empty for
+ * regression and question answering.
+ */
+export async function resolveLabels(o: ResolveLabelsOptions): Promise<string[]>;
+export async function resolveLabels(task: Task, modelConfig: Record<string, unknown>, trainFile: DataSource | null, columns: Columns, skipBadRows: boolean): Promise<string[]>;
+export async function resolveLabels(...a: unknown[]): Promise<string[]> {
+  const o: ResolveLabelsOptions =
+    a.length === 1 ? (a[0] as ResolveLabelsOptions) : { task: a[0] as Task, config: a[1] as Record<string, unknown>, data: a[2] as DataSource | null, columns: a[3] as Columns, skipBadRows: a[4] as boolean };
+  checkKeys('resolveLabels options', o, ['task', 'config', 'data', 'columns', 'skipBadRows']);
+  checkTask(o.task);
+  const { task, config: modelConfig } = o;
   if (task === 'regression' || task === 'question-answering') return [];
   const id2label = modelConfig.id2label as Record<string, string> | undefined;
   const fromConfig = id2label
-    ? Object.keys(id2label).sort((a, b) => Number(a) - Number(b)).map((k) => id2label[k])
+    ? Object.keys(id2label).sort((x, y) => Number(x) - Number(y)).map((k) => id2label[k])
     : null;
   const generic = !fromConfig || fromConfig.every((n, i) => n === `LABEL_${i}`);
-  if (!trainFile) {
+  if (o.data === null || o.data === undefined) {
     if (!fromConfig) throw new Error('the model config has no id2label: cannot name the labels');
     return fromConfig;
   }
-  const fromData = await collectLabels(trainFile, task, columns, skipBadRows);
+  const fromData = await collectLabels(o.data, task, o.columns ?? {}, !!o.skipBadRows);
   if (!generic) {
     const known = new Set(fromConfig!);
     const extra = fromData.filter((l) => !known.has(l));
@@ -59,11 +83,40 @@ export async function modelConfig(model: string): Promise<{ dir: string; config:
   return { dir, config: readJson(path.join(dir, 'config.json')) };
 }
 
-export async function features(
-  file: string,
-  tok: PreTrainedTokenizer,
-  task: Task,
-  o: { columns: Columns; maxLength: number; labels: string[]; docStride?: number; skipBadRows?: boolean; withLabels?: boolean; cacheDir?: string; onProgress?: (rows: number) => void },
-): Promise<FeatureStore> {
-  return buildFeatures(file, tok, { task, columns: o.columns, maxLength: o.maxLength, labels: o.labels, docStride: o.docStride, skipBadRows: o.skipBadRows, withLabels: o.withLabels }, { cacheDir: o.cacheDir, onProgress: o.onProgress });
+export interface PrepareFeaturesOptions {
+  /** a data file (.csv, .tsv, .jsonl, .parquet), a Dataset, or an array of row objects */
+  data: DataSource;
+  tokenizer: PreTrainedTokenizer;
+  task: Task;
+  /** label names in id order (resolveLabels) */
+  labels: string[];
+  maxLength: number;
+  columns?: Columns;
+  /** QA: tokens shared by the windows of a long context */
+  docStride?: number;
+  skipBadRows?: boolean;
+  /** false for data without labels (predict) */
+  withLabels?: boolean;
+  cacheDir?: string;
+  onProgress?: (rows: number) => void;
+}
+
+const PREPARE_KEYS = ['data', 'tokenizer', 'task', 'labels', 'maxLength', 'columns', 'docStride', 'skipBadRows', 'withLabels', 'cacheDir', 'onProgress'];
+type LegacyFeatureOptions = Omit<PrepareFeaturesOptions, 'data' | 'tokenizer' | 'task' | 'columns'> & { columns: Columns };
+
+/** Tokenised features of a dataset for a task, cached on disk (see buildFeatures). */
+export async function features(o: PrepareFeaturesOptions): Promise<FeatureStore>;
+export async function features(data: DataSource, tok: PreTrainedTokenizer, task: Task, o: LegacyFeatureOptions): Promise<FeatureStore>;
+export async function features(...a: unknown[]): Promise<FeatureStore> {
+  const o: PrepareFeaturesOptions =
+    a.length === 1 ? (a[0] as PrepareFeaturesOptions) : { ...(a[3] as LegacyFeatureOptions), data: a[0] as DataSource, tokenizer: a[1] as PreTrainedTokenizer, task: a[2] as Task };
+  checkKeys('prepareFeatures options', o, PREPARE_KEYS);
+  checkTask(o.task);
+  if (!Number.isInteger(o.maxLength) || o.maxLength < 1) throw new RangeError(`prepareFeatures: maxLength must be an integer >= 1, got ${o.maxLength}`);
+  return buildFeatures(
+    o.data,
+    o.tokenizer,
+    { task: o.task, columns: o.columns ?? {}, maxLength: o.maxLength, labels: o.labels, docStride: o.docStride, skipBadRows: o.skipBadRows, withLabels: o.withLabels },
+    { cacheDir: o.cacheDir, onProgress: o.onProgress },
+  );
 }
