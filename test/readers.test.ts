@@ -116,3 +116,16 @@ describe('TSV', () => {
     expect(r.map((x) => x.line)).toEqual([2, 3, 4, 5, 6]);
   });
 });
+
+describe('Parquet', () => {
+  test('a string that is not UTF-8 is refused, not decoded into U+FFFD', async () => {
+    const d = fs.readFileSync(path.join(__dirname, 'fixtures', 'train', 'tiny.parquet'));
+    const at = d.indexOf('wonderful'); // stored uncompressed in this fixture: one byte can be changed in place
+    expect(at).toBeGreaterThan(0);
+    const bad = Buffer.from(d);
+    bad[at + 1] = 0xe9;
+    const f = write('bad.parquet', bad);
+    expect((await failure(f)).problem).toMatch(/not valid UTF-8/);
+    expect((await rows(path.join(__dirname, 'fixtures', 'train', 'tiny.parquet'))).length).toBe(24);
+  });
+});

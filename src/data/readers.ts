@@ -242,8 +242,19 @@ async function* readParquet(file: string): AsyncGenerator<RawRow> {
   const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
   let rows: Record<string, unknown>[];
   try {
-    rows = await hp.parquetReadObjects({ file: ab });
+    // strings decoded strictly: invalid UTF-8 is refused, never turned into U+FFFD
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    const stringFromBytes = (b: Uint8Array | undefined) => {
+      if (!b) return b;
+      try {
+        return strict.decode(b);
+      } catch {
+        throw new DataError(file, null, 'a string value is not valid UTF-8 (Parquet strings must be UTF-8)');
+      }
+    };
+    rows = await hp.parquetReadObjects({ file: ab, parsers: { stringFromBytes } });
   } catch (e) {
+    if (e instanceof DataError) throw e;
     throw new DataError(file, null, `not a readable Parquet file (${(e as Error).message})`);
   }
   if (rows.length === 0) throw new DataError(file, null, 'the file has no rows');
