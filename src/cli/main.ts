@@ -195,25 +195,36 @@ async function loadForInference(f: Parsed, command: 'eval' | 'predict') {
   if (device !== 'cpu') model.to(device);
   const maxLength = await checkLengths(f, task, tok, config, dir);
   const withLabels = command === 'eval';
-  const data = await features(str(f, 'data')!, tok, task, {
-    columns: columns(f, task), maxLength, labels, docStride: num(f, 'doc-stride'),
-    skipBadRows: withLabels && !!f['skip-bad-rows'], withLabels, cacheDir: str(f, 'cache-dir'),
-  });
+  const file = str(f, 'data')!;
+  const data = await phase(`tokenising ${path.basename(file)}`, 'rows', { quiet: !!f.quiet }, (onProgress) =>
+    features(file, tok, task, {
+      columns: columns(f, task), maxLength, labels, docStride: num(f, 'doc-stride'),
+      skipBadRows: withLabels && !!f['skip-bad-rows'], withLabels, cacheDir: str(f, 'cache-dir'), onProgress,
+    }),
+  );
   const a = trainingArgs(f, command);
   const trainer = new Trainer({ model, tokenizer: tok, eval: data, labels, args: { outputDir: '', task, batchSize: a.batchSize, evalBatchSize: a.evalBatchSize, device, bf16: a.bf16, fp16: a.fp16, quiet: true } });
   return { task, labels, data, trainer };
 }
 
+/** Runs an evaluation pass with a live count of its batches on a terminal. */
+function batches<T>(label: string, f: Parsed, trainer: Trainer, run: () => Promise<T>): Promise<T> {
+  return phase(label, 'batches', { quiet: !!f.quiet }, (advance) => {
+    trainer.onEvalBatch = (done) => advance(done);
+    return run();
+  });
+}
+
 async function evaluate(f: Parsed): Promise<void> {
   const { data, trainer } = await loadForInference(f, 'eval');
   if (!f.quiet) reportRows(str(f, 'data')!, data, (s) => process.stderr.write(s + '\n'));
-  const m = await trainer.evaluate();
+  const m = await batches('evaluating', f, trainer, () => trainer.evaluate());
   process.stdout.write(JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [`eval_${k}`, v]))) + '\n');
 }
 
 async function predict(f: Parsed): Promise<void> {
   const { task, labels, data, trainer } = await loadForInference(f, 'predict');
-  const p = await trainer.predictRaw(data);
+  const p = await batches('predicting', f, trainer, () => trainer.predictRaw(data));
   const outFile = str(f, 'output');
   const sink = outFile ? fs.openSync(outFile, 'w') : 1;
   const write = (o: unknown) => fs.writeSync(sink, JSON.stringify(o) + '\n');

@@ -124,7 +124,7 @@ export class Trainer {
   readonly log: LogEntry[] = [];
   private readonly opts: TrainerOptions;
   /** Told of each evaluation batch (done, total): train() points it at its progress line. */
-  private onEvalBatch: ((batches: number, total: number) => void) | null = null;
+  onEvalBatch: ((batches: number, total: number) => void) | null = null;
   private stopReason: string | null = null;
   private inTraining = false;
 
