@@ -6,6 +6,7 @@
 // libtorch's for exact parity); the distribution is the same. On CUDA it is native_dropout.
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
@@ -18,8 +19,7 @@ using ft::Args;
 
 namespace {
 
-// murmur3's 32-bit finaliser over (index, seed): 32-bit multiplies, so the loops below
-// vectorise; keep = hash >= p * 2^32.
+// murmur3's 32-bit finaliser: 32-bit multiplies, so the loops below vectorise.
 inline uint32_t mix32(uint32_t h) {
   h ^= h >> 16;
   h *= 0x85ebca6bU;
@@ -29,19 +29,40 @@ inline uint32_t mix32(uint32_t h) {
   return h;
 }
 
-// Built for AVX2 and for the baseline; the loader picks what the CPU has.
-__attribute__((target_clones("avx2", "default"))) void maskLoop(uint8_t* m, int64_t begin, int64_t end, uint32_t seedLo, uint32_t seedHi,
+// Keep flags of the indices [first, first + count) of one block of 2^32 into m[0, count):
+// keep = mix32(mix32(k * golden ^ seedLo) + seedHi) >= p * 2^32. Built for AVX2 and for the
+// baseline; the loader picks what the CPU has.
+__attribute__((target_clones("avx2", "default"))) void maskLoop(uint8_t* m, uint32_t first, int64_t count, uint32_t seedLo, uint32_t seedHi,
                                                                  uint32_t threshold) {
-  for (int64_t k = begin; k < end; ++k) {
-    const uint32_t h = mix32(mix32(static_cast<uint32_t>(k) * 0x9e3779b1U ^ seedLo) + seedHi);
-    m[k] = h >= threshold;
+  for (int64_t j = 0; j < count; ++j) {
+    const uint32_t k = first + static_cast<uint32_t>(j);
+    m[j] = mix32(mix32(k * 0x9e3779b1U ^ seedLo) + seedHi) >= threshold;
   }
 }
 
-template <typename T>
-__attribute__((target_clones("avx2", "default"))) void applyLoop(T* o, const T* in, const uint8_t* m, int64_t begin, int64_t end, float scale) {
-  for (int64_t k = begin; k < end; ++k) o[k] = static_cast<T>(static_cast<float>(in[k]) * (m[k] ? scale : 0.0f));
+// Keep flags of the indices [begin, end) into m[0, end - begin). The hash sees 32 bits of the
+// index, so each block of 2^32 elements XORs mix32(block) into seedLo (0 for block 0): without
+// it a tensor of more than 2^32 elements would repeat its mask every 2^32 elements.
+void maskRange(uint8_t* m, int64_t begin, int64_t end, uint64_t seed, uint32_t threshold) {
+  while (begin < end) {
+    const int64_t block = begin >> 32;
+    const int64_t stop = std::min(end, (block + 1) << 32);
+    maskLoop(m, static_cast<uint32_t>(begin), stop - begin, static_cast<uint32_t>(seed) ^ mix32(static_cast<uint32_t>(block)),
+             static_cast<uint32_t>(seed >> 32), threshold);
+    m += stop - begin;
+    begin = stop;
+  }
 }
+
+// o = in * (kept ? scale : 0), computed in the dtype's math type (float for the 16-bit types,
+// double for double, so float64 keeps its precision).
+template <typename T>
+__attribute__((target_clones("avx2", "default"))) void applyLoop(T* o, const T* in, const uint8_t* m, int64_t count, at::opmath_type<T> scale) {
+  using acc_t = at::opmath_type<T>;
+  for (int64_t k = 0; k < count; ++k) o[k] = static_cast<T>(static_cast<acc_t>(in[k]) * (m[k] ? scale : acc_t(0)));
+}
+
+uint32_t thresholdOf(double p) { return static_cast<uint32_t>(std::min(p * 4294967296.0, 4294967295.0)); }
 
 struct FusedDropout : public torch::autograd::Function<FusedDropout> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& input, double p, int64_t seed) {
@@ -49,7 +70,7 @@ struct FusedDropout : public torch::autograd::Function<FusedDropout> {
     at::Tensor out = at::empty_like(x);
     at::Tensor mask = at::empty(x.sizes(), x.options().dtype(at::kByte));
     const int64_t n = x.numel();
-    const uint32_t threshold = static_cast<uint32_t>(std::min(p * 4294967296.0, 4294967295.0));
+    const uint32_t threshold = thresholdOf(p);
     const double scale = 1.0 / (1.0 - p);
     uint8_t* m = mask.data_ptr<uint8_t>();
     const auto useed = static_cast<uint64_t>(seed);
@@ -57,8 +78,8 @@ struct FusedDropout : public torch::autograd::Function<FusedDropout> {
       const scalar_t* in = x.const_data_ptr<scalar_t>();
       scalar_t* o = out.data_ptr<scalar_t>();
       at::parallel_for(0, n, 32768, [&](int64_t begin, int64_t end) {
-        maskLoop(m, begin, end, static_cast<uint32_t>(useed), static_cast<uint32_t>(useed >> 32), threshold);
-        applyLoop<scalar_t>(o, in, m, begin, end, static_cast<float>(scale));
+        maskRange(m + begin, begin, end, useed, threshold);
+        applyLoop<scalar_t>(o + begin, in + begin, m + begin, end - begin, static_cast<at::opmath_type<scalar_t>>(scale));
       });
     });
     ctx->save_for_backward({mask});
@@ -75,7 +96,9 @@ struct FusedDropout : public torch::autograd::Function<FusedDropout> {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, g.scalar_type(), "fused_dropout_backward", [&] {
       const scalar_t* in = g.const_data_ptr<scalar_t>();
       scalar_t* o = out.data_ptr<scalar_t>();
-      at::parallel_for(0, g.numel(), 32768, [&](int64_t begin, int64_t end) { applyLoop<scalar_t>(o, in, m, begin, end, static_cast<float>(scale)); });
+      at::parallel_for(0, g.numel(), 32768, [&](int64_t begin, int64_t end) {
+        applyLoop<scalar_t>(o + begin, in + begin, m + begin, end - begin, static_cast<at::opmath_type<scalar_t>>(scale));
+      });
     });
     return {out, at::Tensor(), at::Tensor()};
   }
@@ -98,4 +121,27 @@ FT_FN(fusedDropout) {
   if (p == 1) return ft::ret(a.env(), x.mul(0));
   if (!x.device().is_cpu()) return ft::ret(a.env(), std::get<0>(at::native_dropout(x, p, true)));
   return ft::ret(a.env(), FusedDropout::apply(x, p, drawSeed()));
+}
+
+// fusedDropoutMask(seedLo, seedHi, p, first, count): the keep flags (uint8) the fused kernel
+// draws for elements first .. first + count - 1 of a tensor under the 64-bit seed
+// seedHi * 2^32 + seedLo, through the same code. For tests: a mask's statistics for any seed
+// and beyond 2^32 elements, without a tensor that large.
+FT_FN(fusedDropoutMask) {
+  const auto word = [&](size_t i) {
+    const int64_t v = a.i64(i);
+    if (v < 0 || v > 0xffffffffLL) throw ft::ArgError("argument " + std::to_string(i) + ": expected an integer in [0, 2^32)");
+    return static_cast<uint64_t>(v);
+  };
+  const uint64_t seed = (word(1) << 32) | word(0);
+  const double p = a.f64(2);
+  if (!(p >= 0 && p <= 1)) throw ft::ArgError("argument 2: p must be in [0, 1]");
+  const int64_t first = a.i64(3);
+  const int64_t count = a.i64(4);
+  if (first < 0) throw ft::ArgError("argument 3: expected a non-negative index");
+  if (count < 0 || count > (int64_t{1} << 30)) throw ft::ArgError("argument 4: expected a count in [0, 2^30]");
+  at::Tensor mask = at::empty({count}, at::kByte);
+  uint8_t* m = mask.data_ptr<uint8_t>();
+  at::parallel_for(0, count, 32768, [&](int64_t b, int64_t e) { maskRange(m + b, first + b, first + e, seed, thresholdOf(p)); });
+  return ft::ret(a.env(), mask);
 }

@@ -40,6 +40,8 @@ export interface NativeAddon {
   toBytes(t: H): Buffer;
   item(t: H): number | boolean;
   dispose(t: H): void;
+  /** [0]: bytes of every tensor made so far, shared memory (native/core.h). */
+  allocationCounters(): Float64Array;
   memory(): { tensors: number; bytes: Record<string, number> };
   cudaAvailable(): boolean;
   cudaDeviceCount(): number;
@@ -141,6 +143,8 @@ export interface NativeAddon {
   layerNorm(x: H, normalizedShape: number[], w: H | null, b: H | null, eps: number): H;
   dropout(x: H, p: number, train: boolean): H;
   fusedDropout(x: H, p: number, train: boolean): H;
+  /** The fused kernel's keep flags (uint8) for elements first .. first + count - 1 under seed seedHi * 2^32 + seedLo. */
+  fusedDropoutMask(seedLo: number, seedHi: number, p: number, first: number, count: number): H;
   embedding(w: H, idx: H, paddingIdx: number): H;
   scaledDotProductAttention(q: H, k: H, v: H, mask: H | null, dropoutP: number, isCausal: boolean, scale: number | null): H;
   crossEntropy(logits: H, target: H, weight: H | null, reduction: Red, ignoreIndex: number, labelSmoothing: number): H;
