@@ -22,32 +22,99 @@ std::string Registry::disposedMessage(uint32_t id) {
   return "tensor handle " + std::to_string(id) + " is disposed (a tensor was used after dispose() or after its scope ended)";
 }
 
+// V8 learns of tensor memory two ways. napi_adjust_external_memory feeds its GC heuristics but
+// not its heap statistics: process.memoryUsage().external (V8's external_memory statistic) counts
+// only ArrayBuffer backing stores, so a 256 MB tensor reported that way stayed invisible there.
+// Large storages are therefore represented by external ArrayBuffers, which both the statistics
+// and the GC heuristics count (V8 accounts a backing store's bytes once, for both); small
+// tensors, where an ArrayBuffer per tensor would cost more than the op, keep the batched report.
 uint32_t Registry::put(at::Tensor t) {
   if (!t.defined()) throw std::runtime_error("internal: an undefined tensor reached the registry");
   const int64_t bytes = reportedBytes(t);
-  report(bytes);
+  if (counters_ != nullptr) counters_[0] += static_cast<double>(bytes);
   uint32_t id;
   if (!free_.empty()) {
     id = free_.back();
     free_.pop_back();
     slots_[id] = std::move(t);
-    reported_[id] = bytes;
   } else {
     id = static_cast<uint32_t>(slots_.size());
     slots_.push_back(std::move(t));
-    reported_.push_back(bytes);
+    reported_.push_back(0);
+    bigOf_.push_back(nullptr);
+  }
+  const at::Tensor& held = slots_[id];
+  if (held.has_storage() && static_cast<int64_t>(held.storage().nbytes()) >= kAccountMin && held.storage().data() != nullptr) {
+    accountBig(id, held);
+  } else {
+    report(bytes);
+    reported_[id] = bytes;
   }
   ++live_;
   return id;
 }
 
+void Registry::accountBig(uint32_t id, const at::Tensor& t) {
+  const c10::StorageImpl* s = t.storage().unsafeGetStorageImpl();
+  bigOf_[id] = s;
+  auto it = big_.find(s);
+  if (it != big_.end()) {  // a view of an accounted storage: nothing new to V8
+    ++it->second.holders;
+    return;
+  }
+  const auto bytes = static_cast<int64_t>(s->nbytes());
+  napi_value ab = nullptr;
+  napi_ref ref = nullptr;
+  // The buffer only carries the size: no JS code ever holds it, so its memory is never read.
+  // Runtimes with the V8 sandbox refuse external buffers; the batched report stands in.
+  void* data = const_cast<void*>(s->data());
+  if (napi_create_external_arraybuffer(env_, data, static_cast<size_t>(bytes), nullptr, nullptr, &ab) == napi_ok &&
+      napi_create_reference(env_, ab, 1, &ref) == napi_ok) {
+    big_.emplace(s, Big{1, bytes, ref});
+  } else {
+    report(bytes);
+    big_.emplace(s, Big{1, bytes, nullptr});
+  }
+}
+
+void Registry::releaseBig(uint32_t id) {
+  auto it = big_.find(bigOf_[id]);
+  bigOf_[id] = nullptr;
+  if (it == big_.end() || --it->second.holders > 0) return;
+  const Big b = it->second;
+  big_.erase(it);
+  if (b.buffer == nullptr) {
+    report(-b.bytes);
+    return;
+  }
+  napi_value ab = nullptr;
+  if (napi_get_reference_value(env_, b.buffer, &ab) == napi_ok && ab != nullptr) napi_detach_arraybuffer(env_, ab);
+  napi_delete_reference(env_, b.buffer);
+}
+
 void Registry::release(uint32_t id) {
   if (id >= slots_.size() || !slots_[id].defined()) throw HandleError(disposedMessage(id));
+  // the storage stays alive while the slot holds it, so its key cannot be reused meanwhile
+  if (bigOf_[id] != nullptr) releaseBig(id);
   slots_[id] = at::Tensor();
   report(-reported_[id]);
   reported_[id] = 0;
   free_.push_back(id);
   --live_;
+}
+
+Napi::Value Registry::counters(Napi::Env env) {
+  if (countersRef_ == nullptr) {
+    void* data = nullptr;
+    napi_value ab;
+    if (napi_create_arraybuffer(env, sizeof(double), &data, &ab) != napi_ok || napi_create_reference(env, ab, 1, &countersRef_) != napi_ok)
+      throw std::runtime_error("internal: cannot create the allocation counters");
+    counters_ = static_cast<double*>(data);
+    counters_[0] = 0;
+  }
+  napi_value ab;
+  napi_get_reference_value(env, countersRef_, &ab);
+  return Napi::Float64Array::New(env, 1, Napi::ArrayBuffer(env, ab), 0);
 }
 
 void Registry::report(int64_t delta) {
@@ -69,6 +136,7 @@ void installRegistry(Napi::Env env) {
   auto* r = new Registry(env);
   env.SetInstanceData<Registry>(r);  // deleted with the environment
   tlsRegistry = r;
+  r->counters(env);  // before any tensor, so every one is counted
 }
 
 std::vector<EntryDef>& entries() {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace ft {
@@ -42,17 +43,35 @@ class Registry {
   void release(uint32_t id);
   size_t live() const { return live_; }
   const std::vector<at::Tensor>& slots() const { return slots_; }
+  // A Float64Array shared with JS: [0] bytes of every tensor put so far (its own span), which
+  // the GC backstop's young generation reads without a call to bound itself by size.
+  Napi::Value counters(Napi::Env env);
+  // Storages of at least this many bytes are accounted one by one (see put()).
+  static constexpr int64_t kAccountMin = 1 << 20;
 
  private:
   static std::string disposedMessage(uint32_t id);
   // Reporting to V8 costs a call per tensor; batching into 1 MiB steps keeps it off the hot path.
   void report(int64_t delta);
+  void accountBig(uint32_t id, const at::Tensor& t);
+  void releaseBig(uint32_t id);
   int64_t pendingBytes_ = 0;
   napi_env env_;
   std::vector<at::Tensor> slots_;
   std::vector<int64_t> reported_;  // bytes reported to V8 per slot, returned on release
   std::vector<uint32_t> free_;
   size_t live_ = 0;
+  // A large storage is represented to V8 by an external ArrayBuffer over its memory, held only
+  // here (never handed to JS) and detached when the last slot holding the storage goes.
+  struct Big {
+    int64_t holders;
+    int64_t bytes;
+    napi_ref buffer;  // null when V8 refused external buffers (then `bytes` went through report())
+  };
+  std::unordered_map<const c10::StorageImpl*, Big> big_;
+  std::vector<const c10::StorageImpl*> bigOf_;  // per slot: its accounted storage, or null
+  napi_ref countersRef_ = nullptr;
+  double* counters_ = nullptr;
 };
 
 // The registry of the environment (main thread or worker) running on this thread.

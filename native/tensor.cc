@@ -188,6 +188,9 @@ FT_FN(dispose) {
   return a.env().Undefined();
 }
 
+// allocationCounters(): the registry's Float64Array of counters shared with JS (see core.h).
+FT_FN(allocationCounters) { return ft::registry().counters(a.env()); }
+
 // memory(): live tensors and distinct storage bytes per device.
 FT_FN(memory) {
   const auto& reg = ft::registry();

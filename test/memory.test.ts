@@ -87,6 +87,26 @@ describe('memory', () => {
     expect(ft.memory().bytes.cpu ?? 0).toBe(before);
   });
 
+  test('tensor memory shows in process.memoryUsage().external: a live 256 MiB tensor raises it, a view adds nothing, disposing lowers it', () => {
+    const MiB = 1024 * 1024;
+    const ext = () => process.memoryUsage().external;
+    const before = ext();
+    const t = ft.zeros([64 * MiB]); // 256 MiB of float32
+    const withTensor = ext();
+    expect(withTensor - before).toBeGreaterThanOrEqual(256 * MiB - MiB);
+    expect(withTensor - before).toBeLessThan(256 * MiB + 8 * MiB);
+    const v = t.view(1024, -1); // the same storage
+    expect(Math.abs(ext() - withTensor)).toBeLessThan(MiB);
+    t.dispose();
+    expect(Math.abs(ext() - withTensor)).toBeLessThan(MiB); // the view still holds the storage
+    v.dispose();
+    expect(Math.abs(ext() - before)).toBeLessThan(2 * MiB);
+    // many small tensors are reported in batches to V8's collector, not one buffer each
+    const small = ft.tidy(() => Array.from({ length: 100 }, () => ft.keep(ft.zeros([1024]))));
+    expect(Math.abs(ext() - before)).toBeLessThan(2 * MiB);
+    ft.dispose(small);
+  });
+
   test('100,000 op iterations inside tidy leave memory() at its baseline and RSS flat', () => {
     const x = ft.keep(ft.randn([32, 32]));
     const w = ft.keep(ft.randn([32, 32], { requiresGrad: true }));

@@ -6,9 +6,13 @@ import { Disposable, track } from './scope';
 // Last-resort release of tensors that were never disposed and became unreachable.
 // Registering with a FinalizationRegistry costs about as much as a small op, so it is
 // generational: a new tensor waits in `young`; tensors still alive when young is swept
-// (every YOUNG_LIMIT creations, or within a second) are registered. Most temporaries are
-// disposed before that and never touch the registry. Tensors owned by a scope skip all of
-// this until they outlive every scope (scope.ts calls _promote then).
+// (every YOUNG_LIMIT creations, every YOUNG_BYTES of new tensors, or within a second) are
+// registered. Most temporaries are disposed before that and never touch the registry.
+// Tensors owned by a scope skip all of this until they outlive every scope (scope.ts calls
+// _promote then). `young` holds its tensors strongly, so the garbage collector cannot free a
+// dropped one before the sweep: bounded by count alone, 4,096 dropped 1 MB tensors kept 4 GB
+// alive whatever V8 knew of them, hence the bound in bytes too (the addon counts the bytes
+// of every tensor it makes in `made[0]`, read here without a call).
 const backstop = new FinalizationRegistry<number>((id) => {
   try {
     native.dispose(id);
@@ -17,12 +21,17 @@ const backstop = new FinalizationRegistry<number>((id) => {
   }
 });
 const YOUNG_LIMIT = 4096;
+/** V8's own step for external memory between collections (64 MiB). */
+const YOUNG_BYTES = 64 * 1024 * 1024;
+const made = native.allocationCounters();
+let sweptAt = 0;
 let young: Tensor[] = [];
 let sweepTimer: NodeJS.Timeout | null = null;
 
 function sweepYoung(): void {
   const batch = young;
   young = [];
+  sweptAt = made[0];
   if (sweepTimer !== null) {
     clearTimeout(sweepTimer);
     sweepTimer = null;
@@ -45,7 +54,7 @@ export class Tensor implements Disposable {
     // A scope frees what it tracks; only unowned tensors need the GC backstop.
     if (track(this)) return;
     young.push(this);
-    if (young.length >= YOUNG_LIMIT) sweepYoung();
+    if (young.length >= YOUNG_LIMIT || made[0] - sweptAt >= YOUNG_BYTES) sweepYoung();
     else if (sweepTimer === null) sweepTimer = setTimeout(sweepYoung, 1000).unref();
   }
 
