@@ -56,6 +56,12 @@ describe('native code never aborts the process', () => {
     await expect(tok.encode([['a question', 'a context']], { stride: 40, maxLength: 32 })).rejects.toThrow(RangeError);
   });
 
+  test('a thread count the OpenMP runtime would abort on is refused', () => {
+    const before = ft.getNumThreads();
+    for (const n of [1e9, 0, -1, 2.5, NaN]) expect(() => ft.setNumThreads(n)).toThrow(/setNumThreads: expected an integer from 1 to 1024/);
+    expect(ft.getNumThreads()).toBe(before);
+  });
+
   test('every combination of numeric encode options encodes or throws, none aborts', () => {
     const r = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, 'scripts', 'encode-grid.ts'), SEQCLS], { cwd: ROOT, encoding: 'utf8' });
     expect(r.signal).toBeNull();

@@ -145,7 +145,11 @@ export function memory(): { tensors: number; bytes: Record<string, number> } {
 export function getNumThreads(): number {
   return native.numThreads();
 }
+// beyond this the OpenMP runtime aborts the whole process allocating per-thread state (1e9 did)
+const MAX_THREADS = 1024;
+/** torch.set_num_threads: intra-op threads, an integer from 1 to 1024. Throws RangeError otherwise. */
 export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) throw new RangeError(`setNumThreads: expected an integer from 1 to ${MAX_THREADS}, got ${n}`);
   native.setNumThreads(n);
 }
 export function libtorchVersion(): string {
