@@ -3,6 +3,8 @@
 // tokenizer_config.json exactly as transformers' BertTokenizerFast builds it.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
+import * as v8 from 'v8';
 import * as path from 'path';
 import {
   AddedToken,
@@ -187,6 +189,7 @@ export class PreTrainedTokenizer {
       let len = padding === 'max_length' ? o.maxLength : Math.max(0, ...rows.map((e) => e.getLength()));
       if (len === undefined) throw new TypeError("encode: padding 'max_length' needs maxLength");
       if (o.padToMultipleOf) len = Math.ceil(len / o.padToMultipleOf) * o.padToMultipleOf;
+      checkPadding(rows.length, len);
       const padToken = tokenString(this.config.pad_token, '[PAD]');
       for (const e of rows) e.pad(len, { padId: this.padTokenId, padToken, padTypeId: 0, direction: 'right' });
     }
@@ -303,7 +306,9 @@ export class PreTrainedTokenizer {
       out.overflowToSample.push(r);
     }
     if (o.padding) {
-      const len = o.padding === 'max_length' ? o.maxLength! : Math.max(0, ...out.inputIds.map((x) => x.length));
+      let len = o.padding === 'max_length' ? o.maxLength! : Math.max(0, ...out.inputIds.map((x) => x.length));
+      if (o.padToMultipleOf) len = Math.ceil(len / o.padToMultipleOf) * o.padToMultipleOf;
+      checkPadding(rows.length, len);
       out.inputIds.forEach((ids, i) => {
         const n = len - ids.length;
         if (n <= 0) return;
@@ -366,6 +371,20 @@ export class PreTrainedTokenizer {
       return tensor(Float64Array.from(rows.flat()), { shape: [rows.length, T], dtype: 'int64' });
     };
     return { inputIds: t(b.inputIds), attentionMask: t(b.attentionMask), tokenTypeIds: t(b.tokenTypeIds) };
+  }
+}
+
+/**
+ * Padding allocates every field of every row up to the padded length, in the Rust tokenizer
+ * (which aborts the process when an allocation fails) and then as JS arrays (V8 aborts past its
+ * heap limit): refuse what cannot fit first. A padded token costs about 64 bytes in Rust and
+ * about 256 in JS (ids, masks, types, word and sequence ids, and an [start, end] offset array).
+ */
+function checkPadding(rows: number, len: number): void {
+  const bytes = rows * len * 256;
+  const limit = Math.min(os.totalmem(), v8.getHeapStatistics().heap_size_limit) / 2;
+  if (bytes > limit) {
+    throw new RangeError(`encode: padding ${rows} row${rows === 1 ? '' : 's'} to ${len} tokens needs about ${(bytes / 2 ** 30).toFixed(1)} GB, more than this process can hold (${(limit / 2 ** 30).toFixed(1)} GB)`);
   }
 }
 

@@ -25,5 +25,17 @@ import { PreTrainedTokenizer } from '../../src/tokenize/tokenizer';
                 caught++;
               }
             }
+  // lengths whose padding the Rust side could not allocate (it aborts on a failed allocation)
+  for (const o of [{ padding: 'max_length' as const, maxLength: 2 ** 31 }, { padding: 'longest' as const, padToMultipleOf: 2 ** 31 }, { padding: 'max_length' as const, maxLength: 2 ** 25 }]) {
+    for (const isSplitIntoWords of [false, true]) {
+      try {
+        await tok.encode(isSplitIntoWords ? inputs.words : inputs.single, { ...o, isSplitIntoWords });
+        ok++;
+      } catch (e) {
+        if (!(e instanceof Error)) throw e;
+        caught++;
+      }
+    }
+  }
   process.stdout.write(JSON.stringify({ ok, caught }) + '\n');
 })();
