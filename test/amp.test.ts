@@ -56,6 +56,6 @@ describe('GradScaler (dynamic loss scaling)', () => {
   });
 
   test('--fp16 on the CPU is refused with a clear message', () => {
-    expect(() => new ft.Trainer({ model: null as unknown as ft.PreTrainedModel, labels: [], args: { outputDir: '', task: 'regression', fp16: true } })).toThrow(/--fp16 needs a CUDA device/);
+    expect(() => new ft.Trainer({ model: null as unknown as ft.PreTrainedModel, labels: [], args: { outputDir: '', task: 'regression', fp16: true } })).toThrow(/fp16 needs a CUDA device/);
   });
 });
