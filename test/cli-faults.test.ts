@@ -320,3 +320,19 @@ describe('full and read-only disks', () => {
     fails(cli(['train', '--model', SEQCLS, '--output', path.join(tmp, 'ro-cache'), '--train', TINY, '--cache-dir', path.join(mnt, 'ro', 'cache'), '--quiet']), 1, /cannot create the feature cache folder \(--cache-dir\): the file system is read-only \(EROFS\)/);
   });
 });
+
+describe('loading', () => {
+  test('a position_ids buffer in an older checkpoint is ignored without a warning, as transformers does', async () => {
+    const dir = path.join(tmp, 'with-position-ids');
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of fs.readdirSync(SEQCLS)) fs.copyFileSync(path.join(SEQCLS, f), path.join(dir, f));
+    const sd = ft.loadSafetensors(path.join(SEQCLS, 'model.safetensors'));
+    const pos = ft.arange(0, 64).to('int64').view(1, 64);
+    ft.saveSafetensors(path.join(dir, 'model.safetensors'), [...sd.entries(), ['bert.embeddings.position_ids', pos]], { format: 'pt' });
+    const warnings: string[] = [];
+    const model = await ft.AutoModelForSequenceClassification.fromPretrained(dir, { warn: (w) => warnings.push(w) });
+    expect(warnings.filter((w) => /position_ids/.test(w))).toEqual([]);
+    model.dispose();
+    ft.dispose([...sd.values(), pos]);
+  });
+});
