@@ -1,5 +1,3 @@
 #!/usr/bin/env node
 'use strict';
-require('../dist/cli/main.js')
-  .main(process.argv.slice(2))
-  .then((code) => process.exit(code));
+require('../dist/cli/main.js').run(process.argv.slice(2));

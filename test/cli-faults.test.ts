@@ -8,6 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as ft from '../src';
 import { handleSignals, main } from '../src/cli/main';
+import { claimOutputDir } from '../src/train/output';
 import { cli, cliAsync, ROOT } from './cli';
 
 const FX = path.join(__dirname, 'fixtures');
@@ -334,5 +335,138 @@ describe('loading', () => {
     expect(warnings.filter((w) => /position_ids/.test(w))).toEqual([]);
     model.dispose();
     ft.dispose([...sd.values(), pos]);
+  });
+});
+
+describe('review findings, by kind', () => {
+  test('--overwrite-output removes nothing when the run fails its checks first', () => {
+    const out = path.join(tmp, 'keep');
+    expect(cli(train(out, '--max-steps', '1')).status).toBe(0);
+    const before = fs.readdirSync(out).sort();
+    fails(cli(['train', '--model', SEQCLS, '--output', out, '--train', path.join(tmp, 'tiny.cvs'), '--overwrite-output', '--quiet']), 1, /no such file/);
+    expect(fs.readdirSync(out).sort()).toEqual(before);
+  });
+
+  test('eval and predict refuse an untrained head and a head trained for another task', async () => {
+    fails(await inProcess(['predict', '--model', path.join(FX, 'bert', 'base'), '--data', TINY, '--quiet', '--cache-dir', cacheDir]), 2, /has no trained sequence-classification head/);
+    fails(await inProcess(['predict', '--model', SEQCLS, '--data', path.join(FX, 'train', 'ner.jsonl'), '--task', 'token-classification', '--quiet', '--cache-dir', cacheDir]), 2, /trained for --task sequence-classification, not token-classification/);
+    fails(await inProcess(['predict', '--model', SEQCLS, '--data', TINY, '--skip-bad-rows']), 2, /unknown flag --skip-bad-rows/); // every row gets an output
+    fails(await inProcess(['train', '--model', SEQCLS, '--output', path.join(tmp, 'never2'), '--train', TINY, '--device', 'cuda:0']), 2, /--device cuda:0: no CUDA device here/);
+  });
+
+  test.each([
+    [{ num_labels: 1e8 }, /num_labels must be an integer from 1 to 1000000, got 100000000/],
+    [{ num_labels: 2.5 }, /num_labels must be an integer/],
+    [{ num_labels: -3 }, /num_labels must be an integer/],
+  ])('config.json %j (without id2label) is refused', async (bad, message) => {
+    const dir = path.join(tmp, `labels-${bad.num_labels}`);
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of fs.readdirSync(SEQCLS)) fs.copyFileSync(path.join(SEQCLS, f), path.join(dir, f));
+    const { id2label: _a, label2id: _b, ...cfg } = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, ...bad }));
+    await expect(ft.AutoModelForSequenceClassification.fromPretrained(dir, { warn: () => undefined })).rejects.toThrow(message);
+    await expect(ft.AutoModelForSequenceClassification.fromPretrained(SEQCLS, { warn: () => undefined, config: { num_labels: 1e9 } })).rejects.toThrow(/num_labels must be an integer/);
+  });
+
+  test('encode refuses lengths the Rust side would wrap around', async () => {
+    const tok = await ft.AutoTokenizer.fromPretrained(SEQCLS);
+    await expect(tok.encode(['hello world'], { maxLength: 2 ** 32 + 3 })).rejects.toThrow(/maxLength must be at most 2147483647/);
+  });
+
+  test('--skip-bad-rows skips malformed rows too (column counts, broken JSON), each listed', () => {
+    const csv = path.join(tmp, 'malformed.csv');
+    fs.writeFileSync(csv, 'text,label\nfine movie,pos\nbad,row,x\nanother one,neg\n');
+    const jsonl = path.join(tmp, 'malformed.jsonl');
+    fs.writeFileSync(jsonl, '{"text":"fine","label":"pos"}\n{"text": oops}\n{"text":"ok","label":"neg"}\n');
+    for (const [file, line] of [[csv, 3], [jsonl, 2]] as const) {
+      fails(cli(['eval', '--model', SEQCLS, '--data', file, '--cache-dir', cacheDir, '--quiet']), 1, new RegExp(`${path.basename(file)}:${line}: malformed`));
+      const r = cli(['eval', '--model', SEQCLS, '--data', file, '--cache-dir', cacheDir, '--skip-bad-rows']);
+      expect(r.status).toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`skipped 1 bad row[^]*line ${line}: malformed`));
+    }
+  });
+
+  test('the library seeds like transformers\' Trainer: two identical runs give identical weights, with dropout on', async () => {
+    const tok = await ft.AutoTokenizer.fromPretrained(SEQCLS);
+    const labels = ['neg', 'neutral', 'pos'];
+    const data = await ft.prepareFeatures({ data: TINY, tokenizer: tok, task: 'sequence-classification', labels, maxLength: 32, cacheDir });
+    const finals: number[][] = [];
+    for (const k of [1, 2]) {
+      const model = await ft.AutoModelForSequenceClassification.fromPretrained(SEQCLS, { warn: () => undefined });
+      const trainer = new ft.Trainer({ model, tokenizer: tok, train: data, labels, args: { outputDir: path.join(tmp, `seeded-${k}`), task: 'sequence-classification', maxSteps: 3, batchSize: 8, lr: 1e-3, maxGradNorm: 0, loggingSteps: 1, quiet: true } });
+      await trainer.train();
+      expect(trainer.log.every((e) => !('grad_norm' in e))).toBe(true); // not measured without clipping
+      finals.push(ft.tidy(() => ft.cat(model.parameters().map((p) => p.flatten())).toNumbers()));
+      model.dispose();
+    }
+    expect(finals[1]).toEqual(finals[0]);
+  });
+
+  test('a stop during an evaluation is resumed by that evaluation; a stop during the final one rejects with TrainingInterrupted', async () => {
+    const tok = await ft.AutoTokenizer.fromPretrained(SEQCLS);
+    const labels = ['neg', 'neutral', 'pos'];
+    const data = await ft.prepareFeatures({ data: TINY, tokenizer: tok, task: 'sequence-classification', labels, maxLength: 32, cacheDir });
+    const run = async (out: string, o: { stopAtStep?: number; resume?: boolean; stopOnFinalSave?: boolean }) => {
+      const model = await ft.AutoModelForSequenceClassification.fromPretrained(SEQCLS, { warn: () => undefined });
+      let trainer: ft.Trainer;
+      // with loadBestModelAtEnd a stop at step 6's save lands either before the end (step 6 improved and was saved
+      // as the best) or in the final evaluation of the best model: both must reject, naming step 6
+      const args = { outputDir: out, task: 'sequence-classification' as const, epochs: 2, batchSize: 8, evalBatchSize: 2, lr: 1e-3, loggingSteps: 1, quiet: true, resume: o.resume, loadBestModelAtEnd: o.stopOnFinalSave };
+      // eslint-disable-next-line prefer-const
+      trainer = new ft.Trainer({
+        model, tokenizer: tok, train: data, eval: data, labels, args,
+        callbacks: {
+          // 3 steps an epoch: a stop after step 3 lands in the evaluation at the epoch's end
+          onStepEnd: ({ step }) => void (step === o.stopAtStep && trainer.requestStop('test')),
+          onSave: (_, step) => void (o.stopOnFinalSave && step === 6 && trainer.requestStop('test')),
+        },
+      });
+      try {
+        await trainer.train();
+        return { trainer, error: null as Error | null };
+      } catch (e) {
+        return { trainer, error: e as Error };
+      } finally {
+        model.dispose();
+      }
+    };
+    const evalSteps = (t: ft.Trainer) => t.log.filter((e) => 'eval_loss' in e && !('final' in e)).map((e) => e.step);
+    const full = await run(path.join(tmp, 'ev-full'), {});
+    expect(evalSteps(full.trainer)).toEqual([3, 6]);
+    const stopped = await run(path.join(tmp, 'ev-stop'), { stopAtStep: 3 });
+    expect(stopped.error?.name).toBe('TrainingInterrupted');
+    const state = JSON.parse(fs.readFileSync(path.join(tmp, 'ev-stop', 'checkpoints', 'checkpoint-3', 'trainer_state.json'), 'utf8'));
+    expect(state.pendingEvaluation).toBe(true);
+    const resumed = await run(path.join(tmp, 'ev-stop'), { resume: true });
+    expect(resumed.error).toBeNull();
+    expect(evalSteps(resumed.trainer)).toEqual([3, 6]);
+    const last = await run(path.join(tmp, 'ev-final'), { stopOnFinalSave: true });
+    expect(last.error?.name).toBe('TrainingInterrupted');
+    expect(last.error?.message).toMatch(/stopped by test at step 6/);
+  });
+
+  test('a lock left by an earlier process with this pid (a container\'s pid 1) is not taken for this one', () => {
+    const out = path.join(tmp, 'pid1');
+    fs.mkdirSync(out, { recursive: true });
+    fs.writeFileSync(path.join(out, '.fulltune.lock'), JSON.stringify({ pid: process.pid, host: os.hostname(), token: 'an-earlier-run' }));
+    fs.writeFileSync(path.join(out, 'log.jsonl'), '{}\n');
+    expect(() => claimOutputDir(out, { resume: false, overwrite: false })).toThrow(/the output folder is not empty/);
+    const release = claimOutputDir(out, { resume: true, overwrite: false });
+    expect(JSON.parse(fs.readFileSync(path.join(out, '.fulltune.lock'), 'utf8')).token).not.toBe('an-earlier-run');
+    release();
+    expect(fs.existsSync(path.join(out, '.fulltune.lock'))).toBe(false);
+  });
+
+  test('resume refuses changed warmup, weight decay, clipping, precision and evaluation settings', () => {
+    const out = path.join(tmp, 'resume-more');
+    const base = ['--max-steps', '4', '--batch-size', '4', '--save-steps', '2'];
+    expect(cli(train(out, ...base)).status).toBe(0);
+    fails(cli(train(out, ...base, '--resume', '--warmup-ratio', '0.5', '--weight-decay', '0.3')), 1, /warmup steps .* was 1, now 2; weight decay was 0.01, now 0.3/);
+  });
+
+  test('the command exits quietly when its reader closes the pipe', () => {
+    const r = spawnSync('sh', ['-c', `${process.execPath} -r ts-node/register/transpile-only ${path.join(ROOT, 'src', 'cli', 'main.ts')} train --help | head -1`], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.stdout.trim()).toBe('Usage: fulltune train [options]');
+    expect(r.stderr).toBe('');
   });
 });

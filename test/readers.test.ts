@@ -129,3 +129,31 @@ describe('Parquet', () => {
     expect((await rows(path.join(__dirname, 'fixtures', 'train', 'tiny.parquet'))).length).toBe(24);
   });
 });
+
+describe('more line-ending and format cases', () => {
+  test('an LF header with CRLF rows leaves no carriage return in any field', async () => {
+    const f = write('mixed.csv', 'text,label\nhello,pos\r\nworld,neg\r\n');
+    expect((await rows(f)).map((r) => r.values)).toEqual([{ text: 'hello', label: 'pos' }, { text: 'world', label: 'neg' }]);
+    const t = write('mixed.tsv', 'text\tlabel\na\tpos\r\n\r\nb\tneg\tx\r\n');
+    expect((await failure(t)).line).toBe(4);
+  });
+
+  test('a blank CRLF line whose CR ends a read chunk is still blank', async () => {
+    // stream chunks are 64 KiB: put the blank line's '\r' at byte 65535, its '\n' in the next chunk
+    let body = 'text,label\n';
+    while (body.length < 65535 - 200) body += 'x,pos\r\n';
+    body += 'y'.repeat(65535 - body.length - ',pos\r\n'.length) + ',pos\r\n';
+    expect(body.length).toBe(65535);
+    const lines = body.split('\n').length - 1;
+    const f = write('boundary.csv', body + '\r\n' + 'bad,row,extra\r\n');
+    const e = await failure(f);
+    expect(e.line).toBe(lines + 2); // the blank line is lines + 1
+  });
+
+  test('a .json file holding an array of row objects is read as rows', async () => {
+    const f = write('rows.json', JSON.stringify([{ text: 'a', label: 'pos' }, { text: 'b', label: 'neg' }]));
+    expect((await rows(f)).map((r) => [r.line, r.values.text])).toEqual([[1, 'a'], [2, 'b']]);
+    const bad = write('bad-rows.json', JSON.stringify([{ text: 'a' }, 'b']));
+    expect(await failure(bad)).toEqual({ line: 2, problem: 'each element of the JSON array must be an object of column values' });
+  });
+});

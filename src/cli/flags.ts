@@ -36,15 +36,15 @@ export const FLAGS: FlagSpec[] = [
   { name: 'text-pair-column', type: 'string', help: 'second text of pairs (QA: the context, default "context")', commands: ALL },
   { name: 'label-column', type: 'string', help: 'label column (token classification default "ner_tags", QA default "answers")', commands: ALL },
   { name: 'epochs', type: 'number', help: 'training epochs (transformers: num_train_epochs)', default: 3, commands: T, arg: 'epochs' },
-  { name: 'batch-size', type: 'int', help: 'batch size per device (transformers: per_device_train_batch_size, default 8)', default: 32, commands: ALL, arg: 'batchSize' },
+  { name: 'batch-size', type: 'int', help: "batch size per device (transformers' per_device_train_batch_size, whose default is 8)", default: 32, commands: ALL, arg: 'batchSize' },
   { name: 'eval-batch-size', type: 'int', help: 'evaluation batch size (default: --batch-size)', commands: ALL, arg: 'evalBatchSize' },
-  { name: 'lr', type: 'number', help: 'peak learning rate (transformers: learning_rate, default 5e-5)', default: 2e-5, commands: T, arg: 'lr' },
+  { name: 'lr', type: 'number', help: "peak learning rate (transformers' learning_rate, whose default is 5e-5)", default: 2e-5, commands: T, arg: 'lr' },
   { name: 'max-length', type: 'int', help: 'longest input in tokens (default: the smaller of 128 and what model and tokenizer allow)', commands: ALL, min: 1 },
   { name: 'doc-stride', type: 'int', help: 'QA: tokens shared by the windows of a long context (default: max length / 4, at most 128)', commands: ALL, min: 0 },
-  { name: 'warmup-ratio', type: 'number', help: 'fraction of steps for linear warmup (transformers default 0)', default: 0.1, commands: T, arg: 'warmupRatio' },
+  { name: 'warmup-ratio', type: 'number', help: "fraction of steps for linear warmup (transformers' default is 0)", default: 0.1, commands: T, arg: 'warmupRatio' },
   { name: 'warmup-steps', type: 'int', help: 'warmup steps (overrides --warmup-ratio)', commands: T, arg: 'warmupSteps' },
   { name: 'schedule', type: 'string', help: 'learning-rate schedule (transformers: lr_scheduler_type)', choices: ARG_RULES.schedule.kind === 'choice' ? ARG_RULES.schedule.choices : [], default: 'linear', commands: T, arg: 'schedule' },
-  { name: 'weight-decay', type: 'number', help: 'AdamW weight decay, not on biases and normalisation weights (transformers default 0)', default: 0.01, commands: T, arg: 'weightDecay' },
+  { name: 'weight-decay', type: 'number', help: "AdamW weight decay, not on biases and normalisation weights (transformers' default is 0)", default: 0.01, commands: T, arg: 'weightDecay' },
   { name: 'optimizer', type: 'string', help: 'optimizer', choices: ['adamw', 'sgd'], default: 'adamw', commands: T, arg: 'optimizer' },
   { name: 'grad-accum', type: 'int', help: 'micro-batches accumulated per optimizer step (transformers: gradient_accumulation_steps)', default: 1, commands: T, arg: 'gradAccum' },
   { name: 'max-grad-norm', type: 'number', help: 'gradient-norm clipping (0: off)', default: 1.0, commands: T, arg: 'maxGradNorm' },
@@ -62,7 +62,8 @@ export const FLAGS: FlagSpec[] = [
   { name: 'max-steps', type: 'int', help: 'stop after N optimizer steps (overrides --epochs)', commands: T, arg: 'maxSteps' },
   { name: 'resume', type: 'optional-string', help: 'resume from the latest checkpoint in --output, or from the one given', commands: T, arg: 'resume' },
   { name: 'overwrite-output', type: 'boolean', help: "start over in an --output folder that holds an earlier run (transformers: overwrite_output_dir)", commands: T, arg: 'overwriteOutputDir' },
-  { name: 'skip-bad-rows', type: 'boolean', help: 'count and report malformed rows instead of stopping', commands: ALL },
+  // not for predict: every input row gets an output line
+  { name: 'skip-bad-rows', type: 'boolean', help: 'count and report malformed rows instead of stopping', commands: ['train', 'eval'] },
   { name: 'skip-nonfinite', type: 'boolean', help: 'skip steps whose loss is not finite instead of stopping', commands: T, arg: 'skipNonfinite' },
   { name: 'cache-dir', type: 'string', help: 'where tokenised datasets are cached (default ~/.cache/fulltune/features)', commands: ALL },
   { name: 'config', type: 'string', help: 'JSON file of flags ({"lr": 3e-5, "batch-size": 16, ...}); command-line flags win', commands: ALL },
@@ -117,9 +118,28 @@ function coerce(spec: FlagSpec, raw: unknown, where: string): string | number | 
   return v;
 }
 
+/** transformers arguments with no fulltune flag of their own, and what to do instead. */
+const TRANSFORMERS_HINTS: Record<string, string> = {
+  evaluation_strategy: 'fulltune evaluates at each epoch end with --validation, and every N steps with --eval-steps N',
+  eval_strategy: 'fulltune evaluates at each epoch end with --validation, and every N steps with --eval-steps N',
+  save_strategy: 'fulltune saves at the end, and every N steps with --save-steps N',
+  logging_strategy: 'fulltune logs every --logging-steps N steps',
+  do_train: "'fulltune train' trains; there is no --do_train",
+  do_eval: "'fulltune train --validation <file>' evaluates, as does 'fulltune eval'",
+  do_predict: "use 'fulltune predict'",
+  load_best_model_at_end: '--early-stopping-patience loads the best checkpoint at the end',
+  greater_is_better: 'fulltune derives it from --metric-for-best-model (loss and mse: lower is better)',
+  model_name_or_path: 'use --model',
+  train_file: 'use --train',
+  validation_file: 'use --validation',
+  max_seq_length: 'use --max-length',
+};
+
 function suggestFlag(name: string, command: CommandName): string {
-  const hf = TRANSFORMERS_FLAGS[name];
-  if (hf) return ` (did you mean --${hf}? fulltune's name for transformers' --${name})`;
+  const snake = name.replace(/-/g, '_');
+  const hf = TRANSFORMERS_FLAGS[snake];
+  if (hf) return ` (did you mean --${hf}? fulltune's name for transformers' --${snake})`;
+  if (TRANSFORMERS_HINTS[snake]) return ` (transformers' --${snake}: ${TRANSFORMERS_HINTS[snake]})`;
   const known = FLAGS.filter((f) => f.commands.includes(command)).map((f) => f.name);
   const c = closest(name, known);
   if (c) return ` (did you mean --${c}?)`;
@@ -156,7 +176,10 @@ export function parseFlags(command: CommandName, argv: string[], readConfig: (fi
   for (const a of argv) {
     if (a === '--') break;
     const m = /^--([^=]+)/.exec(a);
-    if (m && TRANSFORMERS_FLAGS[m[1]] && !FLAGS.some((f) => f.name === m[1])) throw new UsageError(`unknown flag --${m[1]}${suggestFlag(m[1], command)}`);
+    const snake = m ? m[1].replace(/-/g, '_') : '';
+    if (m && (TRANSFORMERS_FLAGS[snake] || TRANSFORMERS_HINTS[snake]) && !FLAGS.some((f) => f.name === m[1])) {
+      throw new UsageError(`unknown flag --${m[1]}${suggestFlag(m[1], command)} (see fulltune ${command} --help)`);
+    }
   }
   const cmd = commandOf(command);
   cmd.configureOutput({ writeOut: out, writeErr: () => undefined, outputError: () => undefined });
@@ -183,6 +206,8 @@ export function parseFlags(command: CommandName, argv: string[], readConfig: (fi
   if (typeof fromCli.config === 'string') {
     const file = fromCli.config;
     for (const [k, v] of Object.entries(readConfig(file))) {
+      if (v === null) continue; // null: not set, as an absent key
+      if (v === false && specs.find((f) => f.name === kebab(k))?.type === 'optional-string') continue; // "resume": false
       const name = TRANSFORMERS_FLAGS[k] && !FLAGS.some((f) => f.name === k) ? null : kebab(k);
       const spec = specs.find((f) => f.name === name);
       if (!spec || name === 'config') throw new UsageError(`${file}: unknown key '${k}' for '${command}'${suggestFlag(TRANSFORMERS_FLAGS[k] ? k : kebab(k), command)}`);

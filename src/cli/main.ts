@@ -18,6 +18,8 @@ import { metricNames } from '../train/evaluate';
 import { claimOutputDir } from '../train/output';
 import { writeFileAtomic } from '../hub/pretrained';
 import { didYouMean } from '../util/names';
+import { withFile } from '../util/fs';
+import { cudaAvailable } from '../tensor/create';
 import { FULLTUNE_VERSION } from '../version';
 import { CommandName, FLAGS, Parsed, UsageError, helpText, parseFlags } from './flags';
 
@@ -101,11 +103,17 @@ async function checkLengths(f: Parsed, task: Task, tok: PreTrainedTokenizer, con
 }
 
 /** SIGINT/SIGTERM: before training, stop at once; during it, save at the next step boundary. */
-export function handleSignals(log: (s: string) => void): { attach(t: Trainer): void; detach(): void } {
+export function handleSignals(log: (s: string) => void): { attach(t: Trainer): void; finishing(): void; detach(): void } {
   let trainer: Trainer | null = null;
   let asked = false;
+  let finishing = false;
   const on = (sig: NodeJS.Signals) => {
     const code = sig === 'SIGINT' ? 130 : 143;
+    if (finishing && !asked) {
+      asked = true;
+      log(`${sig}: training is done; finishing writing the model and report (send SIGINT again to stop at once)`);
+      return;
+    }
     if (!trainer || asked) {
       process.stderr.write(`fulltune train: ${sig}: stopped ${trainer ? 'at once (the checkpoint of this step was not written)' : 'before training started; nothing was saved'}\n`);
       process.exit(code);
@@ -118,6 +126,7 @@ export function handleSignals(log: (s: string) => void): { attach(t: Trainer): v
   process.on('SIGTERM', on);
   return {
     attach: (t) => (trainer = t),
+    finishing: () => (finishing = true),
     detach: () => {
       process.off('SIGINT', on);
       process.off('SIGTERM', on);
@@ -125,10 +134,16 @@ export function handleSignals(log: (s: string) => void): { attach(t: Trainer): v
   };
 }
 
+function checkDevice(f: Parsed): void {
+  const d = String(f.device ?? 'cpu');
+  if (d.startsWith('cuda') && !cudaAvailable()) throw new UsageError(`--device ${d}: no CUDA device here (a CPU build of libtorch, or no GPU)`);
+}
+
 async function train(f: Parsed): Promise<number> {
   need(f, 'model', 'output', 'train');
   const task = f.task as Task;
   checkCombinations(f, task);
+  checkDevice(f);
   const out = str(f, 'output')!;
   const log = (s: string) => {
     if (!f.quiet) process.stderr.write(s + '\n');
@@ -162,6 +177,7 @@ async function train(f: Parsed): Promise<number> {
     let steps: number;
     try {
       ({ metrics, state: { globalStep: steps } } = await trainer.train());
+      signals.finishing();
     } catch (e) {
       if (!(e instanceof TrainingInterrupted)) throw e;
       process.stderr.write(`fulltune train: ${e.message}\n  resume with the same command and --resume\n`);
@@ -182,13 +198,36 @@ async function train(f: Parsed): Promise<number> {
   }
 }
 
+/** The task a saved head serves, from config.json's architectures and problem_type. */
+function checkHeadFitsTask(config: Record<string, unknown>, task: Task, dir: string): void {
+  const arch = Array.isArray(config.architectures) ? String(config.architectures[0]) : null;
+  const pt = config.problem_type as string | undefined;
+  const headOf = (a: string): Task | null => {
+    if (/ForTokenClassification$/.test(a)) return 'token-classification';
+    if (/ForQuestionAnswering$/.test(a)) return 'question-answering';
+    if (/ForSequenceClassification$/.test(a)) return pt === 'regression' ? 'regression' : pt === 'multi_label_classification' ? 'multi-label' : 'sequence-classification';
+    return null;
+  };
+  const served = arch ? headOf(arch) : null;
+  if (served === null) return; // a base model: the missing head is reported when loading
+  const compatible = served === task || (served === 'sequence-classification' && pt === undefined && task === 'multi-label');
+  if (!compatible) throw new UsageError(`${dir} holds a ${arch}${pt ? ` (problem_type ${pt})` : ''}, trained for --task ${served}, not ${task}`);
+}
+
 /** Model, tokenizer, the --data features and a Trainer to run them, for eval and predict. */
 async function loadForInference(f: Parsed, command: 'eval' | 'predict') {
   need(f, 'model', 'data');
   const task = f.task as Task;
+  checkDevice(f);
   const { dir, config } = await modelConfig(str(f, 'model')!);
+  checkHeadFitsTask(config, task, dir);
   const tok = await PreTrainedTokenizer.fromPretrained(dir);
-  const model = await loadTaskModel(task, dir, { warn: () => undefined });
+  const fresh: string[] = [];
+  const model = await loadTaskModel(task, dir, { warn: (w) => /newly initialised/.test(w) && fresh.push(w) });
+  if (fresh.length) {
+    model.dispose();
+    throw new UsageError(`${dir} has no trained ${task} head: ${fresh[0].replace(/\. Train the model before using it for predictions\.$/, '')}; train it first (fulltune train), or give the --task it was trained for`);
+  }
   // the parsed config always names its labels (LABEL_i when config.json has none, as transformers)
   const labels = await resolveLabels(task, model.config, null, {}, false);
   const device = f.device as Device;
@@ -226,8 +265,9 @@ async function predict(f: Parsed): Promise<void> {
   const { task, labels, data, trainer } = await loadForInference(f, 'predict');
   const p = await batches('predicting', f, trainer, () => trainer.predictRaw(data));
   const outFile = str(f, 'output');
-  const sink = outFile ? fs.openSync(outFile, 'w') : 1;
-  const write = (o: unknown) => fs.writeSync(sink, JSON.stringify(o) + '\n');
+  // stdout through its stream (a pipe may be non-blocking: writeSync(1) fails with EAGAIN)
+  const sink = outFile ? withFile(outFile, 'write', () => fs.openSync(outFile, 'w')) : null;
+  const write = (o: unknown) => (sink === null ? process.stdout.write(JSON.stringify(o) + '\n') : withFile(outFile!, 'write', () => fs.writeSync(sink, JSON.stringify(o) + '\n')));
   const softmax = (v: number[]) => {
     const m = Math.max(...v);
     const e = v.map((x) => Math.exp(x - m));
@@ -268,7 +308,7 @@ async function predict(f: Parsed): Promise<void> {
       write({ label: labels[b] ?? b, score: probs[b], logits });
     });
   }
-  if (outFile) fs.closeSync(sink);
+  if (sink !== null) fs.closeSync(sink);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -304,6 +344,15 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
+/** The command as a process: runs main() and exits with its code once stdout is flushed. */
+export function run(argv: string[]): void {
+  // a reader that closes the pipe early (`fulltune predict ... | head -1`) is not an error
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+  // exit once what was written to stdout has gone out (a pipe takes it asynchronously)
+  void main(argv).then((code) => process.stdout.write('', () => process.exit(code)));
 }
+
+if (require.main === module) run(process.argv.slice(2));

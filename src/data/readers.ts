@@ -11,9 +11,10 @@ export class DataError extends Error {
     readonly file: string,
     readonly line: number | null,
     readonly problem: string,
+    /** what `line` counts: lines of a text file, or rows (in-memory data, a JSON array) */
+    readonly unit: 'line' | 'row' = file.startsWith('<') ? 'row' : 'line',
   ) {
-    // in-memory data (named "<rows>") has rows, not lines
-    super(`${file}${line === null ? '' : file.startsWith('<') ? ` row ${line}` : `:${line}`}: ${problem}`);
+    super(`${file}${line === null ? '' : unit === 'row' ? ` row ${line}` : `:${line}`}: ${problem}`);
     this.name = 'DataError';
   }
 }
@@ -22,6 +23,13 @@ export interface RawRow {
   /** 1-based line of the row in its file (the data row's first line for CSV; row index + 1 for Parquet) */
   line: number;
   values: Record<string, unknown>;
+  /** a malformed row (wrong column count, broken JSON): what is wrong; values is then empty. Only with {badRows: 'yield'}. */
+  problem?: string;
+}
+
+export interface ReadOptions {
+  /** 'throw' (default): a malformed row stops the read with a DataError; 'yield': it comes as a row with `problem` (for --skip-bad-rows) */
+  badRows?: 'throw' | 'yield';
 }
 
 export type Format = 'csv' | 'tsv' | 'jsonl' | 'parquet';
@@ -36,14 +44,53 @@ export function formatOf(file: string): Format {
 }
 
 /** Streams the rows of a data file; memory stays bounded for CSV, TSV and JSONL of any size. */
-export async function* readRows(file: string): AsyncGenerator<RawRow> {
+export async function* readRows(file: string, o: ReadOptions = {}): AsyncGenerator<RawRow> {
   if (!fs.existsSync(file)) throw new DataError(file, null, 'no such file');
   if (fs.statSync(file).isDirectory()) throw new DataError(file, null, 'is a folder, expected a data file');
   if (fs.statSync(file).size === 0) throw new DataError(file, null, 'the file is empty');
   const fmt = formatOf(file);
-  if (fmt === 'jsonl') yield* readJsonl(file);
+  const bad = (line: number, problem: string): RawRow => {
+    if (o.badRows !== 'yield') throw new DataError(file, line, problem);
+    return { line, values: {}, problem };
+  };
+  if (fmt === 'jsonl') yield* (await isJsonArray(file)) ? readJsonArray(file) : readJsonl(file, bad);
   else if (fmt === 'parquet') yield* readParquet(file);
-  else yield* readDelimited(file, fmt === 'tsv' ? '\t' : ',');
+  else yield* readDelimited(file, fmt === 'tsv' ? '\t' : ',', bad);
+}
+
+/** A .json file that holds one JSON array of row objects (as datasets reads), not JSON lines. */
+async function isJsonArray(file: string): Promise<boolean> {
+  if (path.extname(file).toLowerCase() !== '.json') return false;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(4096);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    return /^(\uFEFF)?\s*\[/.test(head.subarray(0, n).toString('utf8'));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+async function* readJsonArray(file: string): AsyncGenerator<RawRow> {
+  const text = await new Promise<string>((resolve, reject) => {
+    const parts: Buffer[] = [];
+    fs.createReadStream(file).pipe(new Utf8Lines(file)).on('data', (b: Buffer) => parts.push(b)).on('end', () => resolve(Buffer.concat(parts).toString('utf8'))).on('error', reject);
+  });
+  let v: unknown;
+  try {
+    v = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (e) {
+    throw new DataError(file, null, `malformed JSON (${(e as Error).message})`);
+  }
+  const rows = v as unknown[];
+  if (rows.length === 0) throw new DataError(file, null, 'the file has no rows');
+  if (!Array.isArray(rows)) throw new DataError(file, null, 'expected a JSON array of row objects');
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    // in a JSON array, rows are numbered (errors say "row N") rather than lines
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new DataError(file, i + 1, 'each element of the JSON array must be an object of column values', 'row');
+    yield { line: i + 1, values: r as Record<string, unknown> };
+  }
 }
 
 /** Offset of the first byte that is not valid UTF-8 in `b`, or -1 (WHATWG decoder rules). */
@@ -87,6 +134,7 @@ class Utf8Lines extends Transform {
   private readonly blank = new Set<number>();
   private offset = 0;
   private lineStart = 0;
+  private lastByte = -1;
   private tail = Buffer.alloc(0);
   constructor(private readonly file: string) {
     super();
@@ -111,11 +159,12 @@ class Utf8Lines extends Transform {
     for (let i = body.indexOf(10); i !== -1; i = body.indexOf(10, i + 1)) {
       const at = base + i;
       const len = at - this.lineStart;
-      if (len === 0 || (len === 1 && (i > 0 ? body[i - 1] : 0) === 13)) this.blank.add(this.breaks.length + 1);
+      if (len === 0 || (len === 1 && (i > 0 ? body[i - 1] : this.lastByte) === 13)) this.blank.add(this.breaks.length + 1);
       this.breaks.push(at);
       this.lineStart = at + 1;
     }
     this.offset += body.length;
+    if (body.length) this.lastByte = body[body.length - 1];
     done(null, body);
   }
   _flush(done: (e?: Error | null, data?: Buffer) => void): void {
@@ -152,7 +201,7 @@ class Utf8Lines extends Transform {
   }
 }
 
-async function* readJsonl(file: string): AsyncGenerator<RawRow> {
+async function* readJsonl(file: string, bad: (line: number, problem: string) => RawRow): AsyncGenerator<RawRow> {
   const src = fs.createReadStream(file).pipe(new Utf8Lines(file));
   const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
   let line = 0;
@@ -163,13 +212,13 @@ async function* readJsonl(file: string): AsyncGenerator<RawRow> {
     if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte-order mark, as in CSV
     if (text.trim() === '') return null;
     let v: unknown;
+    rows++;
     try {
       v = JSON.parse(text);
     } catch (e) {
-      throw new DataError(file, line, `malformed JSON (${(e as Error).message})`);
+      return bad(line, `malformed JSON (${(e as Error).message})`);
     }
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new DataError(file, line, 'a JSONL row must be a JSON object');
-    rows++;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad(line, 'a JSONL row must be a JSON object');
     return { line, values: v as Record<string, unknown> };
   };
   for await (const chunk of src as AsyncIterable<Buffer>) {
@@ -193,13 +242,14 @@ async function* readJsonl(file: string): AsyncGenerator<RawRow> {
  * tab-separated format: no quoting, a quote is a character, one row per line). Each row names
  * the physical line it starts on.
  */
-async function* readDelimited(file: string, delimiter: string): AsyncGenerator<RawRow> {
+async function* readDelimited(file: string, delimiter: string, bad: (line: number, problem: string) => RawRow): AsyncGenerator<RawRow> {
   const tsv = delimiter === '\t';
   const lines = new Utf8Lines(file);
   // column counts are checked here, not by csv-parse: its error would come before the rows it
   // has read ahead, and its line count is off for CRLF inside quotes
   const parser = fs.createReadStream(file).pipe(lines).pipe(
-    parse({ delimiter, bom: true, info: true, relax_column_count: true, skip_empty_lines: true, quote: tsv ? false : '"' }),
+    // both line endings in one file (an LF header, CRLF rows): neither leaves a '\r' in a field
+    parse({ delimiter, bom: true, info: true, relax_column_count: true, skip_empty_lines: true, quote: tsv ? false : '"', record_delimiter: ['\r\n', '\n'] }),
   );
   lines.on('error', (e) => parser.destroy(e));
   let columns: string[] | null = null;
@@ -215,10 +265,11 @@ async function* readDelimited(file: string, delimiter: string): AsyncGenerator<R
         if (dup !== undefined) throw new DataError(file, line, `the header names column '${dup}' twice`);
         continue;
       }
-      if (rec.record.length !== columns.length) {
-        throw new DataError(file, line, `malformed ${tsv ? 'TSV' : 'CSV'}: the header has ${columns.length} columns, this row ${rec.record.length}`);
-      }
       rows++;
+      if (rec.record.length !== columns.length) {
+        yield bad(line, `malformed ${tsv ? 'TSV' : 'CSV'}: the header has ${columns.length} columns, this row ${rec.record.length}`);
+        continue;
+      }
       const values: Record<string, string> = {};
       columns.forEach((c, i) => (values[c] = rec.record[i]));
       yield { line, values };

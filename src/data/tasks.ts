@@ -162,7 +162,11 @@ export async function* streamExamples(
   const src = asSource(data);
   const file = sourceName(src);
   let first = true;
-  for await (const row of src instanceof Dataset ? src.rows() : readRows(src)) {
+  for await (const row of src instanceof Dataset ? src.rows() : readRows(src, { badRows: o.skipBadRows ? 'yield' : 'throw' })) {
+    if (row.problem !== undefined) {
+      skipped.push({ line: row.line, problem: row.problem }); // malformed: only reached with skipBadRows
+      continue;
+    }
     if (first) {
       // a missing column is a property of the file, not of one row: always an error
       const needed = [task === 'token-classification' ? cols.tokensColumn : cols.textColumn];

@@ -140,7 +140,13 @@ export async function fromPretrained<M extends PreTrainedModel>(
   const dir = await resolveModelDir(idOrDir, opts);
   const configFile = path.join(dir, 'config.json');
   const ckpt = openCheckpoint(dir); // headers validated before the model is built
-  const model = deferInit(() => build({ ...readJson(configFile), ...(opts.config ?? {}) }, configFile));
+  const fileConfig = readJson(configFile);
+  // num_labels given without id2label replaces the file's labels, as transformers' from_pretrained(num_labels=...)
+  if (opts.config?.num_labels !== undefined && opts.config.id2label === undefined) {
+    delete fileConfig.id2label;
+    delete fileConfig.label2id;
+  }
+  const model = deferInit(() => build({ ...fileConfig, ...(opts.config ?? {}) }, configFile));
   try {
     loadPretrainedWeights(model, ckpt, dir, opts.warn, { ignoreMismatchedHead: opts.ignoreMismatchedHead });
   } catch (e) {

@@ -224,15 +224,17 @@ export class PreTrainedTokenizer {
    */
   private async checkOptions(inputs: unknown[], o: EncodeOptions, truncation: Truncation | false): Promise<void> {
     checkKeys('encode options', o, ['addSpecialTokens', 'isSplitIntoWords', 'truncation', 'maxLength', 'stride', 'returnOverflowing', 'padding', 'padToMultipleOf'], { max_length: 'maxLength', add_special_tokens: 'addSpecialTokens', is_split_into_words: 'isSplitIntoWords', return_overflowing_tokens: 'returnOverflowing', pad_to_multiple_of: 'padToMultipleOf' });
-    const int = (name: keyof EncodeOptions, min: number) => {
+    const int = (name: keyof EncodeOptions, min: number, max: number) => {
       const v = o[name];
       if (v === undefined) return;
       if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`encode: ${name} must be an integer, got ${JSON.stringify(v)}`);
       if (v < min) throw new RangeError(`encode: ${name} must be at least ${min}, got ${v}`);
+      if (v > max) throw new RangeError(`encode: ${name} must be at most ${max}, got ${v}`);
     };
-    int('maxLength', 1);
-    int('stride', 0);
-    int('padToMultipleOf', 1);
+    // the Rust side takes 32-bit lengths: larger values would wrap around (2**32 + 3 became 3)
+    int('maxLength', 1, 2 ** 31 - 1);
+    int('stride', 0, 2 ** 31 - 1);
+    int('padToMultipleOf', 1, 2 ** 31 - 1);
     if (o.truncation !== undefined && o.truncation !== false && !['longest_first', 'only_first', 'only_second'].includes(o.truncation)) {
       throw new TypeError(`encode: truncation must be 'longest_first', 'only_first', 'only_second' or false, got ${JSON.stringify(o.truncation)}`);
     }
@@ -334,7 +336,12 @@ export class PreTrainedTokenizer {
     const cut = which === 'only_second' && eb ? eb : ea;
     const budget = maxLength - nSpecial - (cut === ea ? (eb?.getLength() ?? 0) : ea.getLength());
     if (budget <= stride) {
-      throw new RangeError(`encode: maxLength ${maxLength} leaves ${budget} tokens for the truncated sequence, not more than the stride ${stride}`);
+      const kept = cut === ea ? eb : ea;
+      const other = kept ? ` and the ${cut === ea ? 'second' : 'first'} text's ${kept.getLength()} tokens` : '';
+      throw new RangeError(
+        `encode: maxLength ${maxLength} minus ${nSpecial} special tokens${other} leaves ${Math.max(0, budget)} tokens for the ${cut === ea ? 'first' : 'second'} text, ` +
+          `which must be more than the stride ${stride} (for question answering: a question this long needs a larger --max-length, or a smaller --doc-stride)`,
+      );
     }
     cut.truncate(budget, stride, 'right');
     return [cut, ...cut.getOverflowing()].map((w) =>

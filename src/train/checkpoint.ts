@@ -32,6 +32,8 @@ export interface TrainerState {
   logHistory: LogEntry[];
   /** What fixes the data order and schedule (batch size, data, seed, ...): checked on resume. */
   settings?: RunSettings;
+  /** A stop interrupted the evaluation of this step: a resumed run runs it first. */
+  pendingEvaluation?: boolean;
 }
 
 export type RunSettings = Record<string, string | number | boolean>;
@@ -152,6 +154,7 @@ export function loadCheckpointState(dir: string, model: PreTrainedModel, opt: Op
     totalFlos: s.totalFlos,
     logHistory: s.logHistory,
     settings: s.settings,
+    pendingEvaluation: s.pendingEvaluation,
   };
 }
 

@@ -2,6 +2,7 @@
 // targets of the accumulated batch, clipping, mixed precision, evaluation, best-checkpoint
 // tracking, early stopping, and checkpoints that resume exactly.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { Batch, SamplerKind, collate, epochOrder } from '../data/collate';
 import { Feature, FeatureStore } from '../data/features';
@@ -19,7 +20,8 @@ import { checkKeys } from '../util/names';
 import { withFile } from '../util/fs';
 import { checkTask, validateTrainingArgs } from './args';
 import { loadCheckpointState, pruneCheckpoints, readCheckpointSettings, RunSettings, saveCheckpoint, TrainerState } from './checkpoint';
-import { claimOutputDir } from './output';
+import { claimOutputDir, startOver } from './output';
+import { manualSeed } from '../tensor/create';
 import { computeMetrics, metricNames, Predictions } from './evaluate';
 import { clipGradNorm } from './grad';
 import { AdamW, Optimizer, SGD } from './optimizer';
@@ -323,26 +325,45 @@ export class Trainer {
     }
   }
 
-  /** What fixes the data order and the schedule: a resumed run must have the same. */
-  private settings(train: FeatureStore, total: number): RunSettings {
+  /**
+   * What decides the result from a checkpoint on: a resumed run must have the same, or it would
+   * not continue the run it resumes. Left out: where and how it writes and logs, and the device.
+   */
+  private settings(train: FeatureStore, total: number, warmup: number): RunSettings {
     const a = this.args;
-    return {
+    const s: RunSettings = {
       task: a.task,
       'training data (file, tokenizer, max length, columns, labels)': train.meta.key,
       'training rows': train.length,
+      'validation data': this.opts.eval?.meta.key ?? 'none',
       'batch size': a.batchSize,
       'gradient accumulation': a.gradAccum,
       seed: a.seed,
       sampler: a.sampler,
       'total optimizer steps (epochs, max steps)': total,
+      'warmup steps (warmup ratio, warmup steps)': warmup,
       optimizer: a.optimizer,
       'learning rate': a.lr,
       schedule: a.schedule,
+      'weight decay': a.weightDecay,
+      'max grad norm': a.maxGradNorm,
+      precision: a.bf16 ? 'bf16' : a.fp16 ? 'fp16' : 'fp32',
+      'evaluation steps': a.evalSteps ?? 'epoch ends',
+      'metric for best model': this.mainMetric().name,
+      'early stopping patience': a.earlyStoppingPatience ?? 'none',
     };
+    if (a.optimizer === 'adamw') s['adam betas and eps'] = JSON.stringify([a.adamBetas ?? [0.9, 0.999], a.adamEps ?? 1e-8]);
+    else s.momentum = a.momentum ?? 0.9;
+    return s;
   }
 
   private async trainLoop(train: FeatureStore, out: string): Promise<{ metrics: Record<string, number>; state: TrainerState }> {
     const a = this.args;
+    checkTrainingMemory(this.model);
+    // as transformers' Trainer (set_seed): dropout and anything random from here on is seeded;
+    // a resumed run restores the generator's state from its checkpoint below
+    manualSeed(a.seed);
+    startOver(out, !!a.overwriteOutputDir && !a.resume);
     withFile(path.join(out, 'checkpoints'), 'create the checkpoints folder', () => fs.mkdirSync(path.join(out, 'checkpoints'), { recursive: true }));
     const n = train.length;
     const nBatches = Math.ceil(n / a.batchSize);
@@ -354,7 +375,7 @@ export class Trainer {
     const scaler = a.fp16 ? new GradScaler(a.device) : null;
     const params = this.model.parameters();
     const best = this.mainMetric();
-    const settings = this.settings(train, total);
+    const settings = this.settings(train, total, warmup);
     let state: TrainerState = { globalStep: 0, epoch: 0, batchInEpoch: 0, bestMetric: null, bestCheckpoint: null, patience: 0, totalFlos: 0, logHistory: [], settings };
 
     if (a.resume) {
@@ -379,6 +400,7 @@ export class Trainer {
     if (a.resume) progress.message(`resuming from step ${state.globalStep} (epoch ${state.epoch}, batch ${state.batchInEpoch})`);
     this.model.train();
     const t0 = Date.now();
+    const pending = !!state.pendingEvaluation;
     let samples = 0;
     let stepsRun = 0;
     let lossTotal = 0;
@@ -394,9 +416,11 @@ export class Trainer {
       try {
         m = await this.evaluate();
       } catch (e) {
-        if (e instanceof EvaluationInterrupted) return false; // the stop check below saves the step
-        throw e;
+        if (!(e instanceof EvaluationInterrupted)) throw e;
+        state.pendingEvaluation = true; // the checkpoint saved next says so: a resumed run evaluates first
+        return false;
       }
+      state.pendingEvaluation = false;
       lastEval.step = state.globalStep;
       lastEval.metrics = m;
       const entry: LogEntry = { step: state.globalStep, epoch: state.globalStep / stepsPerEpoch };
@@ -421,12 +445,14 @@ export class Trainer {
       return false;
     };
     let savedAt = -1;
+    const bestDir = () => (state.bestCheckpoint ? path.join(out, 'checkpoints', path.basename(state.bestCheckpoint)) : null);
     const save = async (improved: boolean) => {
       state.logHistory = this.log;
-      if (improved) state.bestCheckpoint = path.join(out, 'checkpoints', `checkpoint-${state.globalStep}`);
+      // by name, inside this output folder: the run may be resumed from another working directory
+      if (improved) state.bestCheckpoint = `checkpoint-${state.globalStep}`;
       const dir = saveCheckpoint(out, state, this.model, opt, scaler, this.opts.tokenizer);
       savedAt = state.globalStep;
-      pruneCheckpoints(out, a.saveTotalLimit, state.bestCheckpoint);
+      pruneCheckpoints(out, a.saveTotalLimit, bestDir());
       await this.opts.callbacks?.onSave?.(dir, state.globalStep);
       return dir;
     };
@@ -439,6 +465,10 @@ export class Trainer {
       throw new TrainingInterrupted(this.stopReason, state.globalStep, dir);
     };
 
+    if (pending && this.opts.eval) {
+      // the evaluation a stop interrupted, at the step it belongs to, before any further step
+      if ((await evaluateNow()) && (a.saveSteps || loadBest)) await save(true);
+    }
     while (state.globalStep < total && !stop) {
       const order = epochOrder(a.sampler, n, a.seed, state.epoch, a.batchSize, train.lengths);
       const batches: number[][] = [];
@@ -498,9 +528,9 @@ export class Trainer {
               epoch: state.epoch + state.batchInEpoch / batches.length,
               loss: window.loss / window.steps,
               learning_rate: lr[0],
-              grad_norm: window.gradNorm / window.steps,
               samples_per_second: sps,
             };
+            if (a.maxGradNorm > 0) e.grad_norm = window.gradNorm / window.steps; // measured only when clipping
             this.log.push(e);
             progress.log(e);
           }
@@ -526,9 +556,11 @@ export class Trainer {
     // the last checkpoint holds the last step's weights and optimizer state, whatever is loaded next
     state.logHistory = this.log;
     if (savedAt !== state.globalStep) await save(false);
-    if (loadBest && state.bestCheckpoint && fs.existsSync(state.bestCheckpoint)) {
-      progress.message(`loading the best checkpoint (eval_${best.name} ${state.bestMetric}): ${path.basename(state.bestCheckpoint)}`);
-      loadCheckpointState(state.bestCheckpoint, this.model, null, null);
+    const bestPath = bestDir();
+    if (loadBest && bestPath) {
+      if (!fs.existsSync(bestPath)) throw new Error(`the best checkpoint ${bestPath} is gone: cannot load it at the end`);
+      progress.message(`loading the best checkpoint (eval_${best.name} ${state.bestMetric}): ${path.basename(bestPath)}`);
+      loadCheckpointState(bestPath, this.model, null, null);
     }
     const runtime = (Date.now() - t0) / 1000;
     const metrics: Record<string, number> = {
@@ -542,7 +574,15 @@ export class Trainer {
     if (this.opts.eval) {
       // the evaluation at the last step serves unless the best checkpoint was loaded since
       const reuse = lastEval.metrics !== null && lastEval.step === state.globalStep && !(loadBest && state.bestCheckpoint);
-      const m = reuse ? lastEval.metrics! : await this.evaluate();
+      let m: Record<string, number>;
+      try {
+        m = reuse ? lastEval.metrics! : await this.evaluate();
+      } catch (e) {
+        if (!(e instanceof EvaluationInterrupted)) throw e;
+        opt.dispose();
+        scaler?.dispose();
+        throw new TrainingInterrupted(this.stopReason ?? 'a stop request', state.globalStep, path.join(out, 'checkpoints', `checkpoint-${state.globalStep}`));
+      }
       for (const [k, v] of Object.entries(m)) metrics[`eval_${k}`] = v;
       if (!reuse) {
         const entry: LogEntry = { step: state.globalStep, epoch: state.globalStep / stepsPerEpoch, final: 1 };
@@ -554,6 +594,18 @@ export class Trainer {
     opt.dispose();
     scaler?.dispose();
     return { metrics, state };
+  }
+}
+
+/**
+ * Refuses to train a model whose weights, gradients and AdamW's two moments (four float32
+ * copies) would not fit in this machine's memory: better now than killed at the first step.
+ */
+function checkTrainingMemory(model: PreTrainedModel): void {
+  if (model.parameters().some((p) => !p.device.startsWith('cpu'))) return; // device memory: libtorch reports it
+  const bytes = model.parameters().reduce((n, p) => n + p.numel() * 4, 0) * 4;
+  if (bytes > os.totalmem()) {
+    throw new Error(`training needs about ${(bytes / 2 ** 30).toFixed(1)} GB for the weights, gradients and AdamW state, more than this machine's ${(os.totalmem() / 2 ** 30).toFixed(1)} GB`);
   }
 }
 

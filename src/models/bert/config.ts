@@ -56,6 +56,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** More classes than any classification head is trained on (a typo like 1e8 would exhaust memory building label maps). */
+const MAX_LABELS = 1_000_000;
+
 /** num_labels as Hugging Face derives it: the size of id2label (2 when absent). */
 export function numLabels(c: BertConfig): number {
   return Object.keys(c.id2label).length;
@@ -141,20 +144,24 @@ export function bertConfig(raw: Record<string, unknown>, where = 'config.json', 
   c.problem_type = pt;
 
   // Labels: id2label wins; else num_labels; else 2 (Hugging Face's default).
+  const count = (v: unknown, what: string): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_LABELS) throw new ConfigError(where, `${what} must be an integer from 1 to ${MAX_LABELS}, got ${JSON.stringify(v)}`);
+    return v;
+  };
   if (overrides.num_labels !== undefined && overrides.id2label === undefined) {
-    Object.assign(c, labelMaps(Number(overrides.num_labels)));
+    Object.assign(c, labelMaps(count(overrides.num_labels, 'num_labels')));
   } else if (src.id2label && typeof src.id2label === 'object') {
     const id2label: Record<string, string> = {};
     for (const [k, v] of Object.entries(src.id2label as Record<string, unknown>)) {
       if (!/^\d+$/.test(k)) throw new ConfigError(where, `id2label key '${k}' is not an integer`);
       id2label[String(Number(k))] = String(v);
     }
-    const n = Object.keys(id2label).length;
+    const n = count(Object.keys(id2label).length, 'the number of id2label entries');
     for (let i = 0; i < n; i++) if (!(String(i) in id2label)) throw new ConfigError(where, `id2label is missing id ${i}`);
     c.id2label = id2label;
     c.label2id = Object.fromEntries(Object.entries(id2label).map(([k, v]) => [v, Number(k)]));
   } else {
-    Object.assign(c, labelMaps(typeof src.num_labels === 'number' ? src.num_labels : 2));
+    Object.assign(c, labelMaps(src.num_labels === undefined || src.num_labels === null ? 2 : count(src.num_labels, 'num_labels')));
   }
   delete c.num_labels;
   return c as BertConfig;
