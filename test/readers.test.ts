@@ -157,3 +157,8 @@ describe('more line-ending and format cases', () => {
     expect(await failure(bad)).toEqual({ line: 2, problem: 'each element of the JSON array must be an object of column values' });
   });
 });
+
+test('a file whose lines end in CR alone is refused, saying so', async () => {
+  const f = write('cr.csv', 'text,label\rfine,pos\rbad,row,x\r');
+  expect((await failure(f)).problem).toMatch(/carriage return alone/);
+});

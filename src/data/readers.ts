@@ -156,6 +156,10 @@ class Utf8Lines extends Transform {
     this.tail = Buffer.from(all.subarray(cut));
     const base = this.offset;
     if (!isUtf8(body)) return done(this.invalid(body, base, firstInvalidUtf8(body)));
+    if (base === 0 && body.indexOf(10) === -1 && body.indexOf(13) !== -1) {
+      // lines end in CR alone (classic Mac OS): no line could be named, and csv-parse would mix them
+      return done(new DataError(this.file, null, 'lines end in a carriage return alone (old Mac OS line endings): convert the file to LF or CRLF line endings'));
+    }
     for (let i = body.indexOf(10); i !== -1; i = body.indexOf(10, i + 1)) {
       const at = base + i;
       const len = at - this.lineStart;
