@@ -471,3 +471,19 @@ describe('review findings, by kind', () => {
     expect(r.stderr).toBe('');
   });
 });
+
+test('a tokenizer.json that carries its own padding and truncation (all-MiniLM-L6-v2 pads to 128) counts 2 special tokens, not 128', async () => {
+  const src = path.join(FX, 'bert', 'tokenizer-json');
+  const dir = path.join(tmp, 'tok-padded');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of fs.readdirSync(src)) fs.copyFileSync(path.join(src, f), path.join(dir, f));
+  const j = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
+  j.padding = { strategy: { Fixed: 128 }, direction: 'Right', pad_to_multiple_of: null, pad_id: 0, pad_type_id: 0, pad_token: '[PAD]' };
+  j.truncation = { max_length: 128, strategy: 'LongestFirst', stride: 0 };
+  fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(j));
+  const tok = await ft.AutoTokenizer.fromPretrained(dir);
+  expect(await tok.numSpecialTokens(false)).toBe(2);
+  expect(await tok.numSpecialTokens(true)).toBe(3);
+  const e = await tok.encode(['a short text'], { maxLength: 64 });
+  expect(e.inputIds[0].length).toBeLessThan(10);
+});

@@ -209,6 +209,10 @@ export class PreTrainedTokenizer {
   async numSpecialTokens(pair: boolean): Promise<number> {
     const key = pair ? 1 : 0;
     if (this.specialCounts[key] === undefined) {
+      // tokenizer.json may carry padding and truncation settings (all-MiniLM-L6-v2 pads to 128):
+      // the adapter sets its own for each call, so none may leak into this count
+      this.rust.disablePadding();
+      this.rust.disableTruncation();
       const no = { addSpecialTokens: false };
       const empty = await this.rust.encode('', null, no);
       this.specialCounts[key] = this.rust.postProcess(empty, pair ? await this.rust.encode('', null, no) : null, true).getLength();
