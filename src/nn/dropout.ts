@@ -49,6 +49,7 @@ export class Dropout extends Module {
     super();
     if (!(p >= 0 && p < 1)) throw new RangeError(`Dropout: p must be in [0, 1), got ${p}`);
     if (impl !== undefined) parseImpl(impl, 'Dropout: impl');
+    else getDropoutImpl(); // a bad FULLTUNE_DROPOUT stops the model's construction, not its first step
   }
   forward(x: Tensor): Tensor {
     // p = 0 still returns a new tensor, so callers may dispose inputs and outputs alike
