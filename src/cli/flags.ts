@@ -173,14 +173,6 @@ const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).r
 
 /** Parses a command's arguments; returns null when --help was printed. Throws UsageError. */
 export function parseFlags(command: CommandName, argv: string[], readConfig: (file: string) => Record<string, unknown>, out: (s: string) => void = (s) => process.stdout.write(s)): Parsed | null {
-  for (const a of argv) {
-    if (a === '--') break;
-    const m = /^--([^=]+)/.exec(a);
-    const snake = m ? m[1].replace(/-/g, '_') : '';
-    if (m && (TRANSFORMERS_FLAGS[snake] || TRANSFORMERS_HINTS[snake]) && !FLAGS.some((f) => f.name === m[1])) {
-      throw new UsageError(`unknown flag --${m[1]}${suggestFlag(m[1], command)} (see fulltune ${command} --help)`);
-    }
-  }
   const cmd = commandOf(command);
   cmd.configureOutput({ writeOut: out, writeErr: () => undefined, outputError: () => undefined });
   try {
@@ -211,7 +203,7 @@ export function parseFlags(command: CommandName, argv: string[], readConfig: (fi
       const name = TRANSFORMERS_FLAGS[k] && !FLAGS.some((f) => f.name === k) ? null : kebab(k);
       const spec = specs.find((f) => f.name === name);
       if (!spec || name === 'config') throw new UsageError(`${file}: unknown key '${k}' for '${command}'${suggestFlag(TRANSFORMERS_FLAGS[k] ? k : kebab(k), command)}`);
-      parsed[spec.name] = coerce(spec, typeof v === 'number' || typeof v === 'boolean' ? v : v === null ? '' : String(v), file);
+      parsed[spec.name] = coerce(spec, typeof v === 'number' || typeof v === 'boolean' ? v : String(v), file);
     }
   }
   Object.assign(parsed, fromCli);

@@ -13,7 +13,7 @@ import { defaultMaxLength, features, headConfig, loadTaskModel, modelConfig, res
 import { phase } from '../train/progress';
 import { effectiveArguments, renderReport, runInfo } from '../train/report';
 import { Trainer, TrainingArgs, TrainingInterrupted } from '../train/trainer';
-import { checkMetric } from '../train/args';
+import { validateTrainingArgs } from '../train/args';
 import { metricNames } from '../train/evaluate';
 import { claimOutputDir } from '../train/output';
 import { writeFileAtomic } from '../hub/pretrained';
@@ -66,22 +66,17 @@ function trainingArgs(f: Parsed, command: CommandName): Partial<TrainingArgs> {
   return a as Partial<TrainingArgs>;
 }
 
-/** Checks what one flag cannot check alone, before any work starts. */
-function checkCombinations(f: Parsed, task: Task): void {
-  if (f.fp16 && f.bf16) throw new UsageError('--fp16 and --bf16 exclude each other');
-  if (f.fp16 && !String(f.device).startsWith('cuda')) throw new UsageError('--fp16 needs --device cuda (dynamic loss scaling); on the CPU use --bf16');
-  if (!f.validation) {
-    for (const k of ['eval-steps', 'early-stopping-patience', 'metric-for-best-model']) if (f[k] !== undefined) throw new UsageError(`--${k} needs --validation data to evaluate on`);
+/** What one flag cannot check alone, before any work starts: the Trainer's own rules, naming flags. */
+function checkCombinations(f: Parsed, task: Task, command: CommandName): void {
+  const flagOf = (k: keyof TrainingArgs) => `--${FLAGS.find((s) => s.arg === k)?.name ?? k}`;
+  try {
+    validateTrainingArgs(
+      { ...trainingArgs(f, command), outputDir: '', task },
+      { metricNames: metricNames(task), hasEval: command !== 'train' || f.validation !== undefined, name: flagOf, evalName: '--validation data to evaluate on' },
+    );
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
-  const metric = str(f, 'metric-for-best-model');
-  if (metric !== undefined) {
-    try {
-      checkMetric(metric, metricNames(task), `--metric-for-best-model for --task ${task}`);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-  }
-  if (f.resume && f['overwrite-output']) throw new UsageError('--resume and --overwrite-output exclude each other');
 }
 
 /** --max-length and --doc-stride against what the model and tokenizer can take. */
@@ -142,7 +137,7 @@ function checkDevice(f: Parsed): void {
 async function train(f: Parsed): Promise<number> {
   need(f, 'model', 'output', 'train');
   const task = f.task as Task;
-  checkCombinations(f, task);
+  checkCombinations(f, task, 'train');
   checkDevice(f);
   const out = str(f, 'output')!;
   const log = (s: string) => {
@@ -218,6 +213,7 @@ function checkHeadFitsTask(config: Record<string, unknown>, task: Task, dir: str
 async function loadForInference(f: Parsed, command: 'eval' | 'predict') {
   need(f, 'model', 'data');
   const task = f.task as Task;
+  checkCombinations(f, task, command);
   checkDevice(f);
   const { dir, config } = await modelConfig(str(f, 'model')!);
   checkHeadFitsTask(config, task, dir);

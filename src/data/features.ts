@@ -135,7 +135,7 @@ export async function buildFeatures(
   const labelIds = new Map(s.labels.map((l, i) => [l, i]));
   const write = (f: Feature) => {
     const line = Buffer.from(JSON.stringify(f) + '\n');
-    withFile(`${tmp}.jsonl`, 'write the feature cache', () => fs.writeSync(out, line));
+    fs.writeSync(out, line); // a failure is named once, below
     pos += line.length;
     offsets.push(pos);
     lengths.push(f.ids.length);
@@ -174,7 +174,7 @@ export async function buildFeatures(
   } catch (e) {
     fs.closeSync(out);
     fs.rmSync(`${tmp}.jsonl`, { force: true });
-    throw e;
+    throw fsError(e, dir, 'write the feature cache'); // file-system errors get the folder's name; others pass as they are
   }
   fs.closeSync(out);
   try {

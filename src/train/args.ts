@@ -142,14 +142,35 @@ export function checkArg(key: keyof TrainingArgs, v: unknown, name: string = key
   }
 }
 
-/** Validates a whole TrainingArgs object: unknown keys, each value, and the combinations. */
-export function validateTrainingArgs(a: TrainingArgs, metricNames?: readonly string[]): void {
+export interface ArgsContext {
+  /** the metrics the task reports: metricForBestModel must be one of them */
+  metricNames?: readonly string[];
+  /** whether evaluation data is given: evalSteps, early stopping and the best-model options need it */
+  hasEval?: boolean;
+  /** how messages name an option: its key (the library, the default) or its flag (the command) */
+  name?: (key: keyof TrainingArgs) => string;
+  /** how messages name the evaluation data */
+  evalName?: string;
+}
+
+/**
+ * Validates a whole TrainingArgs object: unknown keys, each value, and the combinations. The one
+ * check of both the Trainer and the command (which names flags through `name`).
+ */
+export function validateTrainingArgs(a: TrainingArgs, c: ArgsContext = {}): void {
+  const name = c.name ?? ((k: keyof TrainingArgs) => k);
   const known = Object.keys(ARG_RULES);
   checkKeys('TrainingArgs', a, known, Object.fromEntries(Object.entries(TRANSFORMERS_NAMES)));
-  for (const k of known as (keyof TrainingArgs)[]) checkArg(k, a[k]);
-  if (a.fp16 && a.bf16) throw new TypeError('fp16 and bf16 exclude each other');
-  if (a.fp16 && !(a.device ?? 'cpu').startsWith('cuda')) throw new TypeError('fp16 needs a CUDA device (dynamic loss scaling); on the CPU use bf16');
-  if (a.metricForBestModel !== undefined && metricNames) checkMetric(a.metricForBestModel, metricNames, 'metricForBestModel');
+  for (const k of known as (keyof TrainingArgs)[]) checkArg(k, a[k], name(k));
+  if (a.fp16 && a.bf16) throw new TypeError(`${name('fp16')} and ${name('bf16')} exclude each other`);
+  if (a.fp16 && !(a.device ?? 'cpu').startsWith('cuda')) throw new TypeError(`${name('fp16')} needs a CUDA device (dynamic loss scaling); on the CPU use ${name('bf16')}`);
+  if (a.resume && a.overwriteOutputDir) throw new TypeError(`${name('resume')} and ${name('overwriteOutputDir')} exclude each other`);
+  if (a.metricForBestModel !== undefined && c.metricNames) checkMetric(a.metricForBestModel, c.metricNames, name('metricForBestModel'));
+  if (c.hasEval === false) {
+    for (const k of ['evalSteps', 'earlyStoppingPatience', 'metricForBestModel', 'loadBestModelAtEnd'] as const) {
+      if (a[k] !== undefined && a[k] !== false) throw new TypeError(`${name(k)} needs ${c.evalName ?? 'evaluation data (eval)'}`);
+    }
+  }
 }
 
 /** Throws TypeError unless `metric` (with or without eval_) is one the task reports. */

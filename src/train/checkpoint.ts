@@ -45,6 +45,11 @@ interface StateFile extends TrainerState {
   optimizer: { lr: number[]; scalars: Record<string, number | boolean> };
 }
 
+/** Where the checkpoint of `step` lives in an output folder. */
+export function checkpointDir(outputDir: string, step: number): string {
+  return path.join(outputDir, 'checkpoints', `checkpoint-${step}`);
+}
+
 export function saveCheckpoint(
   outputDir: string,
   state: TrainerState,
@@ -54,7 +59,7 @@ export function saveCheckpoint(
   tokenizer?: PreTrainedTokenizer,
 ): string {
   const root = path.join(outputDir, 'checkpoints');
-  const final = path.join(root, `checkpoint-${state.globalStep}`);
+  const final = checkpointDir(outputDir, state.globalStep);
   const tmp = path.join(root, `.${path.basename(final)}.${process.pid}.tmp`);
   try {
     writeCheckpoint(tmp, final, state, model, opt, scaler, tokenizer);

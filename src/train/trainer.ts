@@ -19,7 +19,7 @@ import { PreTrainedTokenizer } from '../tokenize/tokenizer';
 import { checkKeys } from '../util/names';
 import { withFile } from '../util/fs';
 import { checkTask, validateTrainingArgs } from './args';
-import { loadCheckpointState, pruneCheckpoints, readCheckpointSettings, RunSettings, saveCheckpoint, TrainerState } from './checkpoint';
+import { checkpointDir, loadCheckpointState, pruneCheckpoints, readCheckpointSettings, RunSettings, saveCheckpoint, TrainerState } from './checkpoint';
 import { claimOutputDir, startOver } from './output';
 import { manualSeed } from '../tensor/create';
 import { computeMetrics, metricNames, Predictions } from './evaluate';
@@ -134,15 +134,10 @@ export class Trainer {
     checkKeys('Trainer options', o, ['model', 'tokenizer', 'train', 'eval', 'labels', 'args', 'callbacks']);
     if (!o.args || typeof o.args !== 'object') throw new TypeError('Trainer: args (TrainingArgs) is required');
     checkTask(o.args.task, 'TrainingArgs.task');
-    validateTrainingArgs(o.args, metricNames(o.args.task));
+    validateTrainingArgs(o.args, { metricNames: metricNames(o.args.task), hasEval: !!o.eval });
     this.opts = o;
     this.model = o.model as AnyModel;
     const a = o.args;
-    if (!o.eval) {
-      for (const k of ['evalSteps', 'earlyStoppingPatience', 'metricForBestModel', 'loadBestModelAtEnd'] as const) {
-        if (a[k] !== undefined && a[k] !== false) throw new TypeError(`TrainingArgs.${k} needs evaluation data (eval)`);
-      }
-    }
     this.args = {
       ...a,
       epochs: a.epochs ?? 3,
@@ -382,8 +377,8 @@ export class Trainer {
       const dir = typeof a.resume === 'string' ? a.resume : latestCheckpoint(out);
       if (!dir) throw new Error(`--resume: no checkpoint under ${path.join(out, 'checkpoints')}`);
       const saved = readCheckpointSettings(dir);
-      const changed = Object.keys(settings).filter((k) => saved !== null && JSON.stringify(saved[k]) !== JSON.stringify(settings[k]));
       if (saved === null) throw new Error(`${dir}: the checkpoint does not record the settings it was made with (an older fulltune); cannot check that resuming is exact`);
+      const changed = Object.keys(settings).filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(settings[k]));
       if (changed.length) {
         throw new Error(`cannot resume from ${dir}: ${changed.map((k) => `${k} was ${JSON.stringify(saved[k])}, now ${JSON.stringify(settings[k])}`).join('; ')}. Resume with the settings of the original run, or start over with --overwrite-output`);
       }
@@ -459,7 +454,7 @@ export class Trainer {
     const interruptIfAsked = async () => {
       if (this.stopReason === null) return;
       progress.done();
-      const dir = savedAt === state.globalStep ? path.join(out, 'checkpoints', `checkpoint-${state.globalStep}`) : await save(false);
+      const dir = savedAt === state.globalStep ? checkpointDir(out, state.globalStep) : await save(false);
       opt.dispose();
       scaler?.dispose();
       throw new TrainingInterrupted(this.stopReason, state.globalStep, dir);
@@ -581,7 +576,7 @@ export class Trainer {
         if (!(e instanceof EvaluationInterrupted)) throw e;
         opt.dispose();
         scaler?.dispose();
-        throw new TrainingInterrupted(this.stopReason ?? 'a stop request', state.globalStep, path.join(out, 'checkpoints', `checkpoint-${state.globalStep}`));
+        throw new TrainingInterrupted(this.stopReason ?? 'a stop request', state.globalStep, checkpointDir(out, state.globalStep));
       }
       for (const [k, v] of Object.entries(m)) metrics[`eval_${k}`] = v;
       if (!reuse) {

@@ -15,7 +15,8 @@ export function pidAlive(pid: number): boolean {
 /** Error for a file-system failure, naming the path and keeping the system's code (ENOSPC, EROFS, EACCES, ...). */
 export function fsError(e: unknown, file: string, doing: string): Error {
   const err = e as NodeJS.ErrnoException & { named?: boolean };
-  if (!err || typeof err.code !== 'string' || err.named) return e as Error; // not a file error, or named already
+  // only the system's errors (they carry a syscall; a tokenizer's 'GenericFailure' does not), once
+  if (!err || typeof err.code !== 'string' || typeof err.syscall !== 'string' || err.named) return e as Error;
   const why: Record<string, string> = {
     ENOSPC: 'no space left on the device',
     EROFS: 'the file system is read-only',
