@@ -125,3 +125,9 @@ FT_FN(norm) {
   at::OptionalIntArrayRef d = dims ? at::OptionalIntArrayRef(*dims) : at::OptionalIntArrayRef();
   return ft::ret(a.env(), at::linalg_vector_norm(a.tensor(0), a.f64(1), d, a.missing(3) ? false : a.flag(3)));
 }
+
+// Rotary position embeddings need the angles' sines and cosines computed as torch does (float32).
+FT_UNARY(sin, at::sin(x))
+FT_UNARY(cos, at::cos(x))
+// cumsum(x, dim): running sums (position ids from a padding mask, nucleus sampling).
+FT_FN(cumsum) { return ft::ret(a.env(), at::cumsum(a.tensor(0), a.i64(1))); }

@@ -27,11 +27,14 @@ FT_FN(dropout) { return ft::ret(a.env(), at::dropout(a.tensor(0), a.f64(1), a.fl
 // embedding(weight, indices, paddingIdx): rows of weight; paddingIdx (-1: none) gets no gradient.
 FT_FN(embedding) { return ft::ret(a.env(), at::embedding(a.tensor(0), a.tensor(1), a.i64(2))); }
 
-// scaledDotProductAttention(q, k, v, mask?, dropoutP, isCausal, scale?)
-// q (B, H, Tq, D), k/v (B, H, Tk, D); mask bool (true = attend) or additive float, broadcastable to (B, H, Tq, Tk).
+// scaledDotProductAttention(q, k, v, mask?, dropoutP, isCausal, scale?, enableGqa?)
+// q (B, H, Tq, D), k/v (B, Hkv, Tk, D) with H a multiple of Hkv when enableGqa (grouped-query
+// attention without repeating keys); mask bool (true = attend) or additive float,
+// broadcastable to (B, H, Tq, Tk).
 FT_FN(scaledDotProductAttention) {
+  const bool gqa = !a.missing(7) && a.flag(7);
   return ft::ret(a.env(), at::scaled_dot_product_attention(a.tensor(0), a.tensor(1), a.tensor(2), a.optTensor(3), a.f64(4),
-                                                           a.flag(5), a.optF64(6)));
+                                                           a.flag(5), a.optF64(6), gqa));
 }
 
 // crossEntropy(logits, target, weight?, reduction, ignoreIndex, labelSmoothing)

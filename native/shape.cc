@@ -63,3 +63,9 @@ FT_FN(copy_) {
   a.tensor(0).copy_(a.tensor(1));
   return a.env().Undefined();
 }
+
+// triu(x, diagonal) / tril(x, diagonal): the upper / lower triangle (causal and sliding-window masks).
+FT_FN(triu) { return ft::ret(a.env(), at::triu(a.tensor(0), a.i64(1))); }
+FT_FN(tril) { return ft::ret(a.env(), at::tril(a.tensor(0), a.i64(1))); }
+// scatter(x, dim, index, src): a copy of x with src written at index along dim (out of place).
+FT_FN(scatter) { return ft::ret(a.env(), at::scatter(a.tensor(0), a.i64(1), a.tensor(2), a.tensor(3))); }

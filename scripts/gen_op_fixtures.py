@@ -191,6 +191,27 @@ case("toBfloat16", [a], lambda x: x.to(torch.bfloat16).float())
 case("toFloat16", [a], lambda x: x.to(torch.float16).float())
 case("clone", [a], lambda x: x.clone())
 
+# decoder ops: rotary angles, masks, grouped-query attention, selection for generation
+case("sin", [a * 3], torch.sin)
+case("cos", [a * 3], torch.cos)
+case("cumsum", [m], lambda x: x.cumsum(1))
+case("triu", [r(4, 5)], lambda x: x.triu(1))
+case("tril", [r(4, 5)], lambda x: x.tril(-1))
+case("scatter", [r(3, 5), torch.tensor([[0, 4], [2, 2], [1, 3]]), r(3, 2)], lambda x, i, s: x.scatter(1, i, s))
+case("topk", [r(4, 7)], lambda x: tuple(torch.topk(x, 3, dim=-1)))
+case("topkSmallest", [r(4, 7)], lambda x: tuple(torch.topk(x, 2, dim=0, largest=False)))
+case("sort", [r(3, 6)], lambda x: tuple(torch.sort(x, dim=-1, descending=True, stable=True)))
+qg, kg, vg = r(2, 4, 5, 3), r(2, 2, 5, 3), r(2, 2, 5, 3)
+case("sdpaGqaCausal", [qg, kg, vg], lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True))
+gmask = torch.ones(2, 1, 5, 5, dtype=torch.bool).tril()
+gmask[1, :, :, 0] = False
+gmask[1, :, 0, 0] = True
+case("sdpaGqaMask", [qg, kg, vg, gmask], lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m, enable_gqa=True))
+torch.manual_seed(5)
+probs = torch.softmax(torch.randn(3, 6), -1)
+torch.manual_seed(11)
+CASES.append({"name": "multinomialSeed11", "inputs": [enc(probs)], "outputs": [enc(torch.multinomial(probs, 4, replacement=True))]})
+
 # random number generation with a seed: the same streams as torch
 torch.manual_seed(42)
 CASES.append({"name": "randnSeed42", "inputs": [], "outputs": [enc(torch.randn(3, 5))]})

@@ -142,6 +142,30 @@ const OPS: Record<string, Op> = {
   toBfloat16: (x) => x.to('bfloat16').float(),
   toFloat16: (x) => x.to('float16').float(),
   clone: (x) => x.clone(),
+  sin: (x) => x.sin(),
+  cos: (x) => x.cos(),
+  cumsum: (x) => x.cumsum(1),
+  triu: (x) => x.triu(1),
+  tril: (x) => x.tril(-1),
+  scatter: (x, i, s) => x.scatter(1, i, s),
+  topk: (x) => {
+    const r = x.topk(3, -1);
+    return [r.values, r.indices];
+  },
+  topkSmallest: (x) => {
+    const r = x.topk(2, 0, false);
+    return [r.values, r.indices];
+  },
+  sort: (x) => {
+    const r = x.sort(-1, true);
+    return [r.values, r.indices];
+  },
+  sdpaGqaCausal: (q, k, v) => ft.scaledDotProductAttention(q, k, v, { isCausal: true, enableGqa: true }),
+  sdpaGqaMask: (q, k, v, m) => ft.scaledDotProductAttention(q, k, v, { attnMask: m, enableGqa: true }),
+  multinomialSeed11: (p) => {
+    ft.manualSeed(11);
+    return ft.multinomial(p, 4, true);
+  },
   randnSeed42: () => {
     ft.manualSeed(42);
     return ft.randn([3, 5], { device: DEVICE }).to('cpu');
@@ -165,7 +189,7 @@ const OPS: Record<string, Op> = {
 const RTOL = 1e-5;
 const ATOL = 1e-6;
 // CPU random streams differ from CUDA's; those cases are checked on the CPU only.
-const CPU_ONLY = new Set(['randnSeed42', 'randSeed42', 'randintSeed42', 'dropoutSeeded']);
+const CPU_ONLY = new Set(['randnSeed42', 'randSeed42', 'randintSeed42', 'dropoutSeeded', 'multinomialSeed11']);
 
 describe(`ops against PyTorch (${DEVICE})`, () => {
   test('every fixture case has an implementation and vice versa', () => {

@@ -75,12 +75,21 @@ export interface AttentionOptions {
   isCausal?: boolean;
   /** Defaults to 1/sqrt(head dim). */
   scale?: number | null;
+  /** Grouped-query attention: k and v have fewer heads (a divisor of q's), shared without being repeated. */
+  enableGqa?: boolean;
 }
-/** softmax(q k^T * scale + mask) v; q (B, H, Tq, D), k and v (B, H, Tk, D). */
+/** softmax(q k^T * scale + mask) v; q (B, H, Tq, D), k and v (B, H, Tk, D) (or (B, Hkv, Tk, D) with enableGqa). torch's F.scaled_dot_product_attention. */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions = {}): Tensor {
   return new Tensor(
-    native.scaledDotProductAttention(q.handle, k.handle, v.handle, h(o.attnMask), o.dropoutP ?? 0, o.isCausal ?? false, o.scale ?? null),
+    native.scaledDotProductAttention(q.handle, k.handle, v.handle, h(o.attnMask), o.dropoutP ?? 0, o.isCausal ?? false, o.scale ?? null, o.enableGqa ?? false),
   );
+}
+/**
+ * numSamples draws per row of probs (R, V) or (V) (non-negative weights, not all zero) from the
+ * default generator (manualSeed): torch.multinomial. int64 (R, numSamples).
+ */
+export function multinomial(probs: Tensor, numSamples: number, replacement = false): Tensor {
+  return new Tensor(native.multinomial(probs.handle, numSamples, replacement));
 }
 export interface CrossEntropyOptions {
   weight?: Tensor | null;

@@ -88,6 +88,8 @@ export interface NativeAddon {
   relu(a: H): H;
   silu(a: H): H;
   erf(a: H): H;
+  sin(a: H): H;
+  cos(a: H): H;
   square(a: H): H;
   reciprocal(a: H): H;
   logicalNot(a: H): H;
@@ -108,6 +110,10 @@ export interface NativeAddon {
   minDim(a: H, dim: number, keepdim: boolean): [H, H];
   amax(a: H, dims: number[], keepdim: boolean): H;
   argmax(a: H, dim?: number | null, keepdim?: boolean): H;
+  cumsum(a: H, dim: number): H;
+  topk(a: H, k: number, dim: number, largest: boolean): [H, H];
+  sort(a: H, dim: number, descending: boolean): [H, H];
+  multinomial(probs: H, numSamples: number, replacement: boolean): H;
   norm(a: H, ord: number, dims?: number[] | null, keepdim?: boolean): H;
   // shape and indexing
   reshape(a: H, shape: number[]): H;
@@ -122,6 +128,9 @@ export interface NativeAddon {
   slice(a: H, dim: number, start: number | null, end: number | null, step: number): H;
   select(a: H, dim: number, index: number): H;
   indexSelect(a: H, dim: number, index: H): H;
+  triu(a: H, diagonal: number): H;
+  tril(a: H, diagonal: number): H;
+  scatter(a: H, dim: number, index: H, src: H): H;
   gather(a: H, dim: number, index: H): H;
   cat(ts: H[], dim: number): H;
   stack(ts: H[], dim: number): H;
@@ -146,7 +155,7 @@ export interface NativeAddon {
   /** The fused kernel's keep flags (uint8) for elements first .. first + count - 1 under seed seedHi * 2^32 + seedLo. */
   fusedDropoutMask(seedLo: number, seedHi: number, p: number, first: number, count: number): H;
   embedding(w: H, idx: H, paddingIdx: number): H;
-  scaledDotProductAttention(q: H, k: H, v: H, mask: H | null, dropoutP: number, isCausal: boolean, scale: number | null): H;
+  scaledDotProductAttention(q: H, k: H, v: H, mask: H | null, dropoutP: number, isCausal: boolean, scale: number | null, enableGqa?: boolean): H;
   crossEntropy(logits: H, target: H, weight: H | null, reduction: Red, ignoreIndex: number, labelSmoothing: number): H;
   mseLoss(a: H, b: H, reduction: Red): H;
   bceWithLogits(x: H, y: H, weight: H | null, posWeight: H | null, reduction: Red): H;

@@ -249,6 +249,12 @@ export class Tensor implements Disposable {
   silu(): Tensor {
     return new Tensor(native.silu(this._h));
   }
+  sin(): Tensor {
+    return new Tensor(native.sin(this._h));
+  }
+  cos(): Tensor {
+    return new Tensor(native.cos(this._h));
+  }
   erf(): Tensor {
     return new Tensor(native.erf(this._h));
   }
@@ -299,6 +305,32 @@ export class Tensor implements Disposable {
   }
   amax(dim: number | number[], keepdim = false): Tensor {
     return new Tensor(native.amax(this._h, dims(dim) as number[], keepdim));
+  }
+  /** Running sums along dim (torch.cumsum). */
+  cumsum(dim: number): Tensor {
+    return new Tensor(native.cumsum(this._h, dim));
+  }
+  /** The k largest (or smallest) entries along dim, sorted (torch.topk). RangeError-like TypeError for k out of range. */
+  topk(k: number, dim = -1, largest = true): { values: Tensor; indices: Tensor } {
+    const [v, i] = native.topk(this._h, k, dim, largest);
+    return { values: new Tensor(v), indices: new Tensor(i) };
+  }
+  /** Stable sort along dim (torch.sort(stable=True)). */
+  sort(dim = -1, descending = false): { values: Tensor; indices: Tensor } {
+    const [v, i] = native.sort(this._h, dim, descending);
+    return { values: new Tensor(v), indices: new Tensor(i) };
+  }
+  /** The upper triangle: elements below `diagonal` set to zero (torch.triu). */
+  triu(diagonal = 0): Tensor {
+    return new Tensor(native.triu(this._h, diagonal));
+  }
+  /** The lower triangle: elements above `diagonal` set to zero (torch.tril). */
+  tril(diagonal = 0): Tensor {
+    return new Tensor(native.tril(this._h, diagonal));
+  }
+  /** A copy with src written at index along dim (torch.scatter, out of place). */
+  scatter(dim: number, index: Tensor, src: Tensor): Tensor {
+    return new Tensor(native.scatter(this._h, dim, index.handle, src.handle));
   }
   argmax(dim?: number, keepdim = false): Tensor {
     return new Tensor(native.argmax(this._h, dim ?? null, keepdim));
