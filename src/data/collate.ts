@@ -8,6 +8,8 @@ export interface Batch {
   inputIds: Tensor; // (B, T) int64
   attentionMask: Tensor; // (B, T) int64
   tokenTypeIds: Tensor | null; // (B, T) int64
+  /** (B, T) int64: positions restarting at each packed document; null: 0..T-1 */
+  positionIds?: Tensor | null;
   labels: Tensor | null; // (B) int64 | (B, L) float | (B) float | (B, T) int64
   startPositions: Tensor | null; // (B) int64, QA
   endPositions: Tensor | null;

@@ -65,7 +65,10 @@ export function loadPretrainedWeights(
   const keys = ck.keys();
   let rename = (k: string) => k;
   if (prefix !== null && !keys.some((k) => k.startsWith(`${prefix}.`))) rename = (k) => `${prefix}.${k}`;
-  else if (prefix === null && keys.some((k) => k.startsWith('bert.'))) rename = (k) => (k.startsWith('bert.') ? k.slice(5) : k);
+  else if (prefix === null) {
+    const head = `${model.baseModelPrefix}.`;
+    if (keys.some((k) => k.startsWith(head))) rename = (k) => (k.startsWith(head) ? k.slice(head.length) : k);
+  }
   const byModelKey = new Map(keys.map((k) => [legacyName(rename(k)), k]));
   const m = model.matchState(new Map([...byModelKey].map(([mk, k]) => [mk, ck.shape(k)])));
 

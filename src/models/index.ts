@@ -12,4 +12,8 @@ export {
   AutoModelForTokenClassification,
   AutoModelForQuestionAnswering,
   AutoModelForMaskedLM,
+  AutoModelForCausalLM,
 } from './auto';
+export type { AnyPreTrainedModel } from './auto';
+export { registerFamily, supportedModelTypes, buildModel, headOfArchitecture } from './registry';
+export type { ModelFamily, HeadKind, ArchitectureSpec } from './registry';

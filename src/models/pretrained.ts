@@ -17,6 +17,11 @@ export abstract class PreTrainedModel<C extends PretrainedConfigLike = Pretraine
    * checkpoint into a base model without it, as Hugging Face does.
    */
   abstract readonly basePrefix: string | null;
+  /**
+   * The family's base_model_prefix (`bert`, `transformer`, `model`): where head models hold the
+   * base model, and what a base model strips from a head checkpoint's keys.
+   */
+  abstract readonly baseModelPrefix: string;
   /** Keys that may be absent from a checkpoint: newly initialised heads (each announced). */
   abstract readonly headKeys: RegExp[];
   /**

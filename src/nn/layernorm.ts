@@ -1,10 +1,10 @@
-import { Module } from './module';
+import { Normalization } from './norm';
 import { Tensor } from '../tensor/tensor';
 import { layerNorm } from '../tensor/functional';
 import { ones, zeros } from './init';
 
 /** torch.nn.LayerNorm over the last dimension, keys `weight` and `bias`. */
-export class LayerNorm extends Module {
+export class LayerNorm extends Normalization {
   weight: Tensor;
   bias: Tensor;
   constructor(readonly dim: number, readonly eps = 1e-5) {

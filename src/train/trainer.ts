@@ -8,11 +8,10 @@ import { Batch, SamplerKind, collate, epochOrder } from '../data/collate';
 import { Feature, FeatureStore } from '../data/features';
 import { Task } from '../data/tasks';
 import { PreTrainedModel } from '../models/pretrained';
-import { LayerNorm } from '../nn/layernorm';
+import { Normalization } from '../nn/norm';
 import { autocast, GradScaler } from '../tensor/amp';
 import { noGrad } from '../tensor/autograd';
 import { Device } from '../tensor/dtype';
-import { bceWithLogits, crossEntropy, mseLoss } from '../tensor/functional';
 import { scope, tidy } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
 import { PreTrainedTokenizer } from '../tokenize/tokenizer';
@@ -163,10 +162,10 @@ export class Trainer {
     this.stopReason = reason;
   }
 
-  /** Parameter groups as transformers makes them: no weight decay on biases and LayerNorm weights. */
+  /** Parameter groups as transformers makes them: no weight decay on biases and normalisation (LayerNorm, RMSNorm) weights. */
   private paramGroups(): { params: Tensor[]; weightDecay: number }[] {
     const noDecay = new Set<Tensor>();
-    for (const [, m] of this.model.namedModules()) if (m instanceof LayerNorm) noDecay.add(m.weight);
+    for (const [, m] of this.model.namedModules()) if (m instanceof Normalization) for (const p of m.parameters()) noDecay.add(p);
     const decay: Tensor[] = [];
     const rest: Tensor[] = [];
     for (const [name, p] of this.model.namedParameters()) (name.endsWith('bias') || noDecay.has(p) ? rest : decay).push(p);
@@ -182,32 +181,24 @@ export class Trainer {
     return new AdamW(groups, { lr: this.args.lr, betas: this.args.adamBetas, eps: this.args.adamEps ?? 1e-8 });
   }
 
+  /**
+   * The model on a batch; with targets in the batch its loss is summed over them (not averaged):
+   * the caller divides by the targets of the whole accumulated step, so that accumulation equals
+   * one big batch. The model computes its own loss; the Trainer knows no task's loss.
+   */
   private forward(b: Batch): Record<string, Tensor | null> {
-    const run = () =>
-      this.model.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask, tokenTypeIds: b.tokenTypeIds });
+    const inputs: Record<string, unknown> = { inputIds: b.inputIds, attentionMask: b.attentionMask, lossReduction: 'sum' };
+    for (const k of ['tokenTypeIds', 'positionIds', 'labels', 'startPositions', 'endPositions'] as const) if (b[k]) inputs[k] = b[k];
+    const run = () => this.model.forward(inputs);
     const dev = this.args.device.startsWith('cuda') ? 'cuda' : 'cpu';
     if (this.args.bf16) return autocast(dev, 'bfloat16', run);
     if (this.args.fp16) return autocast('cuda', 'float16', run);
     return run();
   }
 
-  /**
-   * The batch's loss summed over its targets (not averaged): the caller divides by the targets
-   * of the whole accumulated step, so that accumulation equals one big batch.
-   */
-  private lossSum(out: Record<string, Tensor | null>, b: Batch): Tensor {
-    const task = this.args.task;
-    if (task === 'question-answering') {
-      const T = out.startLogits!.size(1);
-      const s = crossEntropy(out.startLogits!.float(), b.startPositions!.clamp(0, T), { ignoreIndex: T, reduction: 'sum' });
-      const e = crossEntropy(out.endLogits!.float(), b.endPositions!.clamp(0, T), { ignoreIndex: T, reduction: 'sum' });
-      return s.add(e).div(2);
-    }
-    const logits = out.logits!.float();
-    if (task === 'regression') return mseLoss(logits.view(-1), b.labels!.view(-1), 'sum');
-    if (task === 'multi-label') return bceWithLogits(logits, b.labels!, { reduction: 'sum' });
-    const L = logits.size(-1);
-    return crossEntropy(logits.view(-1, L), b.labels!.view(-1), { reduction: 'sum' });
+  private lossSum(out: Record<string, Tensor | null>): Tensor {
+    if (!out.loss) throw new Error(`${this.model.architecture} returned no loss for a batch with targets`);
+    return out.loss;
   }
 
   private batch(features: Feature[]): Batch {
@@ -215,7 +206,7 @@ export class Trainer {
     const b = collate(features, this.args.task, tok?.padTokenId ?? 0);
     if (this.args.device === 'cpu') return b;
     const mv = (t: Tensor | null) => (t ? t.to(this.args.device) : null);
-    return { ...b, inputIds: mv(b.inputIds)!, attentionMask: mv(b.attentionMask)!, tokenTypeIds: mv(b.tokenTypeIds), labels: mv(b.labels), startPositions: mv(b.startPositions), endPositions: mv(b.endPositions) };
+    return { ...b, inputIds: mv(b.inputIds)!, attentionMask: mv(b.attentionMask)!, tokenTypeIds: mv(b.tokenTypeIds), positionIds: mv(b.positionIds ?? null), labels: mv(b.labels), startPositions: mv(b.startPositions), endPositions: mv(b.endPositions) };
   }
 
   private mainMetric(): { name: string; greater: boolean } {
@@ -262,7 +253,7 @@ export class Trainer {
             const b = this.batch(feats);
             const o = this.forward(b);
             if (b.labels || b.startPositions) {
-              out.lossSum += this.lossSum(o, b).item();
+              out.lossSum += this.lossSum(o).item();
               out.lossItems += b.numItems;
             }
             if (this.args.task === 'question-answering') {
@@ -479,7 +470,7 @@ export class Trainer {
           let sum = 0;
           for (const b of collated) {
             sum += tidy(() => {
-              const loss = this.lossSum(this.forward(b), b).div(Math.max(1, numItems));
+              const loss = this.lossSum(this.forward(b)).div(Math.max(1, numItems));
               (scaler ? scaler.scaleLoss(loss) : loss).backward();
               return loss.item();
             });

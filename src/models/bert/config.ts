@@ -2,8 +2,9 @@
 // Defaults are Hugging Face's BertConfig defaults (bert-base-uncased), declared here once.
 import * as os from 'os';
 import { Activation, ACTIVATIONS } from '../../nn/activations';
+import { ConfigError, ConfigReader, labelFields, ProblemType } from '../config';
 
-export type ProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
+export type { ProblemType } from '../config';
 
 export interface BertConfig {
   model_type: 'bert';
@@ -49,30 +50,7 @@ export const BERT_DEFAULTS = {
   problem_type: null,
 } as const;
 
-export class ConfigError extends Error {
-  constructor(where: string, msg: string) {
-    super(`${where}: ${msg}`);
-    this.name = 'ConfigError';
-  }
-}
-
-/** More classes than any classification head is trained on (a typo like 1e8 would exhaust memory building label maps). */
-const MAX_LABELS = 1_000_000;
-
-/** num_labels as Hugging Face derives it: the size of id2label (2 when absent). */
-export function numLabels(c: BertConfig): number {
-  return Object.keys(c.id2label).length;
-}
-
-function labelMaps(n: number): { id2label: Record<string, string>; label2id: Record<string, number> } {
-  const id2label: Record<string, string> = {};
-  const label2id: Record<string, number> = {};
-  for (let i = 0; i < n; i++) {
-    id2label[String(i)] = `LABEL_${i}`;
-    label2id[`LABEL_${i}`] = i;
-  }
-  return { id2label, label2id };
-}
+export { ConfigError, numLabels } from '../config';
 
 /**
  * Refuses a config whose float32 weights would not fit in this machine's memory (a typo such as
@@ -137,32 +115,7 @@ export function bertConfig(raw: Record<string, unknown>, where = 'config.json', 
   const cd = src.classifier_dropout ?? null;
   if (cd !== null && (typeof cd !== 'number' || !(cd >= 0 && cd < 1))) throw new ConfigError(where, `classifier_dropout must be a number in [0, 1) or null, got ${JSON.stringify(cd)}`);
   c.classifier_dropout = cd;
-  const pt = src.problem_type ?? null;
-  if (pt !== null && !['regression', 'single_label_classification', 'multi_label_classification'].includes(pt as string)) {
-    throw new ConfigError(where, `problem_type '${String(pt)}' is not one of regression, single_label_classification, multi_label_classification`);
-  }
-  c.problem_type = pt;
-
-  // Labels: id2label wins; else num_labels; else 2 (Hugging Face's default).
-  const count = (v: unknown, what: string): number => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_LABELS) throw new ConfigError(where, `${what} must be an integer from 1 to ${MAX_LABELS}, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  if (overrides.num_labels !== undefined && overrides.id2label === undefined) {
-    Object.assign(c, labelMaps(count(overrides.num_labels, 'num_labels')));
-  } else if (src.id2label && typeof src.id2label === 'object') {
-    const id2label: Record<string, string> = {};
-    for (const [k, v] of Object.entries(src.id2label as Record<string, unknown>)) {
-      if (!/^\d+$/.test(k)) throw new ConfigError(where, `id2label key '${k}' is not an integer`);
-      id2label[String(Number(k))] = String(v);
-    }
-    const n = count(Object.keys(id2label).length, 'the number of id2label entries');
-    for (let i = 0; i < n; i++) if (!(String(i) in id2label)) throw new ConfigError(where, `id2label is missing id ${i}`);
-    c.id2label = id2label;
-    c.label2id = Object.fromEntries(Object.entries(id2label).map(([k, v]) => [v, Number(k)]));
-  } else {
-    Object.assign(c, labelMaps(src.num_labels === undefined || src.num_labels === null ? 2 : count(src.num_labels, 'num_labels')));
-  }
+  Object.assign(c, labelFields(new ConfigReader(src, where), overrides));
   delete c.num_labels;
   return c as BertConfig;
 }

@@ -5,12 +5,20 @@ import { LayerNorm } from '../../nn/layernorm';
 import { Dropout } from '../../nn/dropout';
 import { activation } from '../../nn/activations';
 import { Tensor } from '../../tensor/tensor';
-import { bceWithLogits, crossEntropy, mseLoss } from '../../tensor/functional';
+import { crossEntropy } from '../../tensor/functional';
+import { LossReduction, sequenceClassificationLoss } from '../losses';
 import { PreTrainedModel } from '../pretrained';
 import { BertConfig, numLabels } from './config';
 import { BertInputs, BertModel } from './model';
 
 const LEGACY_POSITION_IDS = /^bert\.embeddings\.position_ids$/;
+
+/** What a head's forward takes beyond the base model's inputs: labels, and the loss's reduction. */
+export interface HeadInputs {
+  labels?: Tensor | null;
+  /** 'mean' (transformers' default) or 'sum' over the targets (a Trainer normalising over an accumulated batch). */
+  lossReduction?: LossReduction;
+}
 
 export interface ClassifierOutput {
   loss: Tensor | null;
@@ -20,6 +28,7 @@ export interface ClassifierOutput {
 
 abstract class BertHeadModel extends PreTrainedModel<BertConfig> {
   readonly basePrefix = 'bert';
+  readonly baseModelPrefix = 'bert';
   bert: BertModel;
   protected constructor(config: BertConfig, pooler: boolean) {
     super(config);
@@ -45,21 +54,10 @@ export class BertForSequenceClassification extends BertHeadModel {
   }
 
   /** labels: int64 (B) class ids; float (B, numLabels) multi-hot; float (B) or (B, 1) regression targets. */
-  forward(x: BertInputs & { labels?: Tensor | null }): ClassifierOutput {
+  forward(x: BertInputs & HeadInputs): ClassifierOutput {
     const pooled = this.bert.forward(x).poolerOutput!; // (B, C)
     const logits = this.classifier.forward(this.dropout.forward(pooled)); // (B, L)
-    if (!x.labels) return { loss: null, logits };
-    const n = numLabels(this.config);
-    let pt = this.config.problem_type;
-    if (pt === null) {
-      // Hugging Face decides once, from the first labels it sees, and records it in the config.
-      pt = n === 1 ? 'regression' : x.labels.dtype === 'int64' || x.labels.dtype === 'int32' ? 'single_label_classification' : 'multi_label_classification';
-      this.config.problem_type = pt;
-    }
-    let loss: Tensor;
-    if (pt === 'regression') loss = n === 1 ? mseLoss(logits.squeeze(), x.labels.squeeze()) : mseLoss(logits, x.labels);
-    else if (pt === 'single_label_classification') loss = crossEntropy(logits.view(-1, n), x.labels.view(-1));
-    else loss = bceWithLogits(logits, x.labels);
+    const loss = x.labels ? sequenceClassificationLoss(this.config, logits, x.labels, x.lossReduction) : null;
     return { loss, logits };
   }
 }
@@ -78,11 +76,11 @@ export class BertForTokenClassification extends BertHeadModel {
     this.classifier = new Linear(config.hidden_size, numLabels(config), { std: config.initializer_range });
   }
 
-  forward(x: BertInputs & { labels?: Tensor | null }): ClassifierOutput {
+  forward(x: BertInputs & HeadInputs): ClassifierOutput {
     const h = this.bert.forward(x).lastHiddenState; // (B, T, C)
     const logits = this.classifier.forward(this.dropout.forward(h)); // (B, T, L)
     const n = numLabels(this.config);
-    const loss = x.labels ? crossEntropy(logits.view(-1, n), x.labels.view(-1)) : null;
+    const loss = x.labels ? crossEntropy(logits.view(-1, n), x.labels.view(-1), { reduction: x.lossReduction ?? 'mean' }) : null;
     return { loss, logits };
   }
 }
@@ -106,7 +104,7 @@ export class BertForQuestionAnswering extends BertHeadModel {
   }
 
   /** startPositions/endPositions (B): positions outside the sequence are clamped and ignored, as Hugging Face does. */
-  forward(x: BertInputs & { startPositions?: Tensor | null; endPositions?: Tensor | null }): QAOutput {
+  forward(x: BertInputs & { startPositions?: Tensor | null; endPositions?: Tensor | null; lossReduction?: LossReduction }): QAOutput {
     const h = this.bert.forward(x).lastHiddenState; // (B, T, C)
     const logits = this.qa_outputs.forward(h); // (B, T, 2)
     const [s, e] = logits.split(1, -1);
@@ -117,8 +115,9 @@ export class BertForQuestionAnswering extends BertHeadModel {
       const T = startLogits.size(1);
       const sp = x.startPositions.ndim > 1 ? x.startPositions.squeeze(-1) : x.startPositions;
       const ep = x.endPositions.ndim > 1 ? x.endPositions.squeeze(-1) : x.endPositions;
-      const ls = crossEntropy(startLogits, sp.clamp(0, T), { ignoreIndex: T });
-      const le = crossEntropy(endLogits, ep.clamp(0, T), { ignoreIndex: T });
+      const reduction = x.lossReduction ?? 'mean';
+      const ls = crossEntropy(startLogits, sp.clamp(0, T), { ignoreIndex: T, reduction });
+      const le = crossEntropy(endLogits, ep.clamp(0, T), { ignoreIndex: T, reduction });
       loss = ls.add(le).div(2);
     }
     return { loss, startLogits, endLogits };
@@ -179,10 +178,10 @@ export class BertForMaskedLM extends BertHeadModel {
     this.cls = new BertOnlyMLMHead(config, this.bert.embeddings.word_embeddings.weight);
   }
 
-  forward(x: BertInputs & { labels?: Tensor | null }): ClassifierOutput {
+  forward(x: BertInputs & HeadInputs): ClassifierOutput {
     const h = this.bert.forward(x).lastHiddenState; // (B, T, C)
     const logits = this.cls.predictions.forward(h); // (B, T, V)
-    const loss = x.labels ? crossEntropy(logits.view(-1, this.config.vocab_size), x.labels.view(-1)) : null;
+    const loss = x.labels ? crossEntropy(logits.view(-1, this.config.vocab_size), x.labels.view(-1), { reduction: x.lossReduction ?? 'mean' }) : null;
     return { loss, logits };
   }
 }

@@ -54,6 +54,7 @@ export interface BertModelOutput {
 export class BertModel extends PreTrainedModel<BertConfig> {
   readonly architecture = 'BertModel';
   readonly basePrefix = null;
+  readonly baseModelPrefix = 'bert';
   readonly headKeys = [];
   // a head checkpoint's heads, and the legacy persistent position_ids buffer
   readonly ignoredKeys = [/^cls\./, /^classifier\./, /^qa_outputs\./, /(^|\.)embeddings\.position_ids$/];

@@ -1,0 +1,2 @@
+// Loads every model family so that each registers itself (see registry.ts).
+import './bert';

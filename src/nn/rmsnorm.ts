@@ -1,0 +1,21 @@
+import { Tensor } from '../tensor/tensor';
+import { Normalization } from './norm';
+import { ones } from './init';
+
+/**
+ * Root-mean-square normalisation over the last dimension, key `weight`: transformers'
+ * LlamaRMSNorm, computed in float32 and cast back before the weight, as there:
+ * weight * (x / sqrt(mean(x^2) + eps)).to(x.dtype).
+ */
+export class RMSNorm extends Normalization {
+  weight: Tensor;
+  constructor(readonly dim: number, readonly eps = 1e-6) {
+    super();
+    this.weight = ones([dim]);
+  }
+  forward(x: Tensor): Tensor {
+    const h = x.float(); // (..., C)
+    const y = h.mul(h.square().mean(-1, true).add(this.eps).rsqrt());
+    return this.weight.mul(x.dtype === 'float32' ? y : y.to(x.dtype));
+  }
+}
