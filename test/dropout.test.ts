@@ -464,9 +464,15 @@ describe('train mode against transformers (dropout on)', () => {
         out.logits.toNumbers().forEach((v, i) => expect(Math.abs(v - want.logits[i])).toBeLessThan(1e-5));
         expect(Math.abs(out.loss!.item() - want.loss)).toBeLessThan(1e-6 * want.loss);
         out.loss!.backward();
+        // key biases' true gradient is zero (softmax ignores a shift common to every key): both
+        // sides hold float32 round-off there (sums about 5e-9, differing by up to 40% on an AMD
+        // EPYC), so those are compared against the largest gradient sum (about 35) instead
+        const largest = Math.max(...Object.values(want.grad_sums));
         for (const [k, prm] of model.namedParameters()) {
           const g = prm.grad!.abs().sum().item();
-          expect({ k, step: s, rel: Math.abs(g - want.grad_sums[k]) / want.grad_sums[k] < 1e-5 }).toEqual({ k, step: s, rel: true });
+          const tol = /attention\.self\.key\.bias$/.test(k) ? 1e-9 * largest : 1e-5 * want.grad_sums[k];
+          if (process.env.FULLTUNE_MEASURE) fs.appendFileSync(process.env.FULLTUNE_MEASURE, JSON.stringify({ k, g, want: want.grad_sums[k], largest }) + '\n');
+          expect({ k, step: s, close: Math.abs(g - want.grad_sums[k]) <= tol }).toEqual({ k, step: s, close: true });
         }
       });
     }

@@ -68,12 +68,16 @@ export class ConfigReader {
     if (typeof v !== 'boolean') this.fail(`${k} must be true or false, got ${JSON.stringify(v)}`);
     return v;
   }
-  /** An integer token id below vocabSize, or null when absent. A list takes its first entry (as generation does). */
-  tokenId(k: string, vocabSize: number): number | null {
+  /**
+   * A non-negative integer token id (below vocabSize when given: ids that index the embedding),
+   * or null when absent. A list takes its first entry.
+   */
+  tokenId(k: string, vocabSize: number | null): number | null {
     let v = this.src[k];
     if (Array.isArray(v)) v = v[0];
     if (v === undefined || v === null) return null;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= vocabSize) this.fail(`${k} must be a token id in [0, ${vocabSize}), got ${JSON.stringify(this.src[k])}`);
+    const max = vocabSize ?? Number.MAX_SAFE_INTEGER;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= max) this.fail(`${k} must be a token id in [0, ${vocabSize ?? 'inf'}), got ${JSON.stringify(this.src[k])}`);
     return v;
   }
   oneOf<T extends string>(k: string, def: T, allowed: readonly T[]): T {

@@ -1,2 +1,4 @@
 // Loads every model family so that each registers itself (see registry.ts).
 import './bert';
+import './gpt2';
+import './llama';

@@ -37,7 +37,7 @@ export class RotaryEmbedding {
       let f = invFreq(c.theta, c.dim);
       if (c.type === 'linear') f = f.div(c.factor!);
       if (c.type === 'llama3') f = llama3(f, c);
-      return f.toArray() as Float32Array;
+      return Float32Array.from(f.toArray() as Float32Array); // a copy in this realm (jest runs tests in its own)
     });
     this.current = this.base;
     this.maxSeqLenCached = c.maxPositionEmbeddings;
@@ -68,7 +68,7 @@ export class RotaryEmbedding {
     if (seqLen > this.maxSeqLenCached) {
       const { dim, factor } = { dim: this.c.dim, factor: this.c.factor! };
       const theta = this.c.theta * ((factor * seqLen) / orig - (factor - 1)) ** (dim / (dim - 2));
-      this.current = tidy(() => invFreq(theta, dim).toArray() as Float32Array);
+      this.current = tidy(() => Float32Array.from(invFreq(theta, dim).toArray() as Float32Array));
       this.maxSeqLenCached = seqLen;
     }
     if (seqLen < orig && this.maxSeqLenCached > orig) {
