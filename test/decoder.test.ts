@@ -144,3 +144,83 @@ describe('model families', () => {
     q.dispose();
   });
 });
+
+describe('generation against transformers', () => {
+  for (const name of Object.keys(expected.models)) {
+    const gx = expected.models[name].generate;
+    if (!gx) continue;
+    for (const useCache of [true, false]) {
+      test(`${name}: greedy, batched with left padding, ${useCache ? 'with' : 'without'} the cache: token-identical`, async () => {
+        const m = await ft.AutoModelForCausalLM.fromPretrained(path.join(FX, name), quiet);
+        const opts = { attentionMask: gx.attention_mask, maxNewTokens: gx.max_new_tokens, padTokenId: gx.pad_token_id, eosTokenId: gx.eos_token_id, useCache };
+        ft.tidy(() => {
+          expect(rowsOf(m.generate(ids(gx.input_ids), opts))).toEqual(gx.output);
+          expect(rowsOf(m.generate(ids([gx.input_ids[0].filter((_, i) => gx.attention_mask[0][i] === 1)]), { ...opts, attentionMask: undefined }))).toEqual(gx.single);
+        });
+        m.dispose();
+      });
+    }
+  }
+
+  test('sampling with a seed is reproducible, and its first-token frequencies fit the model softmax (chi-square)', async () => {
+    const m = await ft.AutoModelForCausalLM.fromPretrained(path.join(FX, 'llama'), quiet);
+    const prompt = expected.inputs.input_ids[0].slice(0, 4);
+    const N = 4000;
+    const draws = ft.tidy(() => {
+      const a = rowsOf(m.generate(ids([prompt, prompt]), { doSample: true, maxNewTokens: 6, seed: 7, topK: 0, eosTokenId: null }));
+      const b = rowsOf(m.generate(ids([prompt, prompt]), { doSample: true, maxNewTokens: 6, seed: 7, topK: 0, eosTokenId: null }));
+      expect(a).toEqual(b);
+      expect(a[0]).not.toEqual(a[1]); // rows draw independently
+      const batch = ids(Array.from({ length: N }, () => prompt));
+      return rowsOf(m.generate(batch, { doSample: true, maxNewTokens: 1, seed: 11, topK: 0, eosTokenId: null, temperature: 0.7 })).map((r) => r[r.length - 1]);
+    });
+    const probs = ft.tidy(() => {
+      m.eval();
+      return m.forward({ inputIds: ids([prompt]) }).logits.select(1, -1).div(0.7).softmax(-1).toNumbers();
+    });
+    const counts = new Array(probs.length).fill(0);
+    for (const t of draws) counts[t]++;
+    // chi-square over tokens expected at least 5 times, the rest pooled
+    let chi = 0;
+    let df = -1;
+    let restE = 0;
+    let restO = 0;
+    probs.forEach((p, t) => {
+      if (p * N >= 5) {
+        chi += (counts[t] - p * N) ** 2 / (p * N);
+        df++;
+      } else {
+        restE += p * N;
+        restO += counts[t];
+      }
+    });
+    if (restE > 0) {
+      chi += (restO - restE) ** 2 / restE;
+      df++;
+    }
+    // the 0.999 quantile of chi-square(df) (Wilson-Hilferty): a correct sampler fails 1 run in 1000
+    const z = 3.09;
+    const q = df * (1 - 2 / (9 * df) + z * Math.sqrt(2 / (9 * df))) ** 3;
+    expect(df).toBeGreaterThan(10);
+    expect(chi).toBeLessThan(q);
+    m.dispose();
+  });
+
+  test('top-k 1 is greedy; bad options are refused before any work', async () => {
+    const m = await ft.AutoModelForCausalLM.fromPretrained(path.join(FX, 'gpt2'), quiet);
+    const prompt = ids([expected.inputs.input_ids[0].slice(0, 4)]);
+    ft.tidy(() => expect(rowsOf(m.generate(prompt, { doSample: true, topK: 1, seed: 3, maxNewTokens: 5 }))).toEqual(rowsOf(m.generate(prompt, { maxNewTokens: 5 }))));
+    expect(() => m.generate(prompt, { maxNewTokens: 0 })).toThrow(/maxNewTokens must be an integer >= 1/);
+    expect(() => m.generate(prompt, { temperature: 0 })).toThrow(/temperature must be > 0/);
+    expect(() => m.generate(prompt, { topP: 1.5 })).toThrow(/topP must be in \(0, 1\]/);
+    expect(() => m.generate(prompt, { max_new_tokens: 3 } as never)).toThrow(/maxNewTokens/);
+    expect(() => m.generate(prompt, { maxNewTokens: 100 })).toThrow(/exceed n_positions 64/);
+    m.dispose();
+  });
+});
+
+function rowsOf(t: Tensor): number[][] {
+  const [B, T] = t.shape;
+  const flat = t.toNumbers();
+  return Array.from({ length: B }, (_, b) => flat.slice(b * T, (b + 1) * T));
+}

@@ -13,6 +13,7 @@ import { deferInit, initialize } from '../nn/init';
 import { noGrad } from '../tensor/autograd';
 import { saveSafetensors } from './safetensors';
 import { HubOptions, resolveModelDir } from './hub';
+import { defaultGenerationConfig, GenerationConfig, readGenerationConfig } from '../models/generate';
 
 export interface FromPretrainedOptions extends HubOptions {
   /** Fields that override config.json (num_labels, id2label, problem_type, dropout, ...). */
@@ -158,6 +159,7 @@ export async function fromPretrained<M extends PreTrainedModel>(
   } finally {
     ckpt.close();
   }
+  if ('generationConfig' in model) (model as { generationConfig: GenerationConfig | null }).generationConfig = readGenerationConfig(dir);
   if (opts.device && opts.device !== 'cpu') model.to(opts.device);
   return model;
 }
@@ -176,6 +178,12 @@ export function savePretrained(model: PreTrainedModel, dir: string): void {
   const { _name_or_path: _n, transformers_version: _v, ...rest } = model.config as Record<string, unknown>;
   const config = { ...rest, architectures: [model.architecture], dtype, fulltune_version: FULLTUNE_VERSION };
   writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  // generative models: their generation settings, or (as transformers) the config's token ids
+  if ('generationConfig' in model) {
+    const g = (model as { generationConfig: GenerationConfig | null }).generationConfig ?? defaultGenerationConfig(model.config);
+    const { transformers_version: _t, ...gen } = g;
+    writeFileAtomic(path.join(dir, 'generation_config.json'), JSON.stringify({ ...gen, fulltune_version: FULLTUNE_VERSION }, null, 2) + '\n');
+  }
 }
 
 export function writeFileAtomic(file: string, data: string | Buffer): void {

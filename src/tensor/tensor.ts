@@ -118,7 +118,8 @@ export class Tensor implements Disposable {
   /** The data as plain numbers in row-major order (int64 converted with Number()). */
   toNumbers(): number[] {
     const a = this.toArray();
-    if (a instanceof BigInt64Array) return Array.from(a, (v) => Number(v));
+    // by tag, not instanceof: the array comes from the addon's realm (jest runs code in another)
+    if (Object.prototype.toString.call(a) === '[object BigInt64Array]') return Array.from(a as BigInt64Array, (v) => Number(v));
     return Array.from(a as ArrayLike<number>);
   }
   item(): number {

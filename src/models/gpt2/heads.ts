@@ -6,6 +6,7 @@ import { numLabels } from '../config';
 import { poolLastToken } from '../decoder';
 import { causalLMLoss, sequenceClassificationLoss } from '../losses';
 import { PreTrainedModel } from '../pretrained';
+import { generate, GenerateOptions, GenerationConfig } from '../generate';
 import { GPT2Config } from './config';
 import { GPT2Inputs, GPT2Model } from './model';
 
@@ -31,6 +32,8 @@ export class GPT2LMHeadModel extends GPT2HeadModel {
   readonly headKeys = [/^lm_head\./];
   readonly ignoredKeys = [/^score\./, /(^|\.)attn\.(masked_)?bias$/];
   lm_head: Linear;
+  /** generation_config.json (read by fromPretrained, written by savePretrained); null: the config's token ids */
+  generationConfig: GenerationConfig | null = null;
   constructor(config: GPT2Config) {
     super(config);
     this.lm_head = new Linear(config.n_embd, config.vocab_size, { bias: false, std: config.initializer_range });
@@ -43,6 +46,10 @@ export class GPT2LMHeadModel extends GPT2HeadModel {
     const h = this.transformer.forward(x).lastHiddenState; // (B, T, C)
     const logits = this.lm_head.forward(h); // (B, T, V)
     return { loss: x.labels ? causalLMLoss(logits, x.labels, x.lossReduction) : null, logits };
+  }
+  /** Continues each row of inputIds (B, T) int64: see generate(). Returns (B, T + new tokens). */
+  generate(inputIds: Tensor, opts: GenerateOptions = {}): Tensor {
+    return generate(this, inputIds, opts);
   }
 }
 

@@ -6,6 +6,7 @@ import { numLabels } from '../config';
 import { DecoderInputs, poolLastToken } from '../decoder';
 import { causalLMLoss, sequenceClassificationLoss } from '../losses';
 import { PreTrainedModel } from '../pretrained';
+import { generate, GenerateOptions, GenerationConfig } from '../generate';
 import { LlamaConfig } from './config';
 import { familyName, LlamaModel } from './model';
 
@@ -25,6 +26,8 @@ export class LlamaForCausalLM extends LlamaHeadModel {
   readonly headKeys = [/^lm_head\./];
   readonly ignoredKeys = [/^score\./, /(^|\.)rotary_emb\.inv_freq$/];
   lm_head: Linear;
+  /** generation_config.json (read by fromPretrained, written by savePretrained); null: the config's token ids */
+  generationConfig: GenerationConfig | null = null;
   constructor(config: LlamaConfig) {
     super(config);
     this.architecture = `${familyName(config)}ForCausalLM`;
@@ -38,6 +41,10 @@ export class LlamaForCausalLM extends LlamaHeadModel {
     const h = this.model.forward(x).lastHiddenState; // (B, T, C)
     const logits = this.lm_head.forward(h); // (B, T, V)
     return { loss: x.labels ? causalLMLoss(logits, x.labels, x.lossReduction) : null, logits };
+  }
+  /** Continues each row of inputIds (B, T) int64: see generate(). Returns (B, T + new tokens). */
+  generate(inputIds: Tensor, opts: GenerateOptions = {}): Tensor {
+    return generate(this, inputIds, opts);
   }
 }
 

@@ -1,0 +1,205 @@
+// Text generation for causal LMs, as transformers' generate(): greedy or sampled (repetition
+// penalty, temperature, top-k, top-p, in transformers' order), batched prompts with left padding
+// (positions from the attention mask), each row stopping at its EOS and padded after it, and a
+// key-value cache preallocated for the whole run and written in place.
+import * as fs from 'fs';
+import * as path from 'path';
+import { noGrad } from '../tensor/autograd';
+import { manualSeed, tensor } from '../tensor/create';
+import { multinomial, where } from '../tensor/functional';
+import { tidy } from '../tensor/scope';
+import { Tensor } from '../tensor/tensor';
+import { checkKeys } from '../util/names';
+import { DecoderInputs, KVCache } from './decoder';
+import { PreTrainedModel } from './pretrained';
+
+/** generation_config.json's fields that generate() uses (Hugging Face's names). */
+export interface GenerationConfig {
+  bos_token_id?: number | null;
+  eos_token_id?: number | number[] | null;
+  pad_token_id?: number | null;
+  do_sample?: boolean;
+  temperature?: number;
+  top_k?: number;
+  top_p?: number;
+  repetition_penalty?: number;
+  max_new_tokens?: number;
+  [field: string]: unknown;
+}
+
+export interface GenerateOptions {
+  /** (B, T): 1 for prompt tokens, 0 for (left) padding; absent: every token is real */
+  attentionMask?: Tensor | number[][] | null;
+  /** default 20 (transformers' default) */
+  maxNewTokens?: number;
+  /** default false: greedy */
+  doSample?: boolean;
+  /** > 0; default 1 */
+  temperature?: number;
+  /** 0: off; default 50 (transformers' default) */
+  topK?: number;
+  /** in (0, 1]; default 1 (off) */
+  topP?: number;
+  /** > 0; 1: off (the default) */
+  repetitionPenalty?: number;
+  /** one id or several; default: the generation config's, else the model config's */
+  eosTokenId?: number | number[] | null;
+  /** what finished rows get; default: the generation config's, else the model's pad token, else the first EOS */
+  padTokenId?: number | null;
+  /** seeds the sampler (manualSeed) before the first draw */
+  seed?: number;
+  /** default true; false recomputes the whole sequence at every step (same tokens, slower) */
+  useCache?: boolean;
+  /** called after each step with the token chosen for every row (the pad id for finished rows) */
+  onStep?: (tokens: number[], step: number) => void;
+}
+
+const OPTION_KEYS = ['attentionMask', 'maxNewTokens', 'doSample', 'temperature', 'topK', 'topP', 'repetitionPenalty', 'eosTokenId', 'padTokenId', 'seed', 'useCache', 'onStep'];
+const HF_NAMES = { max_new_tokens: 'maxNewTokens', do_sample: 'doSample', top_k: 'topK', top_p: 'topP', repetition_penalty: 'repetitionPenalty', eos_token_id: 'eosTokenId', pad_token_id: 'padTokenId', attention_mask: 'attentionMask', use_cache: 'useCache' };
+
+/** What generate() needs of a model: a causal LM head over a base model with a cacheable stack. */
+export interface CausalLM extends PreTrainedModel {
+  forward(x: DecoderInputs): { logits: Tensor };
+  generationConfig: GenerationConfig | null;
+}
+
+interface Stack {
+  numLayers: number;
+  numKeyValueHeads: number;
+  headDim: number;
+}
+
+/** Reads generation_config.json from a model directory (null when there is none). */
+export function readGenerationConfig(dir: string): GenerationConfig | null {
+  const file = path.join(dir, 'generation_config.json');
+  if (!fs.existsSync(file)) return null;
+  try {
+    const v = JSON.parse(fs.readFileSync(file, 'utf8'));
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
+    return v as GenerationConfig;
+  } catch (e) {
+    throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
+  }
+}
+
+/** generation_config.json as transformers writes it for a model without one: its special token ids. */
+export function defaultGenerationConfig(config: Record<string, unknown>): GenerationConfig {
+  const g: GenerationConfig = {};
+  for (const k of ['bos_token_id', 'eos_token_id', 'pad_token_id'] as const) if (config[k] !== undefined && config[k] !== null) g[k] = config[k] as number;
+  return g;
+}
+
+function checkNumber(name: string, v: unknown, ok: (x: number) => boolean, expected: string): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new RangeError(`generate: ${name} must be ${expected}, got ${JSON.stringify(v)}`);
+}
+
+function rows(t: Tensor): number[][] {
+  const [B, T] = t.shape;
+  const flat = t.toNumbers();
+  return Array.from({ length: B }, (_, b) => flat.slice(b * T, (b + 1) * T));
+}
+
+/**
+ * Continues each row of inputIds (B, T) int64; returns (B, T + steps) int64 with the prompt
+ * first. Mirrors transformers' GenerationMixin.generate for greedy search and sampling.
+ * TypeError/RangeError for bad options; an Error when no EOS or pad id can be found for a batch.
+ */
+export function generate(model: CausalLM, inputIds: Tensor, o: GenerateOptions = {}): Tensor {
+  checkKeys('generate options', o, OPTION_KEYS, HF_NAMES);
+  if (inputIds.ndim !== 2 || (inputIds.dtype !== 'int64' && inputIds.dtype !== 'int32')) throw new TypeError(`generate: inputIds must be (B, T) int64, got ${inputIds.dtype} [${inputIds.shape.join(', ')}]`);
+  const g = model.generationConfig ?? defaultGenerationConfig(model.config);
+  const maxNew = o.maxNewTokens ?? g.max_new_tokens ?? 20;
+  checkNumber('maxNewTokens', maxNew, (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1');
+  const doSample = o.doSample ?? g.do_sample ?? false;
+  const temperature = o.temperature ?? g.temperature ?? 1;
+  const topK = o.topK ?? g.top_k ?? 50;
+  const topP = o.topP ?? g.top_p ?? 1;
+  const penalty = o.repetitionPenalty ?? g.repetition_penalty ?? 1;
+  checkNumber('temperature', temperature, (x) => x > 0, '> 0');
+  checkNumber('topK', topK, (x) => Number.isInteger(x) && x >= 0, 'an integer >= 0');
+  checkNumber('topP', topP, (x) => x > 0 && x <= 1, 'in (0, 1]');
+  checkNumber('repetitionPenalty', penalty, (x) => x > 0, '> 0');
+  const eosRaw = o.eosTokenId !== undefined ? o.eosTokenId : g.eos_token_id !== undefined ? g.eos_token_id : (model.config.eos_token_id as number | number[] | null | undefined);
+  const eos = eosRaw === null || eosRaw === undefined ? [] : Array.isArray(eosRaw) ? eosRaw : [eosRaw];
+  const padRaw = o.padTokenId !== undefined ? o.padTokenId : (g.pad_token_id ?? (model.config.pad_token_id as number | null | undefined) ?? null);
+  const pad = padRaw ?? eos[0] ?? null;
+  const [B, T] = inputIds.shape;
+  if (pad === null && B > 1 && eos.length > 0) throw new Error('generate: no pad token id (padTokenId) for rows that finish early');
+  const vocab = model.config.vocab_size as number;
+  for (const [name, id] of [...eos.map((e) => ['eosTokenId', e] as const), ['padTokenId', pad] as const]) {
+    if (id !== null && (!Number.isInteger(id) || id < 0)) throw new RangeError(`generate: ${name} must be a token id, got ${id}`);
+  }
+  if (o.seed !== undefined) manualSeed(o.seed);
+
+  const seqs = rows(inputIds);
+  const mask: number[][] = o.attentionMask
+    ? o.attentionMask instanceof Tensor
+      ? rows(o.attentionMask)
+      : o.attentionMask.map((r) => [...r])
+    : seqs.map((r) => r.map(() => 1));
+  if (mask.length !== B || mask.some((r) => r.length !== T)) throw new RangeError(`generate: attentionMask must be (${B}, ${T}) like inputIds`);
+  // positions as transformers' prepare_inputs_for_generation: cumsum(mask) - 1, padding at 1
+  const positions = mask.map((r) => {
+    let n = 0;
+    return r.map((m) => (m ? n++ : 1));
+  });
+  const nextPos = mask.map((r) => r.reduce((s, m) => s + (m ? 1 : 0), 0));
+  const base = (model as unknown as Record<string, unknown>)[model.basePrefix ?? ''] as Stack | undefined;
+  const stack: Stack = base ?? (model as unknown as Stack);
+  const device = inputIds.device;
+  const dtype = model.parameters()[0].dtype;
+  const useCache = o.useCache ?? true;
+  const cache = useCache ? new KVCache(stack.numLayers, B, stack.numKeyValueHeads, T + maxNew, stack.headDim, dtype, device) : null;
+  const finished = new Array(B).fill(false);
+  const wasTraining = model.training;
+  model.eval();
+  const i64 = (r: number[][]) => tensor(r, { dtype: 'int64', device });
+  try {
+    for (let step = 0; step < maxNew; step++) {
+      const next = tidy(() =>
+        noGrad(() => {
+          const fresh = !cache || step === 0;
+          const ids = fresh ? i64(seqs) : i64(seqs.map((r) => [r[r.length - 1]]));
+          const pos = fresh ? i64(positions) : i64(positions.map((r) => [r[r.length - 1]]));
+          const out = model.forward({ inputIds: ids, attentionMask: i64(mask), positionIds: pos, cache });
+          let scores = out.logits.select(1, -1).float(); // (B, V)
+          if (penalty !== 1) {
+            const seen = i64(seqs);
+            const s = scores.gather(1, seen);
+            scores = scores.scatter(1, seen, where(s.lt(0), s.mul(penalty), s.div(penalty)));
+          }
+          if (!doSample) return scores.argmax(-1).toNumbers();
+          if (temperature !== 1) scores = scores.div(temperature);
+          if (topK > 0) {
+            const k = Math.min(topK, vocab);
+            const kth = scores.topk(k, -1).values.slice(1, k - 1); // (B, 1)
+            scores = scores.maskedFill(scores.lt(kth), -Infinity);
+          }
+          if (topP < 1) {
+            const sorted = scores.sort(-1, false);
+            const cum = sorted.values.softmax(-1).cumsum(-1);
+            const V = scores.size(1);
+            // keep at least one token: the most likely (last in ascending order)
+            const drop = cum.le(1 - topP).logicalAnd(i64([Array.from({ length: V }, (_, i) => (i === V - 1 ? 0 : 1))]).ne(0));
+            const dropOrig = drop.long().scatter(1, sorted.indices, drop.long()).ne(0);
+            scores = scores.maskedFill(dropOrig, -Infinity);
+          }
+          return multinomial(scores.softmax(-1), 1).view(-1).toNumbers();
+        }),
+      );
+      for (let b = 0; b < B; b++) {
+        const tok = finished[b] ? pad! : next[b];
+        seqs[b].push(tok);
+        mask[b].push(1);
+        positions[b].push(nextPos[b]++);
+        if (!finished[b] && eos.includes(tok)) finished[b] = true;
+      }
+      o.onStep?.(seqs.map((r) => r[r.length - 1]), step);
+      if (eos.length > 0 && finished.every((f) => f)) break;
+    }
+  } finally {
+    cache?.dispose();
+    if (wasTraining) model.train();
+  }
+  return i64(seqs);
+}
