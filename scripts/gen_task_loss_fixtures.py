@@ -2,8 +2,8 @@
 """Golden training losses of every task for test/task-loss.test.ts, from transformers' own heads.
 
 Run:  python scripts/gen_task_loss_fixtures.py   (torch==2.13.0, transformers)
-      after scripts/gen_bert_fixtures.py and scripts/gen_train_fixtures.py (it reads their
-      checkpoints, tiny.csv, ner.jsonl and qa.jsonl).
+      after scripts/gen_bert_fixtures.py, scripts/gen_train_fixtures.py and scripts/gen_lm_fixtures.py
+      (it reads their checkpoints, tiny.csv, ner.jsonl, qa.jsonl, and the causal-lm blocks and loss).
 Writes test/fixtures/train/:
   multilabel.jsonl, regression.csv   small data sets for the multi-label and regression tasks
   task_losses.json   per task: the data file and settings, the features Hugging Face's example
@@ -153,6 +153,12 @@ def main():
     cases[2][0]["labels"] = []
     cases[4][0]["labels"] = []
     out = []
+    # causal-lm: the packed blocks of test/fixtures/lm/docs.txt and their loss, from gen_lm_fixtures.py
+    with open(os.path.join(FX, "lm", "expected.json")) as f:
+        lm = json.load(f)["causal_lm"]
+    lm_feats = [{"ids": b["ids"], "label": b["label"]} for b in lm["features"]]
+    lm_case = {"task": "causal-lm", "model": "../lm/llama", "data": "../lm/docs.txt", "max_length": lm["block_size"], "labels": [],
+               "batch_size": len(lm_feats) // 2 + 1, "features": lm_feats, "loss": lm["loss"]}
     for spec, feats in cases:
         n = len(feats)
         # two micro-batches of unequal size: per-micro-batch averaging would change the loss
@@ -161,6 +167,8 @@ def main():
         spec["loss"] = reference_loss(spec, feats)
         out.append(spec)
         print(spec["task"], n, "features, loss", spec["loss"])
+    out.append(lm_case)
+    print("causal-lm", len(lm_feats), "features, loss", lm_case["loss"])
     with open(os.path.join(TRAIN, "task_losses.json"), "w") as f:
         json.dump({"generator": "scripts/gen_task_loss_fixtures.py", "torch": torch.__version__, "cases": out}, f)
 

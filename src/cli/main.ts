@@ -4,11 +4,12 @@ import * as path from 'path';
 import { FeatureStore } from '../data/features';
 import { DataError } from '../data/readers';
 import { Columns, Task } from '../data/tasks';
+import { TASK_SPECS, taskSpec } from '../data/specs';
+import { headOfArchitecture } from '../models/registry';
 import { savePretrained } from '../hub/pretrained';
 import { manualSeed } from '../tensor/create';
 import { Device } from '../tensor/dtype';
 import { PreTrainedTokenizer } from '../tokenize/tokenizer';
-import { qaAnswers } from '../train/evaluate';
 import { defaultMaxLength, features, headConfig, loadTaskModel, modelConfig, resolveLabels } from '../train/prepare';
 import { phase } from '../train/progress';
 import { effectiveArguments, renderReport, runInfo } from '../train/report';
@@ -44,7 +45,7 @@ function need(f: Parsed, ...keys: string[]): void {
 
 function columns(f: Parsed, task: Task): Columns {
   const c: Columns = { labelColumn: str(f, 'label-column'), textPairColumn: str(f, 'text-pair-column') };
-  if (task === 'token-classification') c.tokensColumn = str(f, 'text-column');
+  if (taskSpec(task).wordLists) c.tokensColumn = str(f, 'text-column');
   else c.textColumn = str(f, 'text-column');
   return c;
 }
@@ -86,12 +87,13 @@ async function checkLengths(f: Parsed, task: Task, tok: PreTrainedTokenizer, con
   if (typeof positions === 'number' && maxLength > positions) {
     throw new UsageError(`--max-length ${maxLength} exceeds the model's max_position_embeddings ${positions} (${path.join(modelDir, 'config.json')})`);
   }
-  const pair = task === 'question-answering' || f['text-pair-column'] !== undefined;
-  const special = await tok.numSpecialTokens(pair && task !== 'token-classification');
+  const spec = taskSpec(task);
+  const pair = spec.alwaysPairs || (f['text-pair-column'] !== undefined && !spec.wordLists);
+  const special = await tok.numSpecialTokens(!!pair);
   if (maxLength <= special) throw new UsageError(`--max-length ${maxLength} leaves no room for text after the model's ${special} special tokens`);
   const stride = num(f, 'doc-stride');
   if (stride !== undefined) {
-    if (task !== 'question-answering') throw new UsageError('--doc-stride applies to --task question-answering only');
+    if (!spec.windows) throw new UsageError(`--doc-stride applies to --task ${TASK_SPECS.filter((t) => t.windows).map((t) => t.name).join(', ')} only`);
     if (stride >= maxLength - special) throw new UsageError(`--doc-stride ${stride} must be smaller than --max-length ${maxLength} minus the ${special} special tokens (${maxLength - special})`);
   }
   return maxLength;
@@ -193,20 +195,15 @@ async function train(f: Parsed): Promise<number> {
   }
 }
 
-/** The task a saved head serves, from config.json's architectures and problem_type. */
+/** Whether the head saved in config.json (its architectures and problem_type) serves the task. */
 function checkHeadFitsTask(config: Record<string, unknown>, task: Task, dir: string): void {
   const arch = Array.isArray(config.architectures) ? String(config.architectures[0]) : null;
   const pt = config.problem_type as string | undefined;
-  const headOf = (a: string): Task | null => {
-    if (/ForTokenClassification$/.test(a)) return 'token-classification';
-    if (/ForQuestionAnswering$/.test(a)) return 'question-answering';
-    if (/ForSequenceClassification$/.test(a)) return pt === 'regression' ? 'regression' : pt === 'multi_label_classification' ? 'multi-label' : 'sequence-classification';
-    return null;
-  };
-  const served = arch ? headOf(arch) : null;
-  if (served === null) return; // a base model: the missing head is reported when loading
-  const compatible = served === task || (served === 'sequence-classification' && pt === undefined && task === 'multi-label');
-  if (!compatible) throw new UsageError(`${dir} holds a ${arch}${pt ? ` (problem_type ${pt})` : ''}, trained for --task ${served}, not ${task}`);
+  const head = arch ? headOfArchitecture(arch) : null;
+  if (head === null || head === 'base') return; // a base model: the missing head is reported when loading
+  if (taskSpec(task).servedBy(head, pt)) return;
+  const served = TASK_SPECS.find((t) => t.servedBy(head, pt))?.name ?? head;
+  throw new UsageError(`${dir} holds a ${arch}${pt ? ` (problem_type ${pt})` : ''}, trained for --task ${served}, not ${task}`);
 }
 
 /** Model, tokenizer, the --data features and a Trainer to run them, for eval and predict. */
@@ -264,46 +261,7 @@ async function predict(f: Parsed): Promise<void> {
   // stdout through its stream (a pipe may be non-blocking: writeSync(1) fails with EAGAIN)
   const sink = outFile ? withFile(outFile, 'write', () => fs.openSync(outFile, 'w')) : null;
   const write = (o: unknown) => (sink === null ? process.stdout.write(JSON.stringify(o) + '\n') : withFile(outFile!, 'write', () => fs.writeSync(sink, JSON.stringify(o) + '\n')));
-  const softmax = (v: number[]) => {
-    const m = Math.max(...v);
-    const e = v.map((x) => Math.exp(x - m));
-    const s = e.reduce((a, b) => a + b, 0);
-    return e.map((x) => x / s);
-  };
-  if (task === 'question-answering') {
-    for (const a of qaAnswers(p, data)) write({ id: a.id, answer: a.text, score: a.score });
-  } else if (task === 'token-classification') {
-    // one entry per input word, aligned by index: the prediction of the word's first sub-token,
-    // null for a word the model did not see (cut by --max-length, or no tokens at all)
-    (p.logits as number[][][]).forEach((tokens, i) => {
-      const f = data.get(i);
-      const words = f.tokens ?? [];
-      const out = { tokens: words, labels: words.map(() => null as string | null), scores: words.map(() => null as number | null), unseen: 0 };
-      const done = new Set<number>();
-      tokens.forEach((v, t) => {
-        const w = f.words?.[t] ?? null;
-        if (w === null || done.has(w)) return;
-        done.add(w);
-        const pr = softmax(v);
-        const b = pr.indexOf(Math.max(...pr));
-        out.labels[w] = labels[b];
-        out.scores[w] = pr[b];
-      });
-      out.unseen = words.length - done.size;
-      write(out);
-    });
-  } else {
-    (p.logits as number[][]).forEach((logits) => {
-      if (task === 'regression') return write({ label: logits[0], score: logits[0], logits });
-      if (task === 'multi-label') {
-        const probs = logits.map((x) => 1 / (1 + Math.exp(-x)));
-        return write({ label: labels.filter((_, i) => probs[i] > 0.5), score: probs, logits });
-      }
-      const probs = softmax(logits);
-      const b = probs.indexOf(Math.max(...probs));
-      write({ label: labels[b] ?? b, score: probs[b], logits });
-    });
-  }
+  for (const row of taskSpec(task).predictionRows(p, data, labels)) write(row);
   if (sink !== null) fs.closeSync(sink);
 }
 

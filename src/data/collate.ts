@@ -1,12 +1,13 @@
 // Batches with dynamic padding, and the samplers that order them.
-import { tensor } from '../tensor/create';
 import { Tensor } from '../tensor/tensor';
 import { Feature } from './features';
 import { Task } from './tasks';
+import { taskSpec } from './specs';
 
 export interface Batch {
   inputIds: Tensor; // (B, T) int64
-  attentionMask: Tensor; // (B, T) int64
+  /** (B, T) int64, 1 for real tokens; null: every token is real (packed causal-lm batches) */
+  attentionMask: Tensor | null;
   tokenTypeIds: Tensor | null; // (B, T) int64
   /** (B, T) int64: positions restarting at each packed document; null: 0..T-1 */
   positionIds?: Tensor | null;
@@ -17,52 +18,9 @@ export interface Batch {
   numItems: number;
 }
 
-/** Pads features to the longest in the batch (rounded up to padToMultipleOf). */
-export function collate(features: Feature[], task: Task, padId: number, padToMultipleOf = 1): Batch {
-  const B = features.length;
-  let T = Math.max(...features.map((f) => f.ids.length));
-  T = Math.ceil(T / padToMultipleOf) * padToMultipleOf;
-  const ids = new Float64Array(B * T).fill(padId);
-  const mask = new Float64Array(B * T);
-  const anyTT = features.some((f) => f.tt);
-  const tt = anyTT ? new Float64Array(B * T) : null;
-  const tokLabels = task === 'token-classification' ? new Float64Array(B * T).fill(-100) : null;
-  features.forEach((f, b) => {
-    f.ids.forEach((id, t) => {
-      ids[b * T + t] = id;
-      mask[b * T + t] = 1;
-    });
-    if (tt && f.tt) f.tt.forEach((v, t) => (tt[b * T + t] = v));
-    if (tokLabels && Array.isArray(f.label)) (f.label as number[]).forEach((v, t) => (tokLabels[b * T + t] = v));
-  });
-  const i64 = (a: Float64Array, shape: number[]) => tensor(a, { shape, dtype: 'int64' });
-  const hasLabels = features[0].label !== undefined || features[0].start !== undefined;
-  let labels: Tensor | null = null;
-  let numItems = B;
-  if (hasLabels && task !== 'question-answering') {
-    if (task === 'token-classification') {
-      labels = i64(tokLabels!, [B, T]);
-      numItems = tokLabels!.reduce((n, v) => n + (v !== -100 ? 1 : 0), 0);
-    } else if (task === 'multi-label') {
-      const L = (features[0].label as number[]).length;
-      labels = tensor(Float32Array.from(features.flatMap((f) => f.label as number[])), { shape: [B, L] });
-      numItems = B * L;
-    } else if (task === 'regression') {
-      labels = tensor(Float32Array.from(features.map((f) => f.label as number)), { shape: [B] });
-    } else {
-      labels = i64(Float64Array.from(features.map((f) => f.label as number)), [B]);
-    }
-  }
-  const qa = hasLabels && task === 'question-answering';
-  return {
-    inputIds: i64(ids, [B, T]),
-    attentionMask: i64(mask, [B, T]),
-    tokenTypeIds: tt ? i64(tt, [B, T]) : null,
-    labels,
-    startPositions: qa ? i64(Float64Array.from(features.map((f) => f.start!)), [B]) : null,
-    endPositions: qa ? i64(Float64Array.from(features.map((f) => f.end!)), [B]) : null,
-    numItems,
-  };
+/** Pads features into a batch for a task (its spec's collate). */
+export function collate(features: Feature[], task: Task, padId: number): Batch {
+  return taskSpec(task).collate(features, padId);
 }
 
 /** A small seeded PRNG (mulberry32): the data order depends on nothing but the seed and epoch. */

@@ -10,6 +10,8 @@ import { fsError, mkdirp, removeDeadTemps, withFile } from '../util/fs';
 import { DataError } from './readers';
 import { asSource, DataSource, Dataset, sourceName } from './dataset';
 import { Columns, Example, Task, streamExamples } from './tasks';
+import { taskSpec } from './specs';
+import type { FeaturizeContext } from './specs';
 
 export interface Feature {
   /** token ids */
@@ -25,6 +27,8 @@ export interface Feature {
   words?: (number | null)[];
   /** token classification: the input's words, so that every word gets a prediction (cut or not) */
   tokens?: string[];
+  /** causal-lm packing: each token's position in its document (restarting at every document) */
+  pos?: number[];
   /** QA: the example this window came from, and each token's character span in the context (null outside it) */
   ex?: number;
   offsets?: ([number, number] | null)[];
@@ -40,6 +44,10 @@ export interface FeatureSettings {
   labels: string[];
   skipBadRows?: boolean;
   withLabels?: boolean;
+  /** causal-lm: tokens per block (default maxLength) */
+  blockSize?: number;
+  /** causal-lm: pack documents into blocks (default true) or keep one per example */
+  packing?: boolean;
 }
 
 export interface QAExample {
@@ -90,6 +98,8 @@ export interface StoreMeta {
   lengths: number[];
   /** QA examples for postprocessing predictions into answers */
   qa?: QAExample[];
+  /** what the task reports about the conversion (documents split, rows truncated, ...) */
+  notes?: Record<string, number>;
 }
 
 export function defaultCacheDir(): string {
@@ -116,7 +126,7 @@ export async function buildFeatures(
   const file = sourceName(src);
   const key = crypto
     .createHash('sha256')
-    .update(JSON.stringify({ v: 3, file: src instanceof Dataset ? src.fingerprint() : await fileHash(src), tok: tokenizer.fingerprint(), s: { ...s, skipBadRows: !!s.skipBadRows, withLabels: s.withLabels ?? true } }))
+    .update(JSON.stringify({ v: 4, file: src instanceof Dataset ? src.fingerprint() : await fileHash(src), tok: tokenizer.fingerprint(), s: { ...s, skipBadRows: !!s.skipBadRows, withLabels: s.withLabels ?? true } }))
     .digest('hex')
     .slice(0, 32);
   const dir = o.cacheDir ?? defaultCacheDir();
@@ -133,6 +143,9 @@ export async function buildFeatures(
   let pos = 0;
   let rows = 0;
   const labelIds = new Map(s.labels.map((l, i) => [l, i]));
+  const spec = taskSpec(s.task);
+  const ctx: FeaturizeContext = { tokenizer, settings: s, labelIds, file, qa, state: {}, notes: {} };
+  const featurize = (chunk: Example[], c: FeaturizeContext) => spec.featurize(chunk, c);
   const write = (f: Feature) => {
     const line = Buffer.from(JSON.stringify(f) + '\n');
     fs.writeSync(out, line); // a failure is named once, below
@@ -143,13 +156,13 @@ export async function buildFeatures(
   const flush = async (chunk: Example[]) => {
     let feats: Feature[];
     try {
-      feats = await featurize(chunk, tokenizer, s, labelIds, file, qa);
+      feats = await featurize(chunk, ctx);
     } catch (e) {
       if (e instanceof DataError) throw e;
       // find the row the tokenizer failed on, to name its line
       for (const ex of chunk) {
         try {
-          await featurize([ex], tokenizer, s, labelIds, file, []);
+          await featurize([ex], { ...ctx, qa: [], state: {}, notes: {} });
         } catch (e2) {
           throw new DataError(file, ex.line, (e2 as Error).message.replace(/^encode: /, ''));
         }
@@ -170,6 +183,7 @@ export async function buildFeatures(
       }
     }
     if (chunk.length) await flush(chunk);
+    for (const f of spec.finish?.(ctx) ?? []) write(f);
     if (rows === 0) throw new DataError(file, null, `no usable rows (${skipped.length} skipped as bad)`);
   } catch (e) {
     fs.closeSync(out);
@@ -178,7 +192,8 @@ export async function buildFeatures(
   }
   fs.closeSync(out);
   try {
-    finishStore(base, tmp, offsets, { key, source: typeof src === 'string' ? path.resolve(src) : file, rows, skipped, lengths, qa: s.task === 'question-answering' ? qa : undefined });
+    const notes = Object.keys(ctx.notes).length ? ctx.notes : undefined;
+    finishStore(base, tmp, offsets, { key, source: typeof src === 'string' ? path.resolve(src) : file, rows, skipped, lengths, qa: qa.length ? qa : undefined, notes });
   } catch (e) {
     for (const ext of ['jsonl', 'idx', 'meta.json.tmp']) fs.rmSync(`${tmp}.${ext}`, { force: true });
     throw fsError(e, dir, 'write the feature cache');
@@ -195,106 +210,9 @@ function finishStore(base: string, tmp: string, offsets: number[], meta: StoreMe
   fs.renameSync(`${tmp}.meta.json.tmp`, `${base}.meta.json`);
 }
 
-function labelId(labelIds: Map<string, number>, l: string, file: string, line: number): number {
-  const id = labelIds.get(l);
-  if (id === undefined) {
-    const known = [...labelIds.keys()];
-    throw new DataError(file, line, `label '${l}' was not seen in training (known: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', ...' : ''})`);
-  }
-  return id;
-}
-
-async function featurize(
-  chunk: Example[],
-  tok: PreTrainedTokenizer,
-  s: FeatureSettings,
-  labelIds: Map<string, number>,
-  file: string,
-  qa: QAExample[],
-): Promise<Feature[]> {
-  const withLabels = s.withLabels ?? true;
-  const out: Feature[] = [];
-  if (s.task === 'token-classification') {
-    const enc = await tok.encode(chunk.map((e) => e.text as string[]), { isSplitIntoWords: true, truncation: 'longest_first', maxLength: s.maxLength });
-    chunk.forEach((e, i) => {
-      const f: Feature = { ids: enc.inputIds[i], words: enc.wordIds[i], tokens: e.text as string[] };
-      if (withLabels) {
-        const tags = e.label as string[];
-        let prev: number | null = null;
-        // the first sub-token of each word carries its tag; the rest and special tokens -100
-        f.label = enc.wordIds[i].map((w) => {
-          const first = w !== null && w !== prev;
-          prev = w;
-          return first ? labelId(labelIds, tags[w!], file, e.line) : -100;
-        });
-      }
-      out.push(f);
-    });
-    return out;
-  }
-  if (s.task === 'question-answering') {
-    const stride = s.docStride ?? Math.min(128, Math.floor(s.maxLength / 4));
-    const enc = await tok.encode(chunk.map((e) => [e.text as string, e.pair!] as [string, string]), {
-      truncation: 'only_second',
-      maxLength: s.maxLength,
-      stride,
-      returnOverflowing: true,
-    });
-    const base = qa.length;
-    chunk.forEach((e) => qa.push({ id: e.id!, context: e.pair!, answers: e.answers }));
-    enc.inputIds.forEach((ids, r) => {
-      const exIdx = enc.overflowToSample[r];
-      const e = chunk[exIdx];
-      const seq = enc.sequenceIds[r];
-      const offs = enc.offsets[r];
-      const f: Feature = { ids, tt: enc.tokenTypeIds[r], ex: base + exIdx, offsets: offs.map((o, k) => (seq[k] === 1 ? o : null)) };
-      if (withLabels && e.answers && e.answers.text.length > 0) {
-        const startChar = e.answers.answerStart[0];
-        const endChar = startChar + e.answers.text[0].length;
-        let ctxStart = 0;
-        while (seq[ctxStart] !== 1) ctxStart++;
-        let ctxEnd = seq.length - 1;
-        while (seq[ctxEnd] !== 1) ctxEnd--;
-        if (offs[ctxStart][0] > startChar || offs[ctxEnd][1] < endChar) {
-          f.start = 0;
-          f.end = 0; // the answer is not in this window: point at [CLS], as Hugging Face's recipe
-        } else {
-          let a = ctxStart;
-          while (a <= ctxEnd && offs[a][0] <= startChar) a++;
-          let b = ctxEnd;
-          while (b >= ctxStart && offs[b][1] >= endChar) b--;
-          f.start = a - 1;
-          f.end = b + 1;
-        }
-      } else if (withLabels) {
-        f.start = 0;
-        f.end = 0;
-      }
-      out.push(f);
-    });
-    return out;
-  }
-  const inputs = chunk.map((e) => (e.pair !== undefined ? ([e.text as string, e.pair] as [string, string]) : (e.text as string)));
-  const enc = await tok.encode(inputs, { truncation: 'longest_first', maxLength: s.maxLength });
-  chunk.forEach((e, i) => {
-    const f: Feature = { ids: enc.inputIds[i] };
-    if (enc.tokenTypeIds[i].some((t) => t !== 0)) f.tt = enc.tokenTypeIds[i];
-    if (withLabels) {
-      if (s.task === 'regression') f.label = e.label as number;
-      else if (s.task === 'multi-label') {
-        const hot = new Array(s.labels.length).fill(0);
-        for (const l of e.label as string[]) hot[labelId(labelIds, l, file, e.line)] = 1;
-        f.label = hot;
-      } else f.label = labelId(labelIds, e.label as string, file, e.line);
-    }
-    out.push(f);
-  });
-  return out;
-}
-
 /** The label names of a training file, streaming (one pass over its label column). */
 export async function collectLabels(file: DataSource, task: Task, columns: Columns, skipBadRows: boolean): Promise<string[]> {
-  if (task === 'regression' || task === 'question-answering') return [];
+  if (!taskSpec(task).hasClassLabels) return [];
   const seen = new Set<string>();
   for await (const e of streamExamples(file, task, columns, { skipBadRows }, [])) {
     for (const l of Array.isArray(e.label) ? e.label : [e.label as string]) seen.add(l);

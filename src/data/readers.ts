@@ -32,7 +32,7 @@ export interface ReadOptions {
   badRows?: 'throw' | 'yield';
 }
 
-export type Format = 'csv' | 'tsv' | 'jsonl' | 'parquet';
+export type Format = 'csv' | 'tsv' | 'jsonl' | 'parquet' | 'txt';
 
 export function formatOf(file: string): Format {
   const ext = path.extname(file).toLowerCase();
@@ -40,7 +40,8 @@ export function formatOf(file: string): Format {
   if (ext === '.tsv' || ext === '.tab') return 'tsv';
   if (ext === '.jsonl' || ext === '.ndjson' || ext === '.json') return 'jsonl';
   if (ext === '.parquet') return 'parquet';
-  throw new DataError(file, null, `unknown data format '${ext}' (expected .csv, .tsv, .jsonl or .parquet)`);
+  if (ext === '.txt' || ext === '.text') return 'txt';
+  throw new DataError(file, null, `unknown data format '${ext}' (expected .csv, .tsv, .jsonl, .parquet or .txt)`);
 }
 
 /** Streams the rows of a data file; memory stays bounded for CSV, TSV and JSONL of any size. */
@@ -55,6 +56,7 @@ export async function* readRows(file: string, o: ReadOptions = {}): AsyncGenerat
   };
   if (fmt === 'jsonl') yield* (await isJsonArray(file)) ? readJsonArray(file) : readJsonl(file, bad);
   else if (fmt === 'parquet') yield* readParquet(file);
+  else if (fmt === 'txt') yield* readText(file);
   else yield* readDelimited(file, fmt === 'tsv' ? '\t' : ',', bad);
 }
 
@@ -203,6 +205,54 @@ class Utf8Lines extends Transform {
     while (this.blank.has(line)) line++;
     return line;
   }
+}
+
+/**
+ * Plain text: one row per paragraph (lines up to a blank line, joined with '\n'; datasets'
+ * text loader with sample_by="paragraph"), in a column named `text`, lines ending in LF or CRLF.
+ */
+async function* readText(file: string): AsyncGenerator<RawRow> {
+  const src = fs.createReadStream(file).pipe(new Utf8Lines(file));
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
+  let line = 0;
+  let rest = '';
+  let para: string[] = [];
+  let start = 0;
+  let rows = 0;
+  const take = (text: string): RawRow | null => {
+    line++;
+    const t = text.endsWith('\r') ? text.slice(0, -1) : text;
+    if (t.trim() === '') {
+      if (para.length === 0) return null;
+      const row = { line: start, values: { text: para.join('\n') } };
+      para = [];
+      return row;
+    }
+    if (para.length === 0) start = line;
+    para.push(t);
+    return null;
+  };
+  for await (const chunk of src as AsyncIterable<Buffer>) {
+    const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+    rest = lines.pop()!;
+    for (const l of lines) {
+      const r = take(l);
+      if (r) {
+        rows++;
+        yield r;
+      }
+    }
+  }
+  const last = take(rest + decoder.decode());
+  if (last) {
+    rows++;
+    yield last;
+  }
+  if (para.length) {
+    rows++;
+    yield { line: start, values: { text: para.join('\n') } };
+  }
+  if (rows === 0) throw new DataError(file, null, 'the file has no text (only blank lines)');
 }
 
 async function* readJsonl(file: string, bad: (line: number, problem: string) => RawRow): AsyncGenerator<RawRow> {

@@ -131,8 +131,37 @@ export class PreTrainedTokenizer {
   idToToken(id: number): string | null {
     return this.rust.idToToken(id);
   }
+  /**
+   * The id padding uses: the configured pad token; for tokenizers without one (GPT-2, Llama),
+   * the EOS token, as transformers users set it (padding is masked out of attention and loss);
+   * BERT-style vocabularies fall back to [PAD], and 0 when nothing else exists.
+   */
   get padTokenId(): number {
-    return this.rust.tokenToId(tokenString(this.config.pad_token, '[PAD]')) ?? 0;
+    const pad = this.config.pad_token;
+    if (pad !== undefined && pad !== null) {
+      const id = this.rust.tokenToId(tokenString(pad, ''));
+      if (id !== null) return id;
+    }
+    return this.rust.tokenToId('[PAD]') ?? this.eosTokenId ?? 0;
+  }
+  /** The configured EOS token's id (tokenizer_config.json eos_token), or null. */
+  get eosTokenId(): number | null {
+    return this.specialId('eos_token');
+  }
+  /** The configured BOS token's id (tokenizer_config.json bos_token), or null. */
+  get bosTokenId(): number | null {
+    return this.specialId('bos_token');
+  }
+  /** A special token's text (eos_token, bos_token, ...) from tokenizer_config.json, or null. */
+  specialToken(name: string): string | null {
+    const v = this.config[name];
+    if (v === undefined || v === null) return null;
+    const t = tokenString(v, '');
+    return t === '' ? null : t;
+  }
+  private specialId(name: string): number | null {
+    const t = this.specialToken(name);
+    return t === null ? null : this.rust.tokenToId(t);
   }
 
   /** Encodes texts (or [text, pair] pairs) as Python's tokenizer(...) does, with truncation, overflow and padding. */
@@ -370,7 +399,8 @@ export class PreTrainedTokenizer {
   save(dir: string): void {
     fs.mkdirSync(dir, { recursive: true });
     this.rust.save(path.join(dir, 'tokenizer.json'), true);
-    const cfg = { tokenizer_class: 'BertTokenizer', ...this.config };
+    // the class transformers should build: as configured, BERT's for a vocab.txt, else the generic fast one
+    const cfg = { tokenizer_class: this.sourceFiles.includes('tokenizer.json') ? 'PreTrainedTokenizerFast' : 'BertTokenizer', ...this.config };
     fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(cfg, null, 2) + '\n');
   }
 

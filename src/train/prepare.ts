@@ -5,9 +5,11 @@ import { buildFeatures, collectLabels, FeatureStore } from '../data/features';
 import { checkKeys } from '../util/names';
 import { checkTask } from './args';
 import { Columns, Task } from '../data/tasks';
-import { AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoModelForTokenClassification } from '../models/auto';
-import { PreTrainedModel } from '../models/pretrained';
-import { FromPretrainedOptions, readJson } from '../hub/pretrained';
+import { AnyPreTrainedModel } from '../models/auto';
+import { buildModel } from '../models/registry';
+import '../models/families'; // every family registers itself
+import { taskSpec } from '../data/specs';
+import { fromPretrained, FromPretrainedOptions, readJson } from '../hub/pretrained';
 import { resolveModelDir } from '../hub/hub';
 import { PreTrainedTokenizer } from '../tokenize/tokenizer';
 import * as path from 'path';
@@ -43,7 +45,7 @@ export async function resolveLabels(...a: unknown[]): Promise<string[]> {
   checkKeys('resolveLabels options', o, ['task', 'config', 'data', 'columns', 'skipBadRows']);
   checkTask(o.task);
   const { task, config: modelConfig } = o;
-  if (task === 'regression' || task === 'question-answering') return [];
+  if (!taskSpec(task).hasClassLabels) return [];
   const id2label = modelConfig.id2label as Record<string, string> | undefined;
   const fromConfig = id2label
     ? Object.keys(id2label).sort((x, y) => Number(x) - Number(y)).map((k) => id2label[k])
@@ -64,18 +66,13 @@ export async function resolveLabels(...a: unknown[]): Promise<string[]> {
 
 /** config.json overrides that make a head fit the task and labels. */
 export function headConfig(task: Task, labels: string[]): Record<string, unknown> {
-  if (task === 'regression') return { num_labels: 1, problem_type: 'regression' };
-  if (task === 'question-answering') return { num_labels: 2 };
-  const id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));
-  const label2id = Object.fromEntries(labels.map((l, i) => [l, i]));
-  const pt = task === 'multi-label' ? 'multi_label_classification' : task === 'sequence-classification' ? 'single_label_classification' : null;
-  return { id2label, label2id, ...(pt ? { problem_type: pt } : {}) };
+  return taskSpec(task).headConfig(labels);
 }
 
-export async function loadTaskModel(task: Task, model: string, o: FromPretrainedOptions): Promise<PreTrainedModel> {
-  if (task === 'token-classification') return AutoModelForTokenClassification.fromPretrained(model, o);
-  if (task === 'question-answering') return AutoModelForQuestionAnswering.fromPretrained(model, o);
-  return AutoModelForSequenceClassification.fromPretrained(model, o);
+/** The model class that serves a task (its spec's head) in the family config.json names. */
+export async function loadTaskModel(task: Task, model: string, o: FromPretrainedOptions): Promise<AnyPreTrainedModel> {
+  const head = taskSpec(task).head;
+  return fromPretrained(model, (raw, where) => buildModel(raw, where, head) as AnyPreTrainedModel, o);
 }
 
 export async function modelConfig(model: string): Promise<{ dir: string; config: Record<string, unknown> }> {

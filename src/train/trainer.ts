@@ -21,7 +21,8 @@ import { checkTask, validateTrainingArgs } from './args';
 import { checkpointDir, loadCheckpointState, pruneCheckpoints, readCheckpointSettings, RunSettings, saveCheckpoint, TrainerState } from './checkpoint';
 import { claimOutputDir, startOver } from './output';
 import { manualSeed } from '../tensor/create';
-import { computeMetrics, metricNames, Predictions } from './evaluate';
+import { computeMetrics, lowerIsBetter, metricNames, Predictions } from './evaluate';
+import { taskSpec } from '../data/specs';
 import { clipGradNorm } from './grad';
 import { AdamW, Optimizer, SGD } from './optimizer';
 import { LogEntry, Progress } from './progress';
@@ -187,8 +188,8 @@ export class Trainer {
    * one big batch. The model computes its own loss; the Trainer knows no task's loss.
    */
   private forward(b: Batch): Record<string, Tensor | null> {
-    const inputs: Record<string, unknown> = { inputIds: b.inputIds, attentionMask: b.attentionMask, lossReduction: 'sum' };
-    for (const k of ['tokenTypeIds', 'positionIds', 'labels', 'startPositions', 'endPositions'] as const) if (b[k]) inputs[k] = b[k];
+    const inputs: Record<string, unknown> = { inputIds: b.inputIds, lossReduction: 'sum' };
+    for (const k of ['attentionMask', 'tokenTypeIds', 'positionIds', 'labels', 'startPositions', 'endPositions'] as const) if (b[k]) inputs[k] = b[k];
     const run = () => this.model.forward(inputs);
     const dev = this.args.device.startsWith('cuda') ? 'cuda' : 'cpu';
     if (this.args.bf16) return autocast(dev, 'bfloat16', run);
@@ -206,13 +207,13 @@ export class Trainer {
     const b = collate(features, this.args.task, tok?.padTokenId ?? 0);
     if (this.args.device === 'cpu') return b;
     const mv = (t: Tensor | null) => (t ? t.to(this.args.device) : null);
-    return { ...b, inputIds: mv(b.inputIds)!, attentionMask: mv(b.attentionMask)!, tokenTypeIds: mv(b.tokenTypeIds), positionIds: mv(b.positionIds ?? null), labels: mv(b.labels), startPositions: mv(b.startPositions), endPositions: mv(b.endPositions) };
+    return { ...b, inputIds: mv(b.inputIds)!, attentionMask: mv(b.attentionMask), tokenTypeIds: mv(b.tokenTypeIds), positionIds: mv(b.positionIds ?? null), labels: mv(b.labels), startPositions: mv(b.startPositions), endPositions: mv(b.endPositions) };
   }
 
   private mainMetric(): { name: string; greater: boolean } {
     if (this.args.metricForBestModel) {
       const name = this.args.metricForBestModel.replace(/^eval_/, '');
-      return { name, greater: this.args.greaterIsBetter ?? !/loss|mse/.test(name) };
+      return { name, greater: this.args.greaterIsBetter ?? !lowerIsBetter(this.args.task, name) };
     }
     return { name: 'loss', greater: false };
   }
@@ -232,7 +233,8 @@ export class Trainer {
     const ds = store ?? this.opts.eval;
     if (!ds) throw new Error('predict(): no data');
     const p = await this.predictRaw(ds);
-    const metrics = p.lossItems > 0 ? { loss: p.lossSum / p.lossItems, ...computeMetrics(this.args.task, p, this.opts.labels, ds) } : null;
+    const loss = p.lossSum / p.lossItems;
+    const metrics = p.lossItems > 0 ? { loss, ...computeMetrics(this.args.task, p, this.opts.labels, ds, loss) } : null;
     return { logits: p.logits, labels: p.labels, metrics };
   }
 
@@ -256,32 +258,7 @@ export class Trainer {
               out.lossSum += this.lossSum(o).item();
               out.lossItems += b.numItems;
             }
-            if (this.args.task === 'question-answering') {
-              const s = o.startLogits!.float().to('cpu'), e = o.endLogits!.float().to('cpu');
-              const T = s.size(1);
-              const sa = s.toNumbers(), ea = e.toNumbers();
-              feats.forEach((f, r) => {
-                const n = f.ids.length;
-                (out.logits as number[][][]).push(Array.from({ length: n }, (_, t) => [sa[r * T + t], ea[r * T + t]]));
-                out.labels.push(f.start !== undefined ? [f.start, f.end!] : null);
-              });
-            } else {
-              const l = o.logits!.float().to('cpu');
-              const flat = l.toNumbers();
-              if (this.args.task === 'token-classification') {
-                const [, T, L] = l.shape;
-                feats.forEach((f, r) => {
-                  (out.logits as number[][][]).push(Array.from({ length: f.ids.length }, (_, t) => flat.slice((r * T + t) * L, (r * T + t + 1) * L)));
-                  out.labels.push((f.label as number[] | undefined) ?? null);
-                });
-              } else {
-                const L = l.size(-1);
-                feats.forEach((f, r) => {
-                  (out.logits as number[][]).push(flat.slice(r * L, (r + 1) * L));
-                  out.labels.push(f.label ?? null);
-                });
-              }
-            }
+            taskSpec(this.args.task).gather(o, feats, out);
           }),
         );
         await new Promise((r) => setImmediate(r)); // let timers and signals through between batches

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Small decoder language models with real byte-level BPE tokenizers, for the causal-lm and sft
+tasks, chat templates, the command line, round trips and resume (test/lm.test.ts and others).
+
+Run with the project's Python (torch==2.13.0, transformers 5.x, tokenizers):
+    python scripts/gen_lm_fixtures.py
+Writes test/fixtures/lm/:
+  llama/, gpt2/       random-initialised LlamaForCausalLM (grouped-query attention, a chat
+                      template, BOS added by the tokenizer) and GPT2LMHeadModel, each with a
+                      byte-level BPE tokenizer trained here on data/sentiment/train.csv
+  docs.txt            paragraphs of that corpus (causal-lm training text)
+  chat.jsonl          conversations (messages) for sft
+  pc.jsonl            prompt/completion rows for sft
+  expected.json       transformers' outputs: encodings, chat-template renderings, the packed
+                      causal-lm features and loss of docs.txt, sft features and loss
+"""
+import csv
+import json
+import os
+import shutil
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+torch.manual_seed(0)
+torch.set_num_threads(1)
+ROOT = os.path.join(os.path.dirname(__file__), '..')
+OUT = os.path.join(ROOT, 'test', 'fixtures', 'lm')
+
+# A ChatML-style template (written for these fixtures): a default system turn when none is
+# given, each turn between <|im_start|> and <|im_end|>, an optional generation prompt; the
+# assistant's content is trimmed, an unknown role raises.
+CHAT_TEMPLATE = (
+    "{{- bos_token }}"
+    "{%- if messages[0]['role'] != 'system' %}{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{%- endif %}"
+    "{%- for message in messages %}"
+    "{%- if message['role'] not in ['system', 'user', 'assistant'] %}{{- raise_exception('unknown role: ' + message['role']) }}{%- endif %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + (message['content'] | trim if message['role'] == 'assistant' else message['content']) + '<|im_end|>\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+
+def corpus():
+    with open(os.path.join(ROOT, 'data', 'sentiment', 'train.csv')) as f:
+        return [r['text'] for r in csv.DictReader(f)]
+
+
+def bpe(texts, specials, vocab_size):
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer)
+    return tok
+
+
+def main():
+    shutil.rmtree(OUT, ignore_errors=True)
+    os.makedirs(OUT)
+    texts = corpus()
+    expected = {}
+
+    # Llama: <s> added before every text by the post-processor, </s> is EOS, no pad token
+    lt = bpe(texts, ['<s>', '</s>', '<|im_start|>', '<|im_end|>'], 512)
+    lt.post_processor = processors.TemplateProcessing(single='<s> $A', pair='<s> $A <s> $B', special_tokens=[('<s>', lt.token_to_id('<s>'))])
+    llama_tok = PreTrainedTokenizerFast(tokenizer_object=lt, bos_token='<s>', eos_token='</s>', model_max_length=256, chat_template=CHAT_TEMPLATE)
+    cfg = LlamaConfig(vocab_size=lt.get_vocab_size(), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=2, max_position_embeddings=256, initializer_range=0.1, bos_token_id=lt.token_to_id('<s>'),
+                      eos_token_id=lt.token_to_id('</s>'), pad_token_id=None, tie_word_embeddings=False)
+    LlamaForCausalLM(cfg).save_pretrained(os.path.join(OUT, 'llama'))
+    llama_tok.save_pretrained(os.path.join(OUT, 'llama'))
+
+    # GPT-2: <|endoftext|> is BOS, EOS and UNK; nothing added around texts
+    gt = bpe(texts, ['<|endoftext|>'], 400)
+    gpt_tok = PreTrainedTokenizerFast(tokenizer_object=gt, bos_token='<|endoftext|>', eos_token='<|endoftext|>', unk_token='<|endoftext|>', model_max_length=128)
+    eot = gt.token_to_id('<|endoftext|>')
+    gcfg = GPT2Config(vocab_size=gt.get_vocab_size(), n_positions=128, n_embd=32, n_layer=2, n_head=4, initializer_range=0.1, bos_token_id=eot, eos_token_id=eot)
+    GPT2LMHeadModel(gcfg).save_pretrained(os.path.join(OUT, 'gpt2'))
+    gpt_tok.save_pretrained(os.path.join(OUT, 'gpt2'))
+
+    # tokenisation of awkward text by both tokenizers, as transformers does it
+    probe = ['', ' ', 'Hello world', '  two  spaces\tand a tab\n', 'café naïve façade', '日本語のテキスト', 'emoji 😀🎉 done',
+             'def f(x):\n    return x ** 2', texts[0], texts[1]]
+    expected['encode'] = {name: {'texts': probe, 'ids': AutoTokenizer.from_pretrained(os.path.join(OUT, name))(probe)['input_ids']}
+                          for name in ['llama', 'gpt2']}
+    tok = AutoTokenizer.from_pretrained(os.path.join(OUT, 'llama'))
+    expected['decode'] = [tok.decode(ids, skip_special_tokens=True) for ids in expected['encode']['llama']['ids']]
+
+    # chat templates: rendered strings for conversations of every shape
+    convs = [
+        [{'role': 'user', 'content': 'Hi there!'}],
+        [{'role': 'system', 'content': 'Be brief.'}, {'role': 'user', 'content': 'What is 2+2?'}, {'role': 'assistant', 'content': '  4  '}],
+        [{'role': 'user', 'content': 'café? 日本'}, {'role': 'assistant', 'content': 'Oui.'}, {'role': 'user', 'content': 'And then?\nTwo lines.'}],
+        [{'role': 'system', 'content': ''}, {'role': 'user', 'content': '{{ not a template }} {% raw %}'}],
+    ]
+    expected['chat'] = [{'messages': c, 'generation_prompt': g, 'text': tok.apply_chat_template(c, tokenize=False, add_generation_prompt=g)}
+                        for c in convs for g in (False, True)]
+
+    # causal-lm: paragraphs of the corpus, packed into blocks of 16 tokens, positions restarting
+    # per document, each document's first token not a target; the loss over all targets
+    docs = texts[:12]
+    with open(os.path.join(OUT, 'docs.txt'), 'w') as f:
+        f.write('\n\n'.join(docs) + '\n')
+    block = 16
+    eos = tok.eos_token_id
+    ids, pos, labels = [], [], []
+    for d in docs:
+        t = tok(d)['input_ids'] + [eos]
+        p = 0
+        for i, x in enumerate(t):
+            if len(ids) % block == 0:
+                p = 0  # a new block: the rest of the document restarts at position 0
+            ids.append(x)
+            pos.append(p)
+            labels.append(-100 if i == 0 else x)
+            p += 1
+    blocks = [(ids[i:i + block], pos[i:i + block], labels[i:i + block]) for i in range(0, len(ids), block)]
+    model = LlamaForCausalLM.from_pretrained(os.path.join(OUT, 'llama')).train()
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for bi, bp, bl in blocks:
+            logits = model(input_ids=torch.tensor([bi]), position_ids=torch.tensor([bp]), use_cache=False).logits[0, :-1]
+            tgt = torch.tensor(bl[1:])
+            total += torch.nn.functional.cross_entropy(logits.float(), tgt, reduction='sum', ignore_index=-100).item()
+            n += int((tgt != -100).sum())
+    expected['causal_lm'] = {'data': 'docs.txt', 'block_size': block, 'features': [{'ids': b[0], 'pos': b[1], 'label': b[2]} for b in blocks],
+                             'loss': total / n, 'targets': n}
+    with open(os.path.join(OUT, 'expected.json'), 'w') as f:
+        json.dump(expected, f, ensure_ascii=False)
+    print('wrote', OUT, len(blocks), 'blocks, loss', total / n)
+
+
+if __name__ == '__main__':
+    main()
