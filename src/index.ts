@@ -42,7 +42,7 @@ export { loadCheckpoint, CheckpointError } from './hub/checkpoint';
 export { resolveModelDir, hubCacheDir, cachedSnapshot, HubError } from './hub/hub';
 export type { HubOptions } from './hub/hub';
 export { PreTrainedTokenizer, PreTrainedTokenizer as AutoTokenizer } from './tokenize/tokenizer';
-export type { BatchEncoding, EncodeOptions } from './tokenize/tokenizer';
+export type { BatchEncoding, EncodeOptions, ChatMessage } from './tokenize/tokenizer';
 export { Trainer, NonFiniteLossError, latestCheckpoint } from './train/trainer';
 export type { TrainingArgs, Callbacks, TrainerOptions } from './train/trainer';
 export { lrMultiplier, warmupSteps, SCHEDULES } from './train/schedule';

@@ -1,6 +1,7 @@
 // A thin adapter over Hugging Face's `tokenizers` (the Rust core Python's fast tokenizers use):
-// tokenizer.json when a model has one, else BERT's WordPiece built from vocab.txt and
-// tokenizer_config.json exactly as transformers' BertTokenizerFast builds it.
+// tokenizer.json when a model has one; else GPT-2's byte-level BPE from vocab.json + merges.txt,
+// or BERT's WordPiece from vocab.txt, built as transformers' converters build them. Chat
+// templates render with Hugging Face's own JS Jinja (@huggingface/jinja).
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -16,6 +17,7 @@ import {
   templateProcessing,
   wordPieceDecoder,
 } from 'tokenizers';
+import { Template } from '@huggingface/jinja';
 import { HubOptions, resolveModelDir } from '../hub/hub';
 import { checkKeys } from '../util/names';
 import { tensor } from '../tensor/create';
@@ -53,6 +55,13 @@ export interface BatchEncoding {
   overflowToSample: number[];
 }
 
+/** One turn of a conversation, as chat templates take it. */
+export interface ChatMessage {
+  role: string;
+  content: string;
+  [field: string]: unknown;
+}
+
 export interface TokenizerConfig {
   do_lower_case?: boolean;
   strip_accents?: boolean | null;
@@ -82,7 +91,48 @@ export class PreTrainedTokenizer {
     /** The directory and files this tokenizer was read from (its fingerprint). */
     private readonly dir: string,
     private readonly sourceFiles: string[],
+    /** chat_template.jinja's text (transformers 5 keeps the template there), or null */
+    private readonly chatTemplateFile: string | null = null,
   ) {}
+
+  /** The Jinja chat template (chat_template.jinja, else tokenizer_config.json's chat_template), or null. */
+  get chatTemplate(): string | null {
+    if (this.chatTemplateFile !== null) return this.chatTemplateFile;
+    const t = this.config.chat_template;
+    if (typeof t === 'string') return t;
+    if (Array.isArray(t)) {
+      const d = t.find((x) => x && (x as { name?: unknown }).name === 'default') as { template?: unknown } | undefined;
+      if (d && typeof d.template === 'string') return d.template;
+    }
+    return null;
+  }
+
+  /**
+   * Renders a conversation with the tokenizer's chat template, as Python's
+   * tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=...): the
+   * template sees messages, add_generation_prompt, the special tokens (bos_token, eos_token, ...)
+   * and `extra`. Error when the tokenizer has no template; TypeError for malformed messages;
+   * the template's raise_exception() becomes an Error.
+   */
+  applyChatTemplate(messages: ChatMessage[], o: { addGenerationPrompt?: boolean; extra?: Record<string, unknown> } = {}): string {
+    checkKeys('applyChatTemplate options', o, ['addGenerationPrompt', 'extra'], { add_generation_prompt: 'addGenerationPrompt' });
+    const template = this.chatTemplate;
+    if (template === null) throw new Error(`${this.dir}: the tokenizer has no chat template (chat_template.jinja, or chat_template in tokenizer_config.json)`);
+    if (!Array.isArray(messages)) throw new TypeError('applyChatTemplate: messages must be an array of {role, content}');
+    messages.forEach((m, i) => {
+      if (!m || typeof m !== 'object' || typeof m.role !== 'string' || (typeof m.content !== 'string' && !Array.isArray(m.content))) {
+        throw new TypeError(`applyChatTemplate: message ${i} must be {role: string, content: string}, got ${JSON.stringify(m)?.slice(0, 80)}`);
+      }
+    });
+    this.compiled ??= new Template(template);
+    const specials: Record<string, string> = {};
+    for (const k of ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token']) {
+      const t = this.specialToken(k);
+      if (t !== null) specials[k] = t;
+    }
+    return this.compiled.render({ ...specials, ...(o.extra ?? {}), messages, add_generation_prompt: o.addGenerationPrompt ?? false });
+  }
+  private compiled: Template | undefined;
 
   /** Loads from a model directory or Hub id (tokenizer.json, else vocab.txt + tokenizer_config.json). */
   static async fromPretrained(idOrDir: string, opts: HubOptions = {}): Promise<PreTrainedTokenizer> {
@@ -101,7 +151,8 @@ export class PreTrainedTokenizer {
         throw new Error(`${cfgFile}: invalid JSON (${(e as Error).message})`);
       }
     }
-    const present = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json'].filter((f) => fs.existsSync(file(f)));
+    const present = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'vocab.json', 'merges.txt', 'special_tokens_map.json', 'chat_template.jinja'].filter((f) => fs.existsSync(file(f)));
+    const chat = fs.existsSync(file('chat_template.jinja')) ? fs.readFileSync(file('chat_template.jinja'), 'utf8') : null;
     if (fs.existsSync(file('tokenizer.json'))) {
       let rust: RustTokenizer;
       try {
@@ -109,12 +160,17 @@ export class PreTrainedTokenizer {
       } catch (e) {
         throw new Error(`${file('tokenizer.json')}: ${(e as Error).message}`);
       }
-      return new PreTrainedTokenizer(rust, config, dir, present);
+      return new PreTrainedTokenizer(rust, config, dir, present, chat);
+    }
+    if (fs.existsSync(file('vocab.json')) && fs.existsSync(file('merges.txt'))) {
+      // GPT2Tokenizer's special tokens: <|endoftext|> unless the config names others
+      const cfg = { unk_token: '<|endoftext|>', bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', ...config };
+      return new PreTrainedTokenizer(gpt2ByteLevel(file('vocab.json'), file('merges.txt'), cfg), cfg, dir, present, chat);
     }
     if (fs.existsSync(file('vocab.txt'))) {
-      return new PreTrainedTokenizer(await bertWordPiece(file('vocab.txt'), config), config, dir, present);
+      return new PreTrainedTokenizer(await bertWordPiece(file('vocab.txt'), config), config, dir, present, chat);
     }
-    throw new Error(`${dir}: no tokenizer (expected tokenizer.json, or vocab.txt with tokenizer_config.json)`);
+    throw new Error(`${dir}: no tokenizer (expected tokenizer.json, vocab.json with merges.txt, or vocab.txt with tokenizer_config.json)`);
   }
 
   /** The longest input the model takes (tokenizer_config.json's model_max_length), or null when unlimited. */
@@ -400,8 +456,9 @@ export class PreTrainedTokenizer {
     fs.mkdirSync(dir, { recursive: true });
     this.rust.save(path.join(dir, 'tokenizer.json'), true);
     // the class transformers should build: as configured, BERT's for a vocab.txt, else the generic fast one
-    const cfg = { tokenizer_class: this.sourceFiles.includes('tokenizer.json') ? 'PreTrainedTokenizerFast' : 'BertTokenizer', ...this.config };
+    const cfg = { tokenizer_class: this.sourceFiles.includes('vocab.txt') && !this.sourceFiles.includes('tokenizer.json') ? 'BertTokenizer' : 'PreTrainedTokenizerFast', ...this.config };
     fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(cfg, null, 2) + '\n');
+    if (this.chatTemplateFile !== null) fs.writeFileSync(path.join(dir, 'chat_template.jinja'), this.chatTemplateFile);
   }
 
   /** The rows of a BatchEncoding as int64 tensors (B, T): inputIds, attentionMask, tokenTypeIds. */
@@ -427,6 +484,46 @@ function checkPadding(rows: number, len: number): void {
   if (bytes > limit) {
     throw new RangeError(`encode: padding ${rows} row${rows === 1 ? '' : 's'} to ${len} tokens needs about ${(bytes / 2 ** 30).toFixed(1)} GB, more than this process can hold (${(limit / 2 ** 30).toFixed(1)} GB)`);
   }
+}
+
+/**
+ * GPT-2's byte-level BPE from vocab.json and merges.txt, as transformers' GPT2Converter builds
+ * the fast tokenizer: byte-level pre-tokenizer (add_prefix_space from the config, default false),
+ * byte-level decoder and post-processor, the special tokens as added tokens.
+ */
+function gpt2ByteLevel(vocabFile: string, mergesFile: string, c: TokenizerConfig): RustTokenizer {
+  let vocab: Record<string, number>;
+  try {
+    vocab = JSON.parse(fs.readFileSync(vocabFile, 'utf8'));
+  } catch (e) {
+    throw new Error(`${vocabFile}: invalid JSON (${(e as Error).message})`);
+  }
+  const merges = fs
+    .readFileSync(mergesFile, 'utf8')
+    .split(/\r?\n/)
+    .filter((l, i) => l.trim() !== '' && !(i === 0 && l.startsWith('#version')));
+  merges.forEach((m, i) => {
+    if (m.split(' ').length !== 2) throw new Error(`${mergesFile}:${i + 2}: a merge must be two tokens separated by one space, got ${JSON.stringify(m)}`);
+  });
+  const prefix = c.add_prefix_space === true;
+  const specials = [...new Set(['unk_token', 'bos_token', 'eos_token', 'pad_token'].map((k) => c[k]).filter((t) => t !== undefined && t !== null).map((t) => tokenString(t, '')))].filter((t) => t !== '');
+  const added = specials.map((t) => {
+    const id = vocab[t];
+    if (id === undefined) throw new Error(`${vocabFile}: special token ${t} is not in the vocabulary`);
+    return { id, content: t, single_word: false, lstrip: false, rstrip: false, normalized: true, special: true };
+  });
+  const spec = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: prefix, trim_offsets: true, use_regex: true },
+    post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+  };
+  return RustTokenizer.fromString(JSON.stringify(spec));
 }
 
 /** BERT's WordPiece pipeline from vocab.txt, as transformers' BertTokenizerFast converts it. */
