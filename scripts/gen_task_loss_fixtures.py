@@ -155,10 +155,14 @@ def main():
     out = []
     # causal-lm: the packed blocks of test/fixtures/lm/docs.txt and their loss, from gen_lm_fixtures.py
     with open(os.path.join(FX, "lm", "expected.json")) as f:
-        lm = json.load(f)["causal_lm"]
+        lm_all = json.load(f)
+    lm = lm_all["causal_lm"]
     lm_feats = [{"ids": b["ids"], "label": b["label"]} for b in lm["features"]]
     lm_case = {"task": "causal-lm", "model": "../lm/llama", "data": "../lm/docs.txt", "max_length": lm["block_size"], "labels": [],
                "batch_size": len(lm_feats) // 2 + 1, "features": lm_feats, "loss": lm["loss"]}
+    sft = lm_all["sft"]
+    sft_case = {"task": "sft", "model": "../lm/llama", "data": "../lm/chat.jsonl", "max_length": sft["max_length"], "labels": [],
+                "batch_size": len(sft["chat"]) // 2 + 1, "features": sft["chat"], "loss": sft["chat_loss"]}
     for spec, feats in cases:
         n = len(feats)
         # two micro-batches of unequal size: per-micro-batch averaging would change the loss
@@ -168,6 +172,7 @@ def main():
         out.append(spec)
         print(spec["task"], n, "features, loss", spec["loss"])
     out.append(lm_case)
+    out.append(sft_case)
     print("causal-lm", len(lm_feats), "features, loss", lm_case["loss"])
     with open(os.path.join(TRAIN, "task_losses.json"), "w") as f:
         json.dump({"generator": "scripts/gen_task_loss_fixtures.py", "torch": torch.__version__, "cases": out}, f)

@@ -4,9 +4,10 @@
 import { asSource, DataSource, Dataset, sourceName } from './dataset';
 import { DataError, readRows } from './readers';
 import { taskSpec } from './specs';
+import type { ChatMessage } from '../tokenize/tokenizer';
 import type { ResolvedColumns } from './specs';
 
-export const TASKS = ['sequence-classification', 'multi-label', 'regression', 'token-classification', 'question-answering', 'causal-lm'] as const;
+export const TASKS = ['sequence-classification', 'multi-label', 'regression', 'token-classification', 'question-answering', 'causal-lm', 'sft'] as const;
 export type Task = (typeof TASKS)[number];
 
 export interface Columns {
@@ -30,6 +31,10 @@ export interface Example {
   answers?: { text: string[]; answerStart: number[] };
   /** QA: a stable id for postprocessing */
   id?: string;
+  /** sft: a conversation (messages), or a prompt and completion (strings, or message lists) */
+  messages?: ChatMessage[];
+  prompt?: string | ChatMessage[];
+  completion?: string | ChatMessage[];
 }
 
 export interface ReadResult {

@@ -1,11 +1,12 @@
 // Every task fulltune trains, by name: the one place that lists them.
 import { causalLM } from './causal-lm';
+import { sft } from './sft';
 import { questionAnswering } from './question-answering';
 import { multiLabel, regression, sequenceClassification } from './sequence';
 import { TaskSpec } from './spec';
 import { tokenClassification } from './token-classification';
 
-export const TASK_SPECS: readonly TaskSpec[] = [sequenceClassification, multiLabel, regression, tokenClassification, questionAnswering, causalLM];
+export const TASK_SPECS: readonly TaskSpec[] = [sequenceClassification, multiLabel, regression, tokenClassification, questionAnswering, causalLM, sft];
 
 const byName = new Map(TASK_SPECS.map((s) => [s.name, s]));
 

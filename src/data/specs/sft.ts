@@ -1,0 +1,136 @@
+// Supervised fine-tuning on instructions (TRL's SFTTrainer): rows hold a conversation
+// (`messages`, rendered with the tokenizer's chat template) or a `prompt` and a `completion`
+// (strings, or message lists). The loss covers the completion, or the assistant's turns, only;
+// everything else is labelled -100. Over-long rows are cut from the end (TRL's keep_start) and
+// counted, never dropped.
+import { ChatMessage, PreTrainedTokenizer } from '../../tokenize/tokenizer';
+import { Feature } from '../features';
+import { DataError } from '../readers';
+import { Example } from '../tasks';
+import { causalLM } from './causal-lm';
+import { defaultColumns, FeaturizeContext, need, TaskSpec } from './spec';
+
+function messagesOf(v: unknown, what: string): ChatMessage[] {
+  let m = v;
+  if (typeof m === 'string' && m.trim().startsWith('[')) {
+    try {
+      m = JSON.parse(m);
+    } catch {
+      throw `column '${what}' is not valid JSON`;
+    }
+  }
+  if (!Array.isArray(m) || m.length === 0) throw `column '${what}' must be a non-empty list of {role, content} messages`;
+  m.forEach((x, i) => {
+    if (!x || typeof x !== 'object' || typeof (x as ChatMessage).role !== 'string' || typeof (x as ChatMessage).content !== 'string') {
+      throw `column '${what}': message ${i} must be {"role": string, "content": string}`;
+    }
+  });
+  return m as ChatMessage[];
+}
+
+const count = (ctx: FeaturizeContext, note: string) => (ctx.notes[note] = (ctx.notes[note] ?? 0) + 1);
+
+/** Code points before a UTF-16 index: token offsets count characters as Python does. */
+const codePoints = (s: string, utf16: number) => [...s.slice(0, utf16)].length;
+
+/**
+ * The character spans of the assistant's turns in the rendered conversation: each turn is what
+ * rendering up to and including it adds to rendering the turns before it with the generation
+ * prompt. A template that does not render conversations incrementally is refused.
+ */
+function assistantSpans(tok: PreTrainedTokenizer, messages: ChatMessage[], full: string): [number, number][] {
+  const spans: [number, number][] = [];
+  messages.forEach((m, i) => {
+    if (m.role !== 'assistant') return;
+    const before = tok.applyChatTemplate(messages.slice(0, i), { addGenerationPrompt: true });
+    const upTo = tok.applyChatTemplate(messages.slice(0, i + 1));
+    if (!upTo.startsWith(before) || !full.startsWith(upTo)) {
+      throw `the chat template does not render this conversation turn by turn (message ${i}): the assistant's tokens cannot be found`;
+    }
+    spans.push([codePoints(full, before.length), codePoints(full, upTo.length)]);
+  });
+  return spans;
+}
+
+export const sft: TaskSpec = {
+  name: 'sft',
+  head: 'causal-lm',
+  description: 'instruction tuning: the loss on completions or assistant turns only',
+  hasClassLabels: false,
+  metricNames: ['perplexity'],
+  lowerIsBetter: ['perplexity'],
+  resolveColumns: (c) => defaultColumns(c, { text: 'messages', label: 'completion', pair: 'prompt' }),
+  // a conversation, or a prompt and completion: which one is decided per row
+  requiredColumns: () => [],
+
+  toExample(cols, row): Example {
+    const v = row.values;
+    if (cols.textColumn in v && !(cols.textPairColumn! in v)) return { line: row.line, text: '', messages: messagesOf(v[cols.textColumn], cols.textColumn) };
+    const p = need(row, cols.textPairColumn!);
+    const c = need(row, cols.labelColumn);
+    if (typeof p === 'string' && typeof c === 'string') return { line: row.line, text: '', prompt: p, completion: c };
+    return { line: row.line, text: '', prompt: messagesOf(p, cols.textPairColumn!), completion: messagesOf(c, cols.labelColumn) };
+  },
+
+  headConfig: () => ({}),
+
+  async featurize(chunk, ctx) {
+    const tok = ctx.tokenizer;
+    const max = ctx.settings.maxLength;
+    const out: Feature[] = [];
+    for (const e of chunk) {
+      let ids: number[];
+      let labels: number[];
+      try {
+        if (e.messages) {
+          const text = tok.applyChatTemplate(e.messages);
+          const enc = await tok.encode([text], { addSpecialTokens: false });
+          const spans = assistantSpans(tok, e.messages, text);
+          if (spans.length === 0) throw 'the conversation has no assistant message: nothing to learn from it';
+          ids = enc.inputIds[0];
+          labels = ids.map((id, t) => {
+            const [a, b] = enc.offsets[0][t];
+            return spans.some(([s, f]) => a >= s && b <= f && b > a) ? id : -100;
+          });
+        } else {
+          let promptIds: number[];
+          let fullIds: number[];
+          if (typeof e.prompt === 'string') {
+            const eos = tok.specialToken('eos_token');
+            const completion = eos !== null && !(e.completion as string).endsWith(eos) ? `${e.completion}${eos}` : (e.completion as string);
+            const enc = await tok.encode([e.prompt, e.prompt + completion]);
+            [promptIds, fullIds] = enc.inputIds;
+          } else {
+            const prompt = tok.applyChatTemplate(e.prompt!, { addGenerationPrompt: true });
+            const full = tok.applyChatTemplate([...e.prompt!, ...(e.completion as ChatMessage[])]);
+            const enc = await tok.encode([prompt, full], { addSpecialTokens: false });
+            [promptIds, fullIds] = enc.inputIds;
+          }
+          // as TRL: the completion is what follows the prompt's length, even where tokens merge across the seam
+          if (!promptIds.every((id, i) => fullIds[i] === id)) count(ctx, 'rows whose prompt tokens change when the completion follows (masked by the prompt length, as TRL)');
+          ids = fullIds;
+          labels = fullIds.map((id, i) => (i < promptIds.length ? -100 : id));
+        }
+      } catch (problem) {
+        if (typeof problem === 'string') throw new DataError(ctx.file, e.line, problem);
+        throw problem;
+      }
+      if (ids.length > max) {
+        count(ctx, `rows cut to --max-length ${max} (their end is not trained on)`);
+        ids = ids.slice(0, max);
+        labels = labels.slice(0, max);
+        if (labels.slice(1).every((l) => l === -100)) count(ctx, 'rows with no target left after the cut (kept; they add nothing to the loss)');
+      }
+      out.push({ ids, label: labels });
+    }
+    return out;
+  },
+
+  collate: (features, padId) => causalLM.collate(features, padId),
+  gather: () => undefined,
+  metrics: (_p, _l, _s, loss) => ({ perplexity: Math.exp(loss) }),
+  predictionRows() {
+    throw new Error('sft has no per-row predictions: use `fulltune generate --chat` to answer prompts, or `fulltune eval` for loss and perplexity');
+  },
+  servedBy: (head) => head === 'causal-lm',
+};
