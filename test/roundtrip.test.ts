@@ -110,3 +110,52 @@ maybe('one cache for Python and Node', () => {
     }
   });
 });
+
+maybe('round trip of decoders through Python transformers', () => {
+  const LM = path.join(__dirname, 'fixtures', 'lm');
+  for (const name of ['llama', 'gpt2']) {
+    test(`${name}: a few training steps, savePretrained; Python's logits and greedy continuation match ours`, async () => {
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ft-rt-lm-'));
+      const model = await ft.AutoModelForCausalLM.fromPretrained(path.join(LM, name), { warn: () => undefined });
+      const tok = await ft.AutoTokenizer.fromPretrained(path.join(LM, name));
+      const enc = await tok.encode(['The food was great and the service fast.', 'Never again.'], { padding: 'longest' });
+      const ids = () => ft.tensor(enc.inputIds, { dtype: 'int64' });
+      const mask = () => ft.tensor(enc.attentionMask, { dtype: 'int64' });
+      const opt = new ft.AdamW(model.parameters(), { lr: 1e-2 });
+      model.train();
+      for (let s = 0; s < 3; s++) {
+        ft.tidy(() => {
+          const labels = ids().maskedFill(mask().eq(0), -100);
+          model.forward({ inputIds: ids(), attentionMask: mask(), labels }).loss!.backward();
+          opt.step();
+          opt.zeroGrad();
+        });
+      }
+      opt.dispose();
+      model.eval();
+      const probe = [enc.inputIds[0].slice(0, 6)];
+      const ours = ft.tidy(() => model.forward({ inputIds: ft.tensor(probe, { dtype: 'int64' }) }).logits.toNumbers());
+      const prompt = 'The service was';
+      const promptIds = (await tok.encode([prompt])).inputIds;
+      const greedy = ft.tidy(() => model.generate(ft.tensor(promptIds, { dtype: 'int64' }), { maxNewTokens: 10 }).toNumbers());
+      ft.savePretrained(model, tmp);
+      tok.save(tmp);
+      model.dispose();
+      const inputsFile = path.join(tmp, 'inputs.json');
+      fs.writeFileSync(inputsFile, JSON.stringify({ input_ids: probe, prompt, max_new_tokens: 10 }));
+      const out = JSON.parse(
+        execFileSync(py!, [path.join(__dirname, '..', 'scripts', 'check_roundtrip_lm.py'), tmp, inputsFile], {
+          encoding: 'utf8',
+          env: { ...process.env, PYTHONWARNINGS: 'ignore', TRANSFORMERS_VERBOSITY: 'error', HF_HUB_OFFLINE: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }).trim().split('\n').pop()!,
+      );
+      expect(out.class).toBe(name === 'llama' ? 'LlamaForCausalLM' : 'GPT2LMHeadModel');
+      closeNumbers(out.logits, ours, 0, 1e-5, `${name} logits in Python`);
+      expect(out.tokenizer_ids).toEqual(promptIds[0]);
+      expect(out.generated).toEqual(greedy);
+      if (name === 'llama') expect(out.chat).toBe(tok.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true }));
+      fs.rmSync(tmp, { recursive: true });
+    });
+  }
+});

@@ -7,7 +7,7 @@ import { ARG_RULES, checkArg, TRANSFORMERS_NAMES } from '../train/args';
 import type { TrainingArgs } from '../train/trainer';
 import { closest } from '../util/names';
 
-export type CommandName = 'train' | 'eval' | 'predict';
+export type CommandName = 'train' | 'eval' | 'predict' | 'generate';
 
 export interface FlagSpec {
   name: string; // kebab-case, without --
@@ -24,22 +24,26 @@ export interface FlagSpec {
 
 const ALL: CommandName[] = ['train', 'eval', 'predict'];
 const T: CommandName[] = ['train'];
+const G: CommandName[] = ['generate'];
 
 export const FLAGS: FlagSpec[] = [
-  { name: 'model', type: 'string', help: 'model directory or Hugging Face Hub id', commands: ALL },
-  { name: 'output', type: 'string', help: 'output directory (train); JSONL file of predictions (predict; default stdout)', commands: ['train', 'predict'] },
+  { name: 'model', type: 'string', help: 'model directory or Hugging Face Hub id', commands: [...ALL, ...G] },
+  { name: 'output', type: 'string', help: 'output directory (train); JSONL file of predictions (predict, generate --data; default stdout)', commands: ['train', 'predict', 'generate'] },
   { name: 'task', type: 'string', help: 'what to train', choices: TASKS, default: 'sequence-classification', commands: ALL, arg: 'task' },
   { name: 'train', type: 'string', help: 'training data (.csv, .tsv, .jsonl, .parquet)', commands: T },
   { name: 'validation', type: 'string', help: 'validation data, evaluated during and after training', commands: T },
-  { name: 'data', type: 'string', help: 'data to evaluate or predict', commands: ['eval', 'predict'] },
-  { name: 'text-column', type: 'string', help: 'text column (QA: the question; token classification: the words, default "tokens")', commands: ALL },
+  { name: 'data', type: 'string', help: 'data to evaluate or predict; generate: prompts, one per row', commands: ['eval', 'predict', 'generate'] },
+  { name: 'text-column', type: 'string', help: 'text column (QA: the question; token classification: the words, default "tokens"; sft: the conversation, default "messages"; generate: the prompt, default "prompt")', commands: [...ALL, ...G] },
   { name: 'text-pair-column', type: 'string', help: 'second text of pairs (QA: the context, default "context")', commands: ALL },
   { name: 'label-column', type: 'string', help: 'label column (token classification default "ner_tags", QA default "answers")', commands: ALL },
   { name: 'epochs', type: 'number', help: 'training epochs (transformers: num_train_epochs)', default: 3, commands: T, arg: 'epochs' },
-  { name: 'batch-size', type: 'int', help: "batch size per device (transformers' per_device_train_batch_size, whose default is 8)", default: 32, commands: ALL, arg: 'batchSize' },
+  { name: 'batch-size', type: 'int', help: "batch size per device (transformers' per_device_train_batch_size, whose default is 8); generate --data: prompts per batch", default: 32, commands: [...ALL, ...G], arg: 'batchSize' },
   { name: 'eval-batch-size', type: 'int', help: 'evaluation batch size (default: --batch-size)', commands: ALL, arg: 'evalBatchSize' },
   { name: 'lr', type: 'number', help: "peak learning rate (transformers' learning_rate, whose default is 5e-5)", default: 2e-5, commands: T, arg: 'lr' },
   { name: 'max-length', type: 'int', help: 'longest input in tokens (default: the smaller of 128 and what model and tokenizer allow)', commands: ALL, min: 1 },
+  { name: 'block-size', type: 'int', help: 'causal-lm: tokens per packed block (default: --max-length)', commands: ALL, min: 1 },
+  { name: 'packing', type: 'boolean', help: 'causal-lm: pack documents into blocks (positions restart per document, no attention across documents); --no-packing: one padded example per document', default: true, commands: ALL },
+  { name: 'dtype', type: 'string', help: 'weights dtype: float32, or bfloat16 (pure bf16 training, as many LLM recipes; --bf16 keeps float32 weights under bf16 autocast)', choices: ['float32', 'bfloat16'], default: 'float32', commands: [...ALL, ...G] },
   { name: 'doc-stride', type: 'int', help: 'QA: tokens shared by the windows of a long context (default: max length / 4, at most 128)', commands: ALL, min: 0 },
   { name: 'warmup-ratio', type: 'number', help: "fraction of steps for linear warmup (transformers' default is 0)", default: 0.1, commands: T, arg: 'warmupRatio' },
   { name: 'warmup-steps', type: 'int', help: 'warmup steps (overrides --warmup-ratio)', commands: T, arg: 'warmupSteps' },
@@ -48,8 +52,8 @@ export const FLAGS: FlagSpec[] = [
   { name: 'optimizer', type: 'string', help: 'optimizer', choices: ['adamw', 'sgd'], default: 'adamw', commands: T, arg: 'optimizer' },
   { name: 'grad-accum', type: 'int', help: 'micro-batches accumulated per optimizer step (transformers: gradient_accumulation_steps)', default: 1, commands: T, arg: 'gradAccum' },
   { name: 'max-grad-norm', type: 'number', help: 'gradient-norm clipping (0: off)', default: 1.0, commands: T, arg: 'maxGradNorm' },
-  { name: 'seed', type: 'int', help: 'seed of initialisation, dropout and data order', default: 42, commands: T, arg: 'seed' },
-  { name: 'device', type: 'string', help: 'cpu, cuda or cuda:N', default: 'cpu', commands: ALL, arg: 'device' },
+  { name: 'seed', type: 'int', help: 'seed of initialisation, dropout and data order; generate: of sampling', default: 42, commands: [...T, ...G], arg: 'seed' },
+  { name: 'device', type: 'string', help: 'cpu, cuda or cuda:N', default: 'cpu', commands: [...ALL, ...G], arg: 'device' },
   { name: 'bf16', type: 'boolean', help: 'bfloat16 autocast (CPU or CUDA)', commands: ALL, arg: 'bf16' },
   { name: 'fp16', type: 'boolean', help: 'float16 autocast with dynamic loss scaling (CUDA)', commands: ALL, arg: 'fp16' },
   { name: 'sampler', type: 'string', help: 'batch order', choices: ['random', 'group-by-length', 'sequential'], default: 'random', commands: T, arg: 'sampler' },
@@ -65,10 +69,18 @@ export const FLAGS: FlagSpec[] = [
   // not for predict: every input row gets an output line
   { name: 'skip-bad-rows', type: 'boolean', help: 'count and report malformed rows instead of stopping', commands: ['train', 'eval'] },
   { name: 'skip-nonfinite', type: 'boolean', help: 'skip steps whose loss is not finite instead of stopping', commands: T, arg: 'skipNonfinite' },
+  { name: 'prompt', type: 'string', help: 'the text to continue (with --chat: the user message)', commands: G },
+  { name: 'chat', type: 'boolean', help: "render prompts with the tokenizer's chat template as a user turn, with the generation prompt", commands: G },
+  { name: 'max-new-tokens', type: 'int', help: 'tokens to generate at most per prompt', default: 128, commands: G, min: 1 },
+  { name: 'do-sample', type: 'boolean', help: 'sample instead of greedy decoding', commands: G },
+  { name: 'temperature', type: 'number', help: 'sampling temperature (> 0)', default: 1, commands: G },
+  { name: 'top-k', type: 'int', help: 'sample among the k most likely tokens (0: all)', default: 50, commands: G, min: 0 },
+  { name: 'top-p', type: 'number', help: 'sample among the most likely tokens whose probabilities sum to p, in (0, 1]', default: 1, commands: G },
+  { name: 'repetition-penalty', type: 'number', help: 'penalty on tokens already present (1: none)', default: 1, commands: G },
   { name: 'cache-dir', type: 'string', help: 'where tokenised datasets are cached (default ~/.cache/fulltune/features)', commands: ALL },
-  { name: 'config', type: 'string', help: 'JSON file of flags ({"lr": 3e-5, "batch-size": 16, ...}); command-line flags win', commands: ALL },
-  { name: 'quiet', type: 'boolean', help: 'no progress output', commands: ALL },
-  { name: 'verbose', type: 'boolean', help: 'stack traces on errors', commands: ALL },
+  { name: 'config', type: 'string', help: 'JSON file of flags ({"lr": 3e-5, "batch-size": 16, ...}); command-line flags win', commands: [...ALL, ...G] },
+  { name: 'quiet', type: 'boolean', help: 'no progress output', commands: [...ALL, ...G] },
+  { name: 'verbose', type: 'boolean', help: 'stack traces on errors', commands: [...ALL, ...G] },
 ];
 
 export class UsageError extends Error {
@@ -220,6 +232,7 @@ export function helpText(command?: CommandName): string {
     '  fulltune train   --model <dir|hub-id> --output <dir> --task <task> --train <file> [--validation <file>] [flags]',
     '  fulltune eval    --model <dir> --data <file> [flags]        prints one JSON object of metrics',
     '  fulltune predict --model <dir> --data <file> [--output <file.jsonl>] [flags]   one JSON line per row',
+    '  fulltune generate --model <dir|hub-id> (--prompt <text> | --data <file>) [--max-new-tokens N] [--chat] [sampling flags]',
     '  fulltune --version',
     '',
     'fulltune <command> --help lists the flags of a command.',

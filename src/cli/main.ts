@@ -10,7 +10,7 @@ import { savePretrained } from '../hub/pretrained';
 import { manualSeed } from '../tensor/create';
 import { Device } from '../tensor/dtype';
 import { PreTrainedTokenizer } from '../tokenize/tokenizer';
-import { defaultMaxLength, features, headConfig, loadTaskModel, modelConfig, resolveLabels } from '../train/prepare';
+import { defaultMaxLength, features, headConfig, loadTaskModel, maxPositions, modelConfig, resolveLabels } from '../train/prepare';
 import { phase } from '../train/progress';
 import { effectiveArguments, renderReport, runInfo } from '../train/report';
 import { Trainer, TrainingArgs, TrainingInterrupted } from '../train/trainer';
@@ -23,6 +23,7 @@ import { withFile } from '../util/fs';
 import { cudaAvailable } from '../tensor/create';
 import { FULLTUNE_VERSION } from '../version';
 import { CommandName, FLAGS, Parsed, UsageError, helpText, parseFlags } from './flags';
+import { generateCommand } from './generate';
 
 function readConfigFile(file: string): Record<string, unknown> {
   let v: unknown;
@@ -54,6 +55,7 @@ function columns(f: Parsed, task: Task): Columns {
 function reportRows(name: string, store: FeatureStore, log: (s: string) => void): void {
   const sk = store.meta.skipped;
   log(`${name}: ${store.meta.rows} row${store.meta.rows === 1 ? '' : 's'}${store.length !== store.meta.rows ? ` (${store.length} features)` : ''}`);
+  for (const [what, n] of Object.entries(store.meta.notes ?? {})) log(`${name}: ${what}: ${n}`);
   if (sk.length === 0) return;
   log(`${name}: skipped ${sk.length} bad row${sk.length > 1 ? 's' : ''} (--skip-bad-rows):`);
   for (const s of sk.slice(0, 10)) log(`  line ${s.line}: ${s.problem}`);
@@ -83,11 +85,15 @@ function checkCombinations(f: Parsed, task: Task, command: CommandName): void {
 /** --max-length and --doc-stride against what the model and tokenizer can take. */
 async function checkLengths(f: Parsed, task: Task, tok: PreTrainedTokenizer, config: Record<string, unknown>, modelDir: string): Promise<number> {
   const maxLength = num(f, 'max-length') ?? defaultMaxLength(tok, config);
-  const positions = config.max_position_embeddings;
-  if (typeof positions === 'number' && maxLength > positions) {
-    throw new UsageError(`--max-length ${maxLength} exceeds the model's max_position_embeddings ${positions} (${path.join(modelDir, 'config.json')})`);
+  const positions = maxPositions(config);
+  const positionsField = typeof config.max_position_embeddings === 'number' ? 'max_position_embeddings' : 'n_positions';
+  if (positions !== null && maxLength > positions) {
+    throw new UsageError(`--max-length ${maxLength} exceeds the model's ${positionsField} ${positions} (${path.join(modelDir, 'config.json')})`);
   }
   const spec = taskSpec(task);
+  const block = num(f, 'block-size');
+  if ((block !== undefined || f.packing === false) && !spec.packs) throw new UsageError(`${block !== undefined ? '--block-size' : '--no-packing'} applies to --task ${TASK_SPECS.filter((t) => t.packs).map((t) => t.name).join(', ')} only`);
+  if (block !== undefined && positions !== null && block > positions) throw new UsageError(`--block-size ${block} exceeds the model's ${positionsField} ${positions} (${path.join(modelDir, 'config.json')})`);
   const pair = spec.alwaysPairs || (f['text-pair-column'] !== undefined && !spec.wordLists);
   const special = await tok.numSpecialTokens(!!pair);
   if (maxLength <= special) throw new UsageError(`--max-length ${maxLength} leaves no room for text after the model's ${special} special tokens`);
@@ -97,6 +103,11 @@ async function checkLengths(f: Parsed, task: Task, tok: PreTrainedTokenizer, con
     if (stride >= maxLength - special) throw new UsageError(`--doc-stride ${stride} must be smaller than --max-length ${maxLength} minus the ${special} special tokens (${maxLength - special})`);
   }
   return maxLength;
+}
+
+/** --block-size and --packing, for the tasks that pack documents. */
+function packingOptions(f: Parsed, task: Task): { blockSize?: number; packing?: boolean } {
+  return taskSpec(task).packs ? { blockSize: num(f, 'block-size'), packing: f.packing !== false } : {};
 }
 
 /** SIGINT/SIGTERM: before training, stop at once; during it, save at the next step boundary. */
@@ -131,6 +142,8 @@ export function handleSignals(log: (s: string) => void): { attach(t: Trainer): v
   };
 }
 
+const COMMANDS: CommandName[] = ['train', 'eval', 'predict', 'generate'];
+
 function checkDevice(f: Parsed): void {
   const d = String(f.device ?? 'cpu');
   if (d.startsWith('cuda') && !cudaAvailable()) throw new UsageError(`--device ${d}: no CUDA device here (a CPU build of libtorch, or no GPU)`);
@@ -157,16 +170,15 @@ async function train(f: Parsed): Promise<number> {
     const cols = columns(f, task);
     const skipBadRows = !!f['skip-bad-rows'];
     const labels = await resolveLabels(task, config, str(f, 'train')!, cols, skipBadRows);
-    const common = { columns: cols, maxLength, labels, docStride: num(f, 'doc-stride'), skipBadRows, cacheDir: str(f, 'cache-dir') };
+    const common = { columns: cols, maxLength, labels, docStride: num(f, 'doc-stride'), skipBadRows, cacheDir: str(f, 'cache-dir'), ...packingOptions(f, task) };
     log(`tokenising ${str(f, 'train')} (max length ${maxLength})`);
     const tokenise = (file: string) => phase(`tokenising ${path.basename(file)}`, 'rows', { quiet: !!f.quiet }, (onProgress) => features(file, tok, task, { ...common, onProgress }));
     const trainSet = await tokenise(str(f, 'train')!);
     reportRows(str(f, 'train')!, trainSet, log);
     const evalSet = str(f, 'validation') ? await tokenise(str(f, 'validation')!) : undefined;
     if (evalSet) reportRows(str(f, 'validation')!, evalSet, log);
-    const model = await loadTaskModel(task, modelDir, { config: headConfig(task, labels), warn: (w) => log(`warning: ${w}`), ignoreMismatchedHead: true });
     const device = f.device as Device;
-    if (device !== 'cpu') model.to(device);
+    const model = await loadTaskModel(task, modelDir, { config: headConfig(task, labels), warn: (w) => log(`warning: ${w}`), ignoreMismatchedHead: true, device, dtype: f.dtype as 'float32' | 'bfloat16' });
     const args: TrainingArgs = { ...trainingArgs(f, 'train'), outputDir: out, task, quiet: !!f.quiet };
     const trainer = new Trainer({ model, tokenizer: tok, train: trainSet, eval: evalSet, labels, args });
     signals.attach(trainer);
@@ -210,27 +222,28 @@ function checkHeadFitsTask(config: Record<string, unknown>, task: Task, dir: str
 async function loadForInference(f: Parsed, command: 'eval' | 'predict') {
   need(f, 'model', 'data');
   const task = f.task as Task;
+  const hint = taskSpec(task).predictHint;
+  if (command === 'predict' && hint) throw new UsageError(hint);
   checkCombinations(f, task, command);
   checkDevice(f);
   const { dir, config } = await modelConfig(str(f, 'model')!);
   checkHeadFitsTask(config, task, dir);
   const tok = await PreTrainedTokenizer.fromPretrained(dir);
   const fresh: string[] = [];
-  const model = await loadTaskModel(task, dir, { warn: (w) => /newly initialised/.test(w) && fresh.push(w) });
+  const device = f.device as Device;
+  const model = await loadTaskModel(task, dir, { warn: (w) => /newly initialised/.test(w) && fresh.push(w), device, dtype: f.dtype as 'float32' | 'bfloat16' });
   if (fresh.length) {
     model.dispose();
     throw new UsageError(`${dir} has no trained ${task} head: ${fresh[0].replace(/\. Train the model before using it for predictions\.$/, '')}; train it first (fulltune train), or give the --task it was trained for`);
   }
   // the parsed config always names its labels (LABEL_i when config.json has none, as transformers)
   const labels = await resolveLabels(task, model.config, null, {}, false);
-  const device = f.device as Device;
-  if (device !== 'cpu') model.to(device);
   const maxLength = await checkLengths(f, task, tok, config, dir);
   const withLabels = command === 'eval';
   const file = str(f, 'data')!;
   const data = await phase(`tokenising ${path.basename(file)}`, 'rows', { quiet: !!f.quiet }, (onProgress) =>
     features(file, tok, task, {
-      columns: columns(f, task), maxLength, labels, docStride: num(f, 'doc-stride'),
+      columns: columns(f, task), maxLength, labels, docStride: num(f, 'doc-stride'), ...packingOptions(f, task),
       skipBadRows: withLabels && !!f['skip-bad-rows'], withLabels, cacheDir: str(f, 'cache-dir'), onProgress,
     }),
   );
@@ -268,7 +281,7 @@ async function predict(f: Parsed): Promise<void> {
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const verbose = rest.includes('--verbose');
-  const prefix = command === 'train' || command === 'eval' || command === 'predict' ? `fulltune ${command}` : 'fulltune';
+  const prefix = COMMANDS.includes(command as CommandName) ? `fulltune ${command}` : 'fulltune';
   try {
     if (!command || command === '--help' || command === 'help' || command === '-h') {
       process.stdout.write(helpText());
@@ -278,12 +291,17 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${FULLTUNE_VERSION}\n`);
       return 0;
     }
-    if (command !== 'train' && command !== 'eval' && command !== 'predict') {
-      throw new UsageError(`unknown command '${command}'${didYouMean(command, ['train', 'eval', 'predict'])} (expected train, eval or predict)`);
+    if (!COMMANDS.includes(command as CommandName)) {
+      throw new UsageError(`unknown command '${command}'${didYouMean(command, COMMANDS)} (expected ${COMMANDS.slice(0, -1).join(', ')} or ${COMMANDS[COMMANDS.length - 1]})`);
     }
-    const f = parseFlags(command, rest, readConfigFile);
+    const f = parseFlags(command as CommandName, rest, readConfigFile);
     if (f === null) return 0; // --help
     if (command === 'train') return await train(f);
+    if (command === 'generate') {
+      checkDevice(f);
+      await generateCommand(f);
+      return 0;
+    }
     if (command === 'eval') await evaluate(f);
     else await predict(f);
     return 0;

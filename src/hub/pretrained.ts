@@ -19,6 +19,11 @@ export interface FromPretrainedOptions extends HubOptions {
   /** Fields that override config.json (num_labels, id2label, problem_type, dropout, ...). */
   config?: Record<string, unknown>;
   device?: Device;
+  /**
+   * The dtype the weights are made in and loaded into (converted tensor by tensor while
+   * reading), as transformers' from_pretrained(dtype=...); default float32.
+   */
+  dtype?: 'float32' | 'bfloat16' | 'float16';
   /** Receives warnings (newly initialised and unused weights); default console.warn. */
   warn?: (msg: string) => void;
   /**
@@ -128,7 +133,7 @@ function legacyName(k: string): string {
   return k;
 }
 
-const FROM_PRETRAINED_KEYS = ['config', 'device', 'warn', 'ignoreMismatchedHead', 'revision', 'cacheDir', 'token', 'localFilesOnly', 'endpoint'];
+const FROM_PRETRAINED_KEYS = ['config', 'device', 'dtype', 'warn', 'ignoreMismatchedHead', 'revision', 'cacheDir', 'token', 'localFilesOnly', 'endpoint'];
 /** config.json fields a transformers user passes to from_pretrained directly; here they go under `config`. */
 const CONFIG_FIELD_HINTS: Record<string, string> = Object.fromEntries(
   ['num_labels', 'id2label', 'label2id', 'problem_type', 'hidden_dropout_prob', 'attention_probs_dropout_prob', 'classifier_dropout'].map((k) => [k, `config: { ${k} }`]),
@@ -150,7 +155,8 @@ export async function fromPretrained<M extends PreTrainedModel>(
     delete fileConfig.id2label;
     delete fileConfig.label2id;
   }
-  const model = deferInit(() => build({ ...fileConfig, ...(opts.config ?? {}) }, configFile));
+  if (opts.dtype !== undefined && !['float32', 'bfloat16', 'float16'].includes(opts.dtype)) throw new TypeError(`fromPretrained: dtype must be float32, bfloat16 or float16, got ${JSON.stringify(opts.dtype)}`);
+  const model = deferInit(() => build({ ...fileConfig, ...(opts.config ?? {}) }, configFile), { dtype: opts.dtype, device: opts.device });
   try {
     loadPretrainedWeights(model, ckpt, dir, opts.warn, { ignoreMismatchedHead: opts.ignoreMismatchedHead });
   } catch (e) {
@@ -160,7 +166,6 @@ export async function fromPretrained<M extends PreTrainedModel>(
     ckpt.close();
   }
   if ('generationConfig' in model) (model as { generationConfig: GenerationConfig | null }).generationConfig = readGenerationConfig(dir);
-  if (opts.device && opts.device !== 'cpu') model.to(opts.device);
   return model;
 }
 

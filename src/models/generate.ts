@@ -105,6 +105,24 @@ function rows(t: Tensor): number[][] {
  * TypeError/RangeError for bad options; an Error when no EOS or pad id can be found for a batch.
  */
 export function generate(model: CausalLM, inputIds: Tensor, o: GenerateOptions = {}): Tensor {
+  const run = steps(model, inputIds, o);
+  for (let r = run.next(); ; r = run.next()) if (r.done) return r.value;
+}
+
+/**
+ * generate() one step at a time, awaiting onStep after each (so that a caller can decode and
+ * write the new tokens as they come): the same tokens as generate().
+ */
+export async function generateStream(model: CausalLM, inputIds: Tensor, o: GenerateOptions & { onStepAsync?: (tokens: number[], step: number) => Promise<void> } = {}): Promise<Tensor> {
+  const { onStepAsync, ...rest } = o;
+  const run = steps(model, inputIds, rest);
+  for (let r = run.next(); ; r = run.next()) {
+    if (r.done) return r.value;
+    await onStepAsync?.(r.value.tokens, r.value.step);
+  }
+}
+
+function* steps(model: CausalLM, inputIds: Tensor, o: GenerateOptions): Generator<{ tokens: number[]; step: number }, Tensor> {
   checkKeys('generate options', o, OPTION_KEYS, HF_NAMES);
   if (inputIds.ndim !== 2 || (inputIds.dtype !== 'int64' && inputIds.dtype !== 'int32')) throw new TypeError(`generate: inputIds must be (B, T) int64, got ${inputIds.dtype} [${inputIds.shape.join(', ')}]`);
   const g = model.generationConfig ?? defaultGenerationConfig(model.config);
@@ -194,7 +212,9 @@ export function generate(model: CausalLM, inputIds: Tensor, o: GenerateOptions =
         positions[b].push(nextPos[b]++);
         if (!finished[b] && eos.includes(tok)) finished[b] = true;
       }
-      o.onStep?.(seqs.map((r) => r[r.length - 1]), step);
+      const tokens = seqs.map((r) => r[r.length - 1]);
+      o.onStep?.(tokens, step);
+      yield { tokens, step };
       if (eos.length > 0 && finished.every((f) => f)) break;
     }
   } finally {

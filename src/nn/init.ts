@@ -12,13 +12,23 @@ import { Tensor } from '../tensor/tensor';
 type Init = (t: Tensor) => void;
 const pending = new WeakMap<Tensor, Init>();
 let deferring = 0;
+/** Where parameters made now live: fromPretrained's dtype and device (float32 on the CPU by default). */
+let placement: create.CreateOptions = {};
 
-export function deferInit<T>(fn: () => T): T {
+/**
+ * Runs fn (a model's construction) with parameters left uninitialised, made directly in
+ * `where`'s dtype and on its device: a bfloat16 model on a GPU never holds a float32 copy in
+ * host memory.
+ */
+export function deferInit<T>(fn: () => T, where: create.CreateOptions = {}): T {
   deferring++;
+  const before = placement;
+  placement = { ...placement, ...where };
   try {
     return fn();
   } finally {
     deferring--;
+    placement = before;
   }
 }
 
@@ -32,7 +42,7 @@ export function initialize(t: Tensor): void {
 
 /** A parameter of `shape`, initialised by `init` now, or later when deferred. */
 export function param(shape: number[], init: Init): Tensor {
-  const t = keep(create.empty(shape));
+  const t = keep(create.empty(shape, placement));
   if (deferring > 0) pending.set(t, init);
   else noGrad(() => init(t));
   t.requiresGrad = true;

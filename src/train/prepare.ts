@@ -18,8 +18,14 @@ export const MAX_LENGTH_DEFAULT = 128;
 
 /** The smaller of 128, the tokenizer's model_max_length and the model's position table. */
 export function defaultMaxLength(tok: PreTrainedTokenizer, config: Record<string, unknown>): number {
-  const pos = typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : Infinity;
+  const pos = maxPositions(config) ?? Infinity;
   return Math.min(MAX_LENGTH_DEFAULT, tok.modelMaxLength ?? Infinity, pos);
+}
+
+/** The longest sequence a model's position table takes (max_position_embeddings; GPT-2's n_positions), or null when unbounded. */
+export function maxPositions(config: Record<string, unknown>): number | null {
+  for (const k of ['max_position_embeddings', 'n_positions']) if (typeof config[k] === 'number') return config[k] as number;
+  return null;
 }
 
 export interface ResolveLabelsOptions {
@@ -94,11 +100,15 @@ export interface PrepareFeaturesOptions {
   skipBadRows?: boolean;
   /** false for data without labels (predict) */
   withLabels?: boolean;
+  /** causal-lm: tokens per packed block (default maxLength) */
+  blockSize?: number;
+  /** causal-lm: pack documents into blocks (default true) */
+  packing?: boolean;
   cacheDir?: string;
   onProgress?: (rows: number) => void;
 }
 
-const PREPARE_KEYS = ['data', 'tokenizer', 'task', 'labels', 'maxLength', 'columns', 'docStride', 'skipBadRows', 'withLabels', 'cacheDir', 'onProgress'];
+const PREPARE_KEYS = ['data', 'tokenizer', 'task', 'labels', 'maxLength', 'columns', 'docStride', 'skipBadRows', 'withLabels', 'blockSize', 'packing', 'cacheDir', 'onProgress'];
 type LegacyFeatureOptions = Omit<PrepareFeaturesOptions, 'data' | 'tokenizer' | 'task' | 'columns'> & { columns: Columns };
 
 /** Tokenised features of a dataset for a task, cached on disk (see buildFeatures). */
@@ -113,7 +123,7 @@ export async function features(...a: unknown[]): Promise<FeatureStore> {
   return buildFeatures(
     o.data,
     o.tokenizer,
-    { task: o.task, columns: o.columns ?? {}, maxLength: o.maxLength, labels: o.labels, docStride: o.docStride, skipBadRows: o.skipBadRows, withLabels: o.withLabels },
+    { task: o.task, columns: o.columns ?? {}, maxLength: o.maxLength, labels: o.labels, docStride: o.docStride, skipBadRows: o.skipBadRows, withLabels: o.withLabels, blockSize: o.blockSize, packing: o.packing },
     { cacheDir: o.cacheDir, onProgress: o.onProgress },
   );
 }

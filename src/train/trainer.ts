@@ -311,6 +311,7 @@ export class Trainer {
       'weight decay': a.weightDecay,
       'max grad norm': a.maxGradNorm,
       precision: a.bf16 ? 'bf16' : a.fp16 ? 'fp16' : 'fp32',
+      'weights dtype': this.model.parameters()[0]?.dtype ?? 'float32',
       'evaluation steps': a.evalSteps ?? 'epoch ends',
       'metric for best model': this.mainMetric().name,
       'early stopping patience': a.earlyStoppingPatience ?? 'none',
@@ -346,7 +347,9 @@ export class Trainer {
       if (!dir) throw new Error(`--resume: no checkpoint under ${path.join(out, 'checkpoints')}`);
       const saved = readCheckpointSettings(dir);
       if (saved === null) throw new Error(`${dir}: the checkpoint does not record the settings it was made with (an older fulltune); cannot check that resuming is exact`);
-      const changed = Object.keys(settings).filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(settings[k]));
+      // settings recorded only by later versions: an older checkpoint had their value of then
+      const before: RunSettings = { 'weights dtype': 'float32' };
+      const changed = Object.keys(settings).filter((k) => JSON.stringify(saved[k] ?? before[k]) !== JSON.stringify(settings[k]));
       if (changed.length) {
         throw new Error(`cannot resume from ${dir}: ${changed.map((k) => `${k} was ${JSON.stringify(saved[k])}, now ${JSON.stringify(settings[k])}`).join('; ')}. Resume with the settings of the original run, or start over with --overwrite-output`);
       }

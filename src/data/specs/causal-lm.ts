@@ -24,6 +24,8 @@ export const causalLM: TaskSpec = {
   head: 'causal-lm',
   description: 'next-token prediction on raw text (.txt paragraphs, or a text column)',
   hasClassLabels: false,
+  packs: true,
+  predictHint: 'causal-lm has no per-row predictions: use `fulltune generate` to continue text, or `fulltune eval` for loss and perplexity',
   metricNames: ['perplexity'],
   lowerIsBetter: ['perplexity'],
   resolveColumns: (c) => defaultColumns(c, { text: 'text', label: 'label' }),
@@ -114,7 +116,7 @@ export const causalLM: TaskSpec = {
   gather: () => undefined,
   metrics: (_p, _l, _s, loss) => ({ perplexity: Math.exp(loss) }),
   predictionRows() {
-    throw new Error('causal-lm has no per-row predictions: use `fulltune generate` to continue text, or `fulltune eval` for loss and perplexity');
+    throw new Error(causalLM.predictHint);
   },
   servedBy: (head) => head === 'causal-lm',
 };

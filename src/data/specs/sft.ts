@@ -57,6 +57,7 @@ export const sft: TaskSpec = {
   head: 'causal-lm',
   description: 'instruction tuning: the loss on completions or assistant turns only',
   hasClassLabels: false,
+  predictHint: 'sft has no per-row predictions: use `fulltune generate --chat` to answer prompts, or `fulltune eval` for loss and perplexity',
   metricNames: ['perplexity'],
   lowerIsBetter: ['perplexity'],
   resolveColumns: (c) => defaultColumns(c, { text: 'messages', label: 'completion', pair: 'prompt' }),
@@ -130,7 +131,7 @@ export const sft: TaskSpec = {
   gather: () => undefined,
   metrics: (_p, _l, _s, loss) => ({ perplexity: Math.exp(loss) }),
   predictionRows() {
-    throw new Error('sft has no per-row predictions: use `fulltune generate --chat` to answer prompts, or `fulltune eval` for loss and perplexity');
+    throw new Error(sft.predictHint);
   },
   servedBy: (head) => head === 'causal-lm',
 };

@@ -54,6 +54,10 @@ export interface TaskSpec {
   readonly alwaysPairs?: boolean;
   /** long inputs become overlapping windows (--doc-stride applies) */
   readonly windows?: boolean;
+  /** documents are packed into blocks (--block-size and --no-packing apply) */
+  readonly packs?: boolean;
+  /** why `fulltune predict` does not apply, and what to use instead (tasks without per-row predictions) */
+  readonly predictHint?: string;
   /** config.json overrides that make a head fit the task and labels */
   headConfig(labels: string[]): Record<string, unknown>;
   featurize(chunk: Example[], ctx: FeaturizeContext): Promise<Feature[]>;

@@ -1,0 +1,142 @@
+// `fulltune generate`: continues a prompt (streaming the text to stdout as it is produced) or
+// every row of a data file (one JSON line per row, batched with left padding).
+import * as fs from 'fs';
+import { readRows } from '../data/readers';
+import { AutoModelForCausalLM } from '../models/auto';
+import { CausalLM, GenerateOptions, generateStream } from '../models/generate';
+import { tensor } from '../tensor/create';
+import { Device } from '../tensor/dtype';
+import { tidy } from '../tensor/scope';
+import { Tensor } from '../tensor/tensor';
+import { ChatMessage, PreTrainedTokenizer } from '../tokenize/tokenizer';
+import { withFile } from '../util/fs';
+import { Parsed, UsageError } from './flags';
+
+const str = (f: Parsed, k: string) => f[k] as string | undefined;
+const num = (f: Parsed, k: string) => f[k] as number | undefined;
+
+/** The prompt's token ids: a chat turn rendered with the template (its own special tokens), or text with the tokenizer's. */
+async function promptIds(tok: PreTrainedTokenizer, prompt: string | ChatMessage[], chat: boolean): Promise<number[]> {
+  if (Array.isArray(prompt) || chat) {
+    const messages = Array.isArray(prompt) ? prompt : [{ role: 'user', content: prompt }];
+    const text = tok.applyChatTemplate(messages, { addGenerationPrompt: true });
+    return (await tok.encode([text], { addSpecialTokens: false })).inputIds[0];
+  }
+  return (await tok.encode([prompt])).inputIds[0];
+}
+
+function options(f: Parsed, tok: PreTrainedTokenizer): GenerateOptions {
+  const o: GenerateOptions = {
+    maxNewTokens: num(f, 'max-new-tokens'),
+    doSample: !!f['do-sample'],
+    temperature: num(f, 'temperature'),
+    topK: num(f, 'top-k'),
+    topP: num(f, 'top-p'),
+    repetitionPenalty: num(f, 'repetition-penalty'),
+    seed: num(f, 'seed'),
+  };
+  // a chat model ends its turn with the template's end token, often not the config's EOS: stop at either
+  const eos = [tok.eosTokenId, ...(f.chat ? [tok.tokenToId('<|im_end|>'), tok.tokenToId('<|eot_id|>'), tok.tokenToId('<|end|>')] : [])].filter((x): x is number => x !== null);
+  if (eos.length) o.eosTokenId = [...new Set(eos)];
+  o.padTokenId = tok.padTokenId;
+  return o;
+}
+
+export async function generateCommand(f: Parsed): Promise<void> {
+  if (f.model === undefined) throw new UsageError('missing --model');
+  if ((f.prompt === undefined) === (f.data === undefined)) throw new UsageError('give either --prompt <text> or --data <file>');
+  for (const [k, ok, what] of [
+    ['temperature', (x: number) => x > 0, '> 0'],
+    ['top-p', (x: number) => x > 0 && x <= 1, 'in (0, 1]'],
+    ['repetition-penalty', (x: number) => x > 0, '> 0'],
+  ] as const) {
+    const v = num(f, k);
+    if (v !== undefined && !ok(v)) throw new UsageError(`--${k} must be ${what}, got ${v}`);
+  }
+  const tok = await PreTrainedTokenizer.fromPretrained(str(f, 'model')!);
+  if (f.chat && tok.chatTemplate === null) throw new UsageError(`--chat: the tokenizer of ${str(f, 'model')} has no chat template`);
+  const model = await AutoModelForCausalLM.fromPretrained<CausalLM>(str(f, 'model')!, { device: f.device as Device, dtype: f.dtype as 'float32' | 'bfloat16', warn: (w) => !f.quiet && process.stderr.write(`warning: ${w}\n`) });
+  const o = options(f, tok);
+  const device = f.device as Device;
+  try {
+    if (f.prompt !== undefined) {
+      const ids = await promptIds(tok, str(f, 'prompt')!, !!f.chat);
+      const input = tensor([ids], { dtype: 'int64', device });
+      const generated: number[] = [];
+      let shown = '';
+      // decode everything generated so far and write what is new: a character may span tokens
+      const out = await generateStream(model, input, {
+        ...o,
+        onStepAsync: async (t) => {
+          if (o.eosTokenId && (o.eosTokenId as number[]).includes(t[0])) return;
+          generated.push(t[0]);
+          const text = await tok.decode(generated);
+          if (!text.endsWith('\uFFFD') && text.startsWith(shown)) {
+            process.stdout.write(text.slice(shown.length));
+            shown = text;
+          }
+        },
+      });
+      out.dispose();
+      input.dispose();
+      const final = await tok.decode(generated);
+      if (final.startsWith(shown)) process.stdout.write(final.slice(shown.length));
+      process.stdout.write('\n');
+      return;
+    }
+    await generateRows(f, tok, model, o, device);
+  } finally {
+    model.dispose();
+  }
+}
+
+/** --data: rows of prompts (a text column, or messages) in batches, one JSON line per row, in order. */
+async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM, o: GenerateOptions, device: Device): Promise<void> {
+  const file = str(f, 'data')!;
+  const column = str(f, 'text-column') ?? 'prompt';
+  const bs = num(f, 'batch-size') ?? 8;
+  const outFile = str(f, 'output');
+  const sink = outFile ? withFile(outFile, 'write', () => fs.openSync(outFile, 'w')) : null;
+  const write = (v: unknown) => (sink === null ? process.stdout.write(JSON.stringify(v) + '\n') : withFile(outFile!, 'write', () => fs.writeSync(sink, JSON.stringify(v) + '\n')));
+  let batch: { line: number; prompt: string | ChatMessage[]; ids: number[] }[] = [];
+  const run = async () => {
+    const T = Math.max(...batch.map((r) => r.ids.length));
+    const pad = tok.padTokenId;
+    // left padding: every row's last prompt token sits at the same position
+    const ids = batch.map((r) => [...new Array(T - r.ids.length).fill(pad), ...r.ids]);
+    const mask = batch.map((r) => [...new Array(T - r.ids.length).fill(0), ...r.ids.map(() => 1)]);
+    const input = tensor(ids, { dtype: 'int64', device });
+    const out = await generateStream(model, input, { ...o, attentionMask: mask });
+    const rows = tidy(() => rowsOf(out));
+    out.dispose();
+    input.dispose();
+    const eos = (o.eosTokenId as number[] | undefined) ?? [];
+    for (const [i, r] of batch.entries()) {
+      let gen = rows[i].slice(T);
+      const end = gen.findIndex((t) => eos.includes(t));
+      if (end !== -1) gen = gen.slice(0, end);
+      write({ line: r.line, prompt: r.prompt, completion: await tok.decode(gen), tokens: gen.length, stopped: end !== -1 ? 'eos' : 'max_new_tokens' });
+    }
+    batch = [];
+  };
+  try {
+    for await (const row of readRows(file)) {
+      const v = row.values;
+      const p = column in v ? v[column] : 'messages' in v ? v.messages : undefined;
+      if (p === undefined) throw new UsageError(`${file}:${row.line}: no '${column}' column (columns: ${Object.keys(v).join(', ')}); name it with --text-column`);
+      const prompt = typeof p === 'string' ? p : (p as ChatMessage[]);
+      if (typeof prompt !== 'string' && !Array.isArray(prompt)) throw new UsageError(`${file}:${row.line}: '${column}' must be a string or a list of messages`);
+      batch.push({ line: row.line, prompt, ids: await promptIds(tok, prompt, !!f.chat) });
+      if (batch.length === bs) await run();
+    }
+    if (batch.length) await run();
+  } finally {
+    if (sink !== null) fs.closeSync(sink);
+  }
+}
+
+function rowsOf(t: Tensor): number[][] {
+  const [B, T] = t.shape;
+  const flat = t.toNumbers();
+  return Array.from({ length: B }, (_, b) => flat.slice(b * T, (b + 1) * T));
+}
