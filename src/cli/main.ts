@@ -105,6 +105,15 @@ async function checkLengths(f: Parsed, task: Task, tok: PreTrainedTokenizer, con
   return maxLength;
 }
 
+/**
+ * A decoder without a pad token pads with the tokenizer's (its EOS): as transformers users do,
+ * model.config.pad_token_id is set after loading (the embedding is unchanged), so that sequence
+ * classification finds each row's last real token.
+ */
+function setPadToken(model: { config: Record<string, unknown> }, tok: PreTrainedTokenizer): void {
+  if (model.config.pad_token_id === undefined || model.config.pad_token_id === null) model.config.pad_token_id = tok.padTokenId;
+}
+
 /** --block-size and --packing, for the tasks that pack documents. */
 function packingOptions(f: Parsed, task: Task): { blockSize?: number; packing?: boolean } {
   return taskSpec(task).packs ? { blockSize: num(f, 'block-size'), packing: f.packing !== false } : {};
@@ -179,6 +188,7 @@ async function train(f: Parsed): Promise<number> {
     if (evalSet) reportRows(str(f, 'validation')!, evalSet, log);
     const device = f.device as Device;
     const model = await loadTaskModel(task, modelDir, { config: headConfig(task, labels), warn: (w) => log(`warning: ${w}`), ignoreMismatchedHead: true, device, dtype: f.dtype as 'float32' | 'bfloat16' });
+    if (taskSpec(task).head === 'sequence-classification') setPadToken(model, tok);
     const args: TrainingArgs = { ...trainingArgs(f, 'train'), outputDir: out, task, quiet: !!f.quiet };
     const trainer = new Trainer({ model, tokenizer: tok, train: trainSet, eval: evalSet, labels, args });
     signals.attach(trainer);
@@ -238,6 +248,7 @@ async function loadForInference(f: Parsed, command: 'eval' | 'predict') {
   }
   // the parsed config always names its labels (LABEL_i when config.json has none, as transformers)
   const labels = await resolveLabels(task, model.config, null, {}, false);
+  if (taskSpec(task).head === 'sequence-classification') setPadToken(model, tok);
   const maxLength = await checkLengths(f, task, tok, config, dir);
   const withLabels = command === 'eval';
   const file = str(f, 'data')!;
