@@ -7,6 +7,7 @@ import { LayerNorm } from '../../nn/layernorm';
 import { Module, ModuleList } from '../../nn/module';
 import { activation } from '../../nn/activations';
 import { scaledDotProductAttention } from '../../tensor/functional';
+import { tidy } from '../../tensor/scope';
 import { Tensor } from '../../tensor/tensor';
 import { PreTrainedModel } from '../pretrained';
 import { attentionPattern, AttentionPattern, DecoderInputs, defaultPositions, KVCache } from '../decoder';
@@ -84,9 +85,14 @@ export class GPT2Block extends Module {
     this.ln_2 = new LayerNorm(c.n_embd, c.layer_norm_epsilon);
     this.mlp = new GPT2MLP(c);
   }
+  // Each half runs in its own scope so that its temporaries are freed when it returns, as
+  // Python's reference counting frees them (holding them to the end of the step costs fresh,
+  // page-faulting memory for every allocation); autograd keeps what backward needs itself.
   forward(x: Tensor, p: AttentionPattern, cache: KVCache | null): Tensor {
-    const h = x.add(this.attn.forward(this.ln_1.forward(x), p, cache));
-    return h.add(this.mlp.forward(this.ln_2.forward(h))); // (B, T, C)
+    const h = tidy(() => x.add(this.attn.forward(this.ln_1.forward(x), p, cache))); // (B, T, C)
+    const y = tidy(() => h.add(this.mlp.forward(this.ln_2.forward(h)))); // (B, T, C)
+    h.dispose();
+    return y;
   }
 }
 
@@ -139,7 +145,11 @@ export class GPT2Model extends PreTrainedModel<GPT2Config> {
     const p = attentionPattern({ attentionMask: x.attentionMask, positionIds: x.positionIds, batch: B, queries: T, past, device: x.inputIds.device });
     if (x.tokenTypeIds) h = h.add(this.wte.forward(x.tokenTypeIds));
     h = this.drop.forward(h);
-    for (let i = 0; i < this.h.length; i++) h = this.h.at(i).forward(h, p, x.cache ?? null);
+    for (let i = 0; i < this.h.length; i++) {
+      const prev = h;
+      h = this.h.at(i).forward(h, p, x.cache ?? null);
+      prev.dispose(); // made here; autograd holds its own reference
+    }
     x.cache?.advance(T);
     return { lastHiddenState: this.ln_f.forward(h) };
   }

@@ -9,6 +9,7 @@ import { RMSNorm } from '../../nn/rmsnorm';
 import { activation } from '../../nn/activations';
 import { applyRotary, RotaryEmbedding } from '../../nn/rotary';
 import { scaledDotProductAttention } from '../../tensor/functional';
+import { tidy } from '../../tensor/scope';
 import { Tensor } from '../../tensor/tensor';
 import { PreTrainedModel } from '../pretrained';
 import { attentionPattern, AttentionPattern, DecoderInputs, defaultPositions, KVCache } from '../decoder';
@@ -94,9 +95,13 @@ export class LlamaDecoderLayer extends Module {
     this.input_layernorm = new RMSNorm(c.hidden_size, c.rms_norm_eps);
     this.post_attention_layernorm = new RMSNorm(c.hidden_size, c.rms_norm_eps);
   }
+  // Each half runs in its own scope so that its temporaries are freed when it returns, as
+  // Python's reference counting frees them (see GPT2Block); autograd keeps what backward needs.
   forward(x: Tensor, cos: Tensor, sin: Tensor, p: AttentionPattern, cache: KVCache | null): Tensor {
-    const h = x.add(this.self_attn.forward(this.input_layernorm.forward(x), cos, sin, p, cache));
-    return h.add(this.mlp.forward(this.post_attention_layernorm.forward(h))); // (B, T, C)
+    const h = tidy(() => x.add(this.self_attn.forward(this.input_layernorm.forward(x), cos, sin, p, cache))); // (B, T, C)
+    const y = tidy(() => h.add(this.mlp.forward(this.post_attention_layernorm.forward(h)))); // (B, T, C)
+    h.dispose();
+    return y;
   }
 }
 
@@ -151,7 +156,9 @@ export class LlamaModel extends PreTrainedModel<LlamaConfig> {
     };
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers.at(i);
+      const prev = h;
       h = layer.forward(h, cos, sin, pattern(layer.slidingWindow), x.cache ?? null);
+      prev.dispose(); // made here; autograd holds its own reference
     }
     x.cache?.advance(T);
     return { lastHiddenState: this.norm.forward(h) };
