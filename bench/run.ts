@@ -7,6 +7,7 @@ import { benchOps } from './ops';
 import { benchBert } from './bert';
 import { benchTrain } from './train';
 import { benchDecoder } from './decoder';
+import { benchTrainLM } from './train_lm';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,6 +24,7 @@ const suites: Record<string, () => BenchResult[] | Promise<BenchResult[]>> = {
   bert: () => benchBert(threads, rounds),
   train: () => benchTrain(threads, rounds),
   decoder: () => benchDecoder(threads, rounds),
+  'train-lm': () => benchTrainLM(threads, rounds),
 };
 
 async function main(): Promise<void> {
