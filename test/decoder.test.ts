@@ -211,8 +211,15 @@ describe('generation against transformers', () => {
     const prompt = ids([expected.inputs.input_ids[0].slice(0, 4)]);
     ft.tidy(() => expect(rowsOf(m.generate(prompt, { doSample: true, topK: 1, seed: 3, maxNewTokens: 5 }))).toEqual(rowsOf(m.generate(prompt, { maxNewTokens: 5 }))));
     expect(() => m.generate(prompt, { maxNewTokens: 0 })).toThrow(/maxNewTokens must be an integer >= 1/);
-    expect(() => m.generate(prompt, { temperature: 0 })).toThrow(/temperature must be > 0/);
-    expect(() => m.generate(prompt, { topP: 1.5 })).toThrow(/topP must be in \(0, 1\]/);
+    expect(() => m.generate(prompt, { doSample: true, temperature: 0 })).toThrow(/temperature must be > 0/);
+    expect(() => m.generate(prompt, { doSample: true, topP: 1.5 })).toThrow(/topP must be in \(0, 1\]/);
+    expect(rowsOf(m.generate(prompt, { temperature: 0, maxNewTokens: 3 }))[0].length).toBe(7); // greedy ignores sampling settings, as transformers
+    expect(() => m.generate(ids([[]]), {})).toThrow(/the prompt is empty/);
+    expect(() => m.generate(ids([[5, 6], [7, 8]]), { attentionMask: [[1, 0], [1, 1]] })).toThrow(/row 0 of attentionMask has padding after a real token: pad prompts on the left/);
+    expect(() => m.generate(ids([[5, 999]]), {})).toThrow(/token id 999, outside the model's vocabulary \(vocab_size 96\)/);
+    m.generationConfig = { do_sample: true, temperature: -1 };
+    expect(() => m.generate(prompt, {})).toThrow(/generation_config.json temperature must be > 0, got -1/);
+    m.generationConfig = null;
     expect(() => m.generate(prompt, { max_new_tokens: 3 } as never)).toThrow(/maxNewTokens/);
     expect(() => m.generate(prompt, { maxNewTokens: 100 })).toThrow(/exceed n_positions 64/);
     m.dispose();

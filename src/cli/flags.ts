@@ -71,12 +71,13 @@ export const FLAGS: FlagSpec[] = [
   { name: 'skip-nonfinite', type: 'boolean', help: 'skip steps whose loss is not finite instead of stopping', commands: T, arg: 'skipNonfinite' },
   { name: 'prompt', type: 'string', help: 'the text to continue (with --chat: the user message)', commands: G },
   { name: 'chat', type: 'boolean', help: "render prompts with the tokenizer's chat template as a user turn, with the generation prompt", commands: G },
-  { name: 'max-new-tokens', type: 'int', help: 'tokens to generate at most per prompt', default: 128, commands: G, min: 1 },
-  { name: 'do-sample', type: 'boolean', help: 'sample instead of greedy decoding', commands: G },
-  { name: 'temperature', type: 'number', help: 'sampling temperature (> 0)', default: 1, commands: G },
-  { name: 'top-k', type: 'int', help: 'sample among the k most likely tokens (0: all)', default: 50, commands: G, min: 0 },
-  { name: 'top-p', type: 'number', help: 'sample among the most likely tokens whose probabilities sum to p, in (0, 1]', default: 1, commands: G },
-  { name: 'repetition-penalty', type: 'number', help: 'penalty on tokens already present (1: none)', default: 1, commands: G },
+  // generation settings without a default here: absent, the model's generation_config.json decides (else transformers' defaults)
+  { name: 'max-new-tokens', type: 'int', help: "tokens to generate at most per prompt (default: generation_config.json's max_new_tokens, else 20)", commands: G, min: 1 },
+  { name: 'do-sample', type: 'boolean', help: "sample instead of greedy decoding (default: generation_config.json's do_sample)", commands: G },
+  { name: 'temperature', type: 'number', help: 'sampling temperature (> 0; default: generation_config.json, else 1)', commands: G },
+  { name: 'top-k', type: 'int', help: 'sample among the k most likely tokens (0: all; default: generation_config.json, else 50)', commands: G, min: 0 },
+  { name: 'top-p', type: 'number', help: 'sample among the most likely tokens whose probabilities sum to p, in (0, 1] (default: generation_config.json, else 1)', commands: G },
+  { name: 'repetition-penalty', type: 'number', help: 'penalty on tokens already present (1: none; default: generation_config.json, else 1)', commands: G },
   { name: 'cache-dir', type: 'string', help: 'where tokenised datasets are cached (default ~/.cache/fulltune/features)', commands: ALL },
   { name: 'config', type: 'string', help: 'JSON file of flags ({"lr": 3e-5, "batch-size": 16, ...}); command-line flags win', commands: [...ALL, ...G] },
   { name: 'quiet', type: 'boolean', help: 'no progress output', commands: [...ALL, ...G] },
@@ -172,7 +173,7 @@ export function commandOf(command: CommandName): Command {
     cmd.addOption(o);
     if (f.type === 'boolean') cmd.addOption(new Option(`--no-${f.name}`, `turn --${f.name} off (when a --config file sets it)`));
   }
-  cmd.addHelpText(
+  if (command === 'train') cmd.addHelpText(
     'after',
     '\nDefaults that differ from transformers\' TrainingArguments (chosen for fine-tuning encoders):\n' +
       '  --lr 2e-5 (5e-5), --batch-size 32 (8), --weight-decay 0.01 (0), --warmup-ratio 0.1 (0).\n',

@@ -25,21 +25,20 @@ async function promptIds(tok: PreTrainedTokenizer, prompt: string | ChatMessage[
   return (await tok.encode([prompt])).inputIds[0];
 }
 
-function options(f: Parsed, tok: PreTrainedTokenizer): GenerateOptions {
-  const o: GenerateOptions = {
-    maxNewTokens: num(f, 'max-new-tokens'),
-    doSample: !!f['do-sample'],
-    temperature: num(f, 'temperature'),
-    topK: num(f, 'top-k'),
-    topP: num(f, 'top-p'),
-    repetitionPenalty: num(f, 'repetition-penalty'),
-    seed: num(f, 'seed'),
-  };
-  // a chat model ends its turn with the template's end token, often not the config's EOS: stop at either
-  const eos = [tok.eosTokenId, ...(f.chat ? [tok.tokenToId('<|im_end|>'), tok.tokenToId('<|eot_id|>'), tok.tokenToId('<|end|>')] : [])].filter((x): x is number => x !== null);
-  if (eos.length) o.eosTokenId = [...new Set(eos)];
+/** Flags given override the model's generation_config.json; absent ones leave it in charge. */
+function options(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM): GenerateOptions & { eosTokenId: number[] } {
+  const o: GenerateOptions = { seed: num(f, 'seed') };
+  if (f['max-new-tokens'] !== undefined) o.maxNewTokens = num(f, 'max-new-tokens');
+  if (f['do-sample'] !== undefined) o.doSample = f['do-sample'] as boolean;
+  if (f.temperature !== undefined) o.temperature = num(f, 'temperature');
+  if (f['top-k'] !== undefined) o.topK = num(f, 'top-k');
+  if (f['top-p'] !== undefined) o.topP = num(f, 'top-p');
+  if (f['repetition-penalty'] !== undefined) o.repetitionPenalty = num(f, 'repetition-penalty');
+  // stop at every EOS the generation config (or model config) lists, and at the tokenizer's
+  const g = model.generationConfig?.eos_token_id ?? (model.config.eos_token_id as number | number[] | null | undefined) ?? null;
+  const eos = [...(g === null ? [] : Array.isArray(g) ? g : [g]), ...(tok.eosTokenId !== null ? [tok.eosTokenId] : [])];
   o.padTokenId = tok.padTokenId;
-  return o;
+  return { ...o, eosTokenId: [...new Set(eos)] };
 }
 
 export async function generateCommand(f: Parsed): Promise<void> {
@@ -56,11 +55,12 @@ export async function generateCommand(f: Parsed): Promise<void> {
   const tok = await PreTrainedTokenizer.fromPretrained(str(f, 'model')!);
   if (f.chat && tok.chatTemplate === null) throw new UsageError(`--chat: the tokenizer of ${str(f, 'model')} has no chat template`);
   const model = await AutoModelForCausalLM.fromPretrained<CausalLM>(str(f, 'model')!, { device: f.device as Device, dtype: f.dtype as 'float32' | 'bfloat16', warn: (w) => !f.quiet && process.stderr.write(`warning: ${w}\n`) });
-  const o = options(f, tok);
+  const o = options(f, tok, model);
   const device = f.device as Device;
   try {
     if (f.prompt !== undefined) {
       const ids = await promptIds(tok, str(f, 'prompt')!, !!f.chat);
+      if (ids.length === 0) throw new UsageError('--prompt: the prompt has no tokens (this tokenizer adds no BOS to an empty text): give some text');
       const input = tensor([ids], { dtype: 'int64', device });
       const generated: number[] = [];
       let shown = '';
@@ -68,7 +68,7 @@ export async function generateCommand(f: Parsed): Promise<void> {
       const out = await generateStream(model, input, {
         ...o,
         onStepAsync: async (t) => {
-          if (o.eosTokenId && (o.eosTokenId as number[]).includes(t[0])) return;
+          if (o.eosTokenId.includes(t[0])) return;
           generated.push(t[0]);
           const text = await tok.decode(generated);
           if (!text.endsWith('\uFFFD') && text.startsWith(shown)) {
@@ -91,10 +91,10 @@ export async function generateCommand(f: Parsed): Promise<void> {
 }
 
 /** --data: rows of prompts (a text column, or messages) in batches, one JSON line per row, in order. */
-async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM, o: GenerateOptions, device: Device): Promise<void> {
+async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM, o: GenerateOptions & { eosTokenId: number[] }, device: Device): Promise<void> {
   const file = str(f, 'data')!;
   const column = str(f, 'text-column') ?? 'prompt';
-  const bs = num(f, 'batch-size') ?? 8;
+  const bs = num(f, 'batch-size')!;
   const outFile = str(f, 'output');
   const sink = outFile ? withFile(outFile, 'write', () => fs.openSync(outFile, 'w')) : null;
   const write = (v: unknown) => (sink === null ? process.stdout.write(JSON.stringify(v) + '\n') : withFile(outFile!, 'write', () => fs.writeSync(sink, JSON.stringify(v) + '\n')));
@@ -110,7 +110,7 @@ async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM
     const rows = tidy(() => rowsOf(out));
     out.dispose();
     input.dispose();
-    const eos = (o.eosTokenId as number[] | undefined) ?? [];
+    const eos = o.eosTokenId;
     for (const [i, r] of batch.entries()) {
       let gen = rows[i].slice(T);
       const end = gen.findIndex((t) => eos.includes(t));
@@ -126,7 +126,9 @@ async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM
       if (p === undefined) throw new UsageError(`${file}:${row.line}: no '${column}' column (columns: ${Object.keys(v).join(', ')}); name it with --text-column`);
       const prompt = typeof p === 'string' ? p : (p as ChatMessage[]);
       if (typeof prompt !== 'string' && !Array.isArray(prompt)) throw new UsageError(`${file}:${row.line}: '${column}' must be a string or a list of messages`);
-      batch.push({ line: row.line, prompt, ids: await promptIds(tok, prompt, !!f.chat) });
+      const ids = await promptIds(tok, prompt, !!f.chat);
+      if (ids.length === 0) throw new UsageError(`${file}:${row.line}: the prompt has no tokens (an empty text, and this tokenizer adds no BOS)`);
+      batch.push({ line: row.line, prompt, ids });
       if (batch.length === bs) await run();
     }
     if (batch.length) await run();

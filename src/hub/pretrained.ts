@@ -166,6 +166,9 @@ export async function fromPretrained<M extends PreTrainedModel>(
     ckpt.close();
   }
   if ('generationConfig' in model) (model as { generationConfig: GenerationConfig | null }).generationConfig = readGenerationConfig(dir);
+  // parameters were made on the device; buffers a model makes itself (BERT's position ids) follow
+  // here (tensors already there are not copied)
+  if (opts.device && opts.device !== 'cpu') model.to(opts.device);
   return model;
 }
 

@@ -70,15 +70,22 @@ export class ConfigReader {
   }
   /**
    * A non-negative integer token id (below vocabSize when given: ids that index the embedding),
-   * or null when absent. A list takes its first entry.
+   * or null when absent (or `def` when given).
    */
-  tokenId(k: string, vocabSize: number | null): number | null {
-    let v = this.src[k];
-    if (Array.isArray(v)) v = v[0];
+  tokenId(k: string, vocabSize: number | null, def: number | null = null): number | null {
+    const v = this.src[k] === undefined ? def : this.src[k];
     if (v === undefined || v === null) return null;
     const max = vocabSize ?? Number.MAX_SAFE_INTEGER;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= max) this.fail(`${k} must be a token id in [0, ${vocabSize ?? 'inf'}), got ${JSON.stringify(this.src[k])}`);
     return v;
+  }
+  /** One token id or a list of them (eos_token_id of Llama 3 and others), each non-negative; kept as given. */
+  tokenIds(k: string, def: number | null = null): number | number[] | null {
+    const v = this.src[k] === undefined ? def : this.src[k];
+    if (v === undefined || v === null) return null;
+    const ok = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+    if (Array.isArray(v) ? v.length === 0 || !v.every(ok) : !ok(v)) this.fail(`${k} must be a token id or a non-empty list of them, got ${JSON.stringify(v)}`);
+    return v as number | number[];
   }
   oneOf<T extends string>(k: string, def: T, allowed: readonly T[]): T {
     const v = this.src[k] ?? def;

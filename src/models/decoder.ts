@@ -104,8 +104,17 @@ export class KVCache {
     device: Device,
   ) {
     const shape = [batch, kvHeads, maxLength, headDim];
-    this.k = Array.from({ length: layers }, () => keep(empty(shape, { dtype, device })));
-    this.v = Array.from({ length: layers }, () => keep(empty(shape, { dtype, device })));
+    this.k = [];
+    this.v = [];
+    try {
+      for (let i = 0; i < layers; i++) {
+        this.k.push(keep(empty(shape, { dtype, device })));
+        this.v.push(keep(empty(shape, { dtype, device })));
+      }
+    } catch (e) {
+      this.dispose(); // what was allocated before memory ran out
+      throw e;
+    }
   }
   /** Writes T new keys and values of `layer` after the cached ones; returns all of them (views). */
   update(layer: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
@@ -124,6 +133,8 @@ export class KVCache {
   }
   dispose(): void {
     for (const t of [...this.k, ...this.v]) t.dispose();
+    this.k.length = 0;
+    this.v.length = 0;
   }
 }
 

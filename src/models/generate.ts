@@ -116,9 +116,14 @@ export function generate(model: CausalLM, inputIds: Tensor, o: GenerateOptions =
 export async function generateStream(model: CausalLM, inputIds: Tensor, o: GenerateOptions & { onStepAsync?: (tokens: number[], step: number) => Promise<void> } = {}): Promise<Tensor> {
   const { onStepAsync, ...rest } = o;
   const run = steps(model, inputIds, rest);
-  for (let r = run.next(); ; r = run.next()) {
-    if (r.done) return r.value;
-    await onStepAsync?.(r.value.tokens, r.value.step);
+  try {
+    for (let r = run.next(); ; r = run.next()) {
+      if (r.done) return r.value;
+      await onStepAsync?.(r.value.tokens, r.value.step);
+    }
+  } finally {
+    // a callback that throws leaves the generator suspended: end it, so that its cache is freed
+    run.return(undefined as never);
   }
 }
 
@@ -126,36 +131,55 @@ function* steps(model: CausalLM, inputIds: Tensor, o: GenerateOptions): Generato
   checkKeys('generate options', o, OPTION_KEYS, HF_NAMES);
   if (inputIds.ndim !== 2 || (inputIds.dtype !== 'int64' && inputIds.dtype !== 'int32')) throw new TypeError(`generate: inputIds must be (B, T) int64, got ${inputIds.dtype} [${inputIds.shape.join(', ')}]`);
   const g = model.generationConfig ?? defaultGenerationConfig(model.config);
-  const maxNew = o.maxNewTokens ?? g.max_new_tokens ?? 20;
-  checkNumber('maxNewTokens', maxNew, (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1');
-  const doSample = o.doSample ?? g.do_sample ?? false;
-  const temperature = o.temperature ?? g.temperature ?? 1;
-  const topK = o.topK ?? g.top_k ?? 50;
-  const topP = o.topP ?? g.top_p ?? 1;
-  const penalty = o.repetitionPenalty ?? g.repetition_penalty ?? 1;
-  checkNumber('temperature', temperature, (x) => x > 0, '> 0');
-  checkNumber('topK', topK, (x) => Number.isInteger(x) && x >= 0, 'an integer >= 0');
-  checkNumber('topP', topP, (x) => x > 0 && x <= 1, 'in (0, 1]');
-  checkNumber('repetitionPenalty', penalty, (x) => x > 0, '> 0');
+  // each setting from the call, else generation_config.json, else transformers' default; a bad
+  // value names where it came from
+  const pick = <T>(opt: T | undefined, field: keyof GenerationConfig, name: string, def: T): { v: T; from: string } =>
+    opt !== undefined ? { v: opt, from: name } : g[field] !== undefined && g[field] !== null ? { v: g[field] as T, from: `generation_config.json ${String(field)}` } : { v: def, from: name };
+  const check = (x: { v: unknown; from: string }, ok: (n: number) => boolean, expected: string) => checkNumber(x.from, x.v, ok, expected);
+  const maxNew = pick(o.maxNewTokens, 'max_new_tokens', 'maxNewTokens', 20);
+  check(maxNew, (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1');
+  const doSample = pick(o.doSample, 'do_sample', 'doSample', false).v;
+  const temperature = pick(o.temperature, 'temperature', 'temperature', 1);
+  const topK = pick(o.topK, 'top_k', 'topK', 50);
+  const topP = pick(o.topP, 'top_p', 'topP', 1);
+  const penalty = pick(o.repetitionPenalty, 'repetition_penalty', 'repetitionPenalty', 1);
+  check(penalty, (x) => x > 0, '> 0');
+  // sampling settings matter only when sampling (a greedy run ignores them, as transformers)
+  if (doSample) {
+    check(temperature, (x) => x > 0, '> 0');
+    check(topK, (x) => Number.isInteger(x) && x >= 0, 'an integer >= 0');
+    check(topP, (x) => x > 0 && x <= 1, 'in (0, 1]');
+  }
   const eosRaw = o.eosTokenId !== undefined ? o.eosTokenId : g.eos_token_id !== undefined ? g.eos_token_id : (model.config.eos_token_id as number | number[] | null | undefined);
   const eos = eosRaw === null || eosRaw === undefined ? [] : Array.isArray(eosRaw) ? eosRaw : [eosRaw];
   const padRaw = o.padTokenId !== undefined ? o.padTokenId : (g.pad_token_id ?? (model.config.pad_token_id as number | null | undefined) ?? null);
   const pad = padRaw ?? eos[0] ?? null;
   const [B, T] = inputIds.shape;
+  if (T === 0) throw new RangeError('generate: the prompt is empty (inputIds has no tokens): give at least one token, such as the BOS token');
   if (pad === null && B > 1 && eos.length > 0) throw new Error('generate: no pad token id (padTokenId) for rows that finish early');
   const vocab = model.config.vocab_size as number;
   for (const [name, id] of [...eos.map((e) => ['eosTokenId', e] as const), ['padTokenId', pad] as const]) {
     if (id !== null && (!Number.isInteger(id) || id < 0)) throw new RangeError(`generate: ${name} must be a token id, got ${id}`);
   }
+  if (pad !== null && pad >= vocab) throw new RangeError(`generate: the pad token id ${pad} is outside the model's vocabulary (vocab_size ${vocab})`);
   if (o.seed !== undefined) manualSeed(o.seed);
 
   const seqs = rows(inputIds);
+  seqs.forEach((r, b) => {
+    const bad = r.find((id) => id < 0 || id >= vocab);
+    if (bad !== undefined) throw new RangeError(`generate: row ${b} holds token id ${bad}, outside the model's vocabulary (vocab_size ${vocab}): does the tokenizer belong to this model?`);
+  });
   const mask: number[][] = o.attentionMask
     ? o.attentionMask instanceof Tensor
       ? rows(o.attentionMask)
       : o.attentionMask.map((r) => [...r])
     : seqs.map((r) => r.map(() => 1));
   if (mask.length !== B || mask.some((r) => r.length !== T)) throw new RangeError(`generate: attentionMask must be (${B}, ${T}) like inputIds`);
+  mask.forEach((r, b) => {
+    if (!r.some((m) => m)) throw new RangeError(`generate: row ${b} of attentionMask has no real token (an empty prompt)`);
+    const first = r.findIndex((m) => m);
+    if (r.slice(first).some((m) => !m)) throw new RangeError(`generate: row ${b} of attentionMask has padding after a real token: pad prompts on the left`);
+  });
   // positions as transformers' prepare_inputs_for_generation: cumsum(mask) - 1, padding at 1
   const positions = mask.map((r) => {
     let n = 0;
@@ -167,13 +191,13 @@ function* steps(model: CausalLM, inputIds: Tensor, o: GenerateOptions): Generato
   const device = inputIds.device;
   const dtype = model.parameters()[0].dtype;
   const useCache = o.useCache ?? true;
-  const cache = useCache ? new KVCache(stack.numLayers, B, stack.numKeyValueHeads, T + maxNew, stack.headDim, dtype, device) : null;
+  const cache = useCache ? new KVCache(stack.numLayers, B, stack.numKeyValueHeads, T + maxNew.v, stack.headDim, dtype, device) : null;
   const finished = new Array(B).fill(false);
   const wasTraining = model.training;
   model.eval();
   const i64 = (r: number[][]) => tensor(r, { dtype: 'int64', device });
   try {
-    for (let step = 0; step < maxNew; step++) {
+    for (let step = 0; step < maxNew.v; step++) {
       const next = tidy(() =>
         noGrad(() => {
           const fresh = !cache || step === 0;
@@ -181,24 +205,24 @@ function* steps(model: CausalLM, inputIds: Tensor, o: GenerateOptions): Generato
           const pos = fresh ? i64(positions) : i64(positions.map((r) => [r[r.length - 1]]));
           const out = model.forward({ inputIds: ids, attentionMask: i64(mask), positionIds: pos, cache });
           let scores = out.logits.select(1, -1).float(); // (B, V)
-          if (penalty !== 1) {
+          if (penalty.v !== 1) {
             const seen = i64(seqs);
             const s = scores.gather(1, seen);
-            scores = scores.scatter(1, seen, where(s.lt(0), s.mul(penalty), s.div(penalty)));
+            scores = scores.scatter(1, seen, where(s.lt(0), s.mul(penalty.v), s.div(penalty.v)));
           }
           if (!doSample) return scores.argmax(-1).toNumbers();
-          if (temperature !== 1) scores = scores.div(temperature);
-          if (topK > 0) {
-            const k = Math.min(topK, vocab);
+          if (temperature.v !== 1) scores = scores.div(temperature.v);
+          if (topK.v > 0) {
+            const k = Math.min(topK.v, vocab);
             const kth = scores.topk(k, -1).values.slice(1, k - 1); // (B, 1)
             scores = scores.maskedFill(scores.lt(kth), -Infinity);
           }
-          if (topP < 1) {
+          if (topP.v < 1) {
             const sorted = scores.sort(-1, false);
             const cum = sorted.values.softmax(-1).cumsum(-1);
             const V = scores.size(1);
             // keep at least one token: the most likely (last in ascending order)
-            const drop = cum.le(1 - topP).logicalAnd(i64([Array.from({ length: V }, (_, i) => (i === V - 1 ? 0 : 1))]).ne(0));
+            const drop = cum.le(1 - topP.v).logicalAnd(i64([Array.from({ length: V }, (_, i) => (i === V - 1 ? 0 : 1))]).ne(0));
             const dropOrig = drop.long().scatter(1, sorted.indices, drop.long()).ne(0);
             scores = scores.maskedFill(dropOrig, -Infinity);
           }

@@ -30,6 +30,12 @@ export abstract class PreTrainedModel<C extends PretrainedConfigLike = Pretraine
    */
   abstract readonly ignoredKeys: RegExp[];
 
+  /**
+   * Whether forward takes token type ids (BERT, GPT-2). Llama-family tokenizers do not return
+   * them in transformers, and the Trainer does not pass them to models that say false.
+   */
+  readonly acceptsTokenTypeIds: boolean = true;
+
   protected constructor(readonly config: C) {
     super();
   }

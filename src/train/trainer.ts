@@ -190,6 +190,8 @@ export class Trainer {
   private forward(b: Batch): Record<string, Tensor | null> {
     const inputs: Record<string, unknown> = { inputIds: b.inputIds, lossReduction: 'sum' };
     for (const k of ['attentionMask', 'tokenTypeIds', 'positionIds', 'labels', 'startPositions', 'endPositions'] as const) if (b[k]) inputs[k] = b[k];
+    // a text pair's segment ids mean nothing to models without token types (transformers' Llama tokenizers do not return them)
+    if (!this.model.acceptsTokenTypeIds) delete inputs.tokenTypeIds;
     const run = () => this.model.forward(inputs);
     const dev = this.args.device.startsWith('cuda') ? 'cuda' : 'cpu';
     if (this.args.bf16) return autocast(dev, 'bfloat16', run);
@@ -204,7 +206,16 @@ export class Trainer {
 
   private batch(features: Feature[]): Batch {
     const tok = this.opts.tokenizer;
-    const b = collate(features, this.args.task, tok?.padTokenId ?? 0);
+    const vocab = this.model.config.vocab_size;
+    if (typeof vocab === 'number') {
+      for (const f of features) {
+        const bad = f.ids.find((id) => id >= vocab);
+        if (bad !== undefined) throw new Error(`token id ${bad} is outside the model's vocabulary (vocab_size ${vocab}): the tokenizer has tokens the model's embedding does not (does the tokenizer belong to this model?)`);
+      }
+    }
+    // the config's pad id when it has one: decoders' classification heads find each row's last real token by it
+    const cfgPad = this.model.config.pad_token_id;
+    const b = collate(features, this.args.task, typeof cfgPad === 'number' ? cfgPad : (tok?.padTokenId ?? 0));
     if (this.args.device === 'cpu') return b;
     const mv = (t: Tensor | null) => (t ? t.to(this.args.device) : null);
     return { ...b, inputIds: mv(b.inputIds)!, attentionMask: mv(b.attentionMask), tokenTypeIds: mv(b.tokenTypeIds), positionIds: mv(b.positionIds ?? null), labels: mv(b.labels), startPositions: mv(b.startPositions), endPositions: mv(b.endPositions) };

@@ -22,8 +22,8 @@ export interface GPT2Config extends LabelFields {
   scale_attn_by_inverse_layer_idx: boolean;
   reorder_and_upcast_attn: boolean;
   tie_word_embeddings: boolean;
-  bos_token_id: number | null;
-  eos_token_id: number | null;
+  bos_token_id: number | number[] | null;
+  eos_token_id: number | number[] | null;
   pad_token_id: number | null;
   /** Every other field of config.json, kept so that a saved config round-trips. */
   [extra: string]: unknown;
@@ -34,6 +34,8 @@ export function gpt2Config(raw: Record<string, unknown>, where = 'config.json', 
   const r = new ConfigReader(src, where);
   if (src.model_type !== undefined && src.model_type !== 'gpt2') r.fail(`model_type is '${String(src.model_type)}', expected 'gpt2'`);
   if (src.add_cross_attention === true) r.fail('GPT-2 with cross-attention (add_cross_attention) is not supported');
+  // its eager-attention upcasting: not implemented, so refused rather than silently ignored
+  if (src.reorder_and_upcast_attn === true) r.fail('reorder_and_upcast_attn true is not supported (only false)');
   const vocab = r.int('vocab_size', 50257);
   const c: GPT2Config = {
     ...src,
@@ -54,8 +56,8 @@ export function gpt2Config(raw: Record<string, unknown>, where = 'config.json', 
     scale_attn_by_inverse_layer_idx: r.bool('scale_attn_by_inverse_layer_idx', false),
     reorder_and_upcast_attn: r.bool('reorder_and_upcast_attn', false),
     tie_word_embeddings: r.bool('tie_word_embeddings', true),
-    bos_token_id: r.tokenId('bos_token_id', null),
-    eos_token_id: r.tokenId('eos_token_id', null),
+    bos_token_id: r.tokenIds('bos_token_id', 50256),
+    eos_token_id: r.tokenIds('eos_token_id', 50256),
     pad_token_id: r.tokenId('pad_token_id', vocab),
     ...labelFields(r, overrides),
   };

@@ -24,8 +24,8 @@ export interface LlamaConfig extends LabelFields {
   /** bias on q, k, v and o (llama); qwen2 has it on q, k, v only */
   attention_bias: boolean;
   mlp_bias: boolean;
-  bos_token_id: number | null;
-  eos_token_id: number | null;
+  bos_token_id: number | number[] | null;
+  eos_token_id: number | number[] | null;
   pad_token_id: number | null;
   /** Every other field of config.json (rope_theta, rope_scaling or rope_parameters, ...), kept so that a saved config round-trips. */
   [extra: string]: unknown;
@@ -68,8 +68,8 @@ export function llamaConfig(raw: Record<string, unknown>, where = 'config.json',
     attention_dropout: r.prob('attention_dropout', 0),
     attention_bias: type === 'llama' ? r.bool('attention_bias', false) : type === 'qwen2',
     mlp_bias: type === 'llama' ? r.bool('mlp_bias', false) : false,
-    bos_token_id: src.bos_token_id === undefined ? d.bos : r.tokenId('bos_token_id', null),
-    eos_token_id: src.eos_token_id === undefined ? d.eos : r.tokenId('eos_token_id', null),
+    bos_token_id: r.tokenIds('bos_token_id', d.bos),
+    eos_token_id: r.tokenIds('eos_token_id', d.eos),
     pad_token_id: r.tokenId('pad_token_id', vocab),
     ...labelFields(r, overrides),
   };
@@ -115,18 +115,19 @@ export function ropeConfig(c: LlamaConfig, r = new ConfigReader(c, 'config.json'
 /** Each layer's sliding window (null: full causal attention), as mistral and qwen2 configure it. */
 export function slidingWindows(c: LlamaConfig, r = new ConfigReader(c, 'config.json')): (number | null)[] {
   const n = c.num_hidden_layers;
-  const window = c.sliding_window === undefined || c.sliding_window === null ? null : r.int('sliding_window', null);
+  // transformers' default window (4096) applies when config.json has no sliding_window; null means none
+  const window = c.sliding_window === null ? null : r.int('sliding_window', 4096);
   if (c.model_type === 'mistral') return new Array(n).fill(window);
   if (c.model_type === 'qwen2') {
+    const on = r.bool('use_sliding_window', false);
     if (Array.isArray(c.layer_types)) {
       if (c.layer_types.length !== n) r.fail(`layer_types has ${c.layer_types.length} entries for ${n} layers`);
       return c.layer_types.map((t, i) => {
         if (t === 'full_attention') return null;
-        if (t === 'sliding_attention') return window;
+        if (t === 'sliding_attention') return on ? window : null; // transformers: no window unless use_sliding_window
         return r.fail(`layer_types[${i}] '${String(t)}' is not full_attention or sliding_attention`);
       });
     }
-    const on = r.bool('use_sliding_window', false);
     const from = r.int('max_window_layers', 28, 0);
     return Array.from({ length: n }, (_, i) => (on && window !== null && i >= from ? window : null));
   }

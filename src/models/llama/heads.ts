@@ -12,6 +12,7 @@ import { familyName, LlamaModel } from './model';
 
 abstract class LlamaHeadModel extends PreTrainedModel<LlamaConfig> {
   readonly basePrefix = 'model';
+  readonly acceptsTokenTypeIds = false;
   readonly baseModelPrefix = 'model';
   model: LlamaModel;
   protected constructor(config: LlamaConfig) {

@@ -109,6 +109,7 @@ export class LlamaDecoderLayer extends Module {
 export class LlamaModel extends PreTrainedModel<LlamaConfig> {
   readonly architecture: string;
   readonly basePrefix = null;
+  readonly acceptsTokenTypeIds = false;
   readonly baseModelPrefix = 'model';
   readonly headKeys = [];
   // head checkpoints' heads, and rotary buffers some older checkpoints saved
