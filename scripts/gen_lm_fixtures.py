@@ -64,7 +64,7 @@ def main():
 
     # Llama: <s> added before every text by the post-processor, </s> is EOS, no pad token
     lt = bpe(texts, ['<s>', '</s>', '<|im_start|>', '<|im_end|>'], 512)
-    lt.post_processor = processors.TemplateProcessing(single='<s> $A', pair='<s> $A <s> $B', special_tokens=[('<s>', lt.token_to_id('<s>'))])
+    lt.post_processor = processors.TemplateProcessing(single='<s> $A', pair='<s> $A <s> $B:1', special_tokens=[('<s>', lt.token_to_id('<s>'))])
     llama_tok = PreTrainedTokenizerFast(tokenizer_object=lt, bos_token='<s>', eos_token='</s>', model_max_length=256, chat_template=CHAT_TEMPLATE)
     cfg = LlamaConfig(vocab_size=lt.get_vocab_size(), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                       num_key_value_heads=2, max_position_embeddings=256, initializer_range=0.1, bos_token_id=lt.token_to_id('<s>'),

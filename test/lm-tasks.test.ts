@@ -84,3 +84,20 @@ describe('training a decoder', () => {
     store.close();
   });
 });
+
+describe('decoders on the encoder tasks', () => {
+  test("text-pair classification with a Llama: the pair's segment ids are not passed (transformers' Llama tokenizers return none)", async () => {
+    const tok = await ft.AutoTokenizer.fromPretrained(path.join(FX, 'llama'));
+    const rows = Array.from({ length: 8 }, (_, i) => ({ text: `first text ${i}`, pair: `second text ${i % 3}`, label: i % 2 ? 'yes' : 'no' }));
+    const data = ft.Dataset.fromRows(rows);
+    const labels = await ft.resolveLabels({ task: 'sequence-classification', config: {}, data, columns: { textPairColumn: 'pair' } });
+    const store = await ft.prepareFeatures({ data, tokenizer: tok, task: 'sequence-classification', labels, maxLength: 32, columns: { textPairColumn: 'pair' }, cacheDir });
+    expect(store.get(0).tt).toBeDefined(); // the tokenizer gives the pair segment id 1, as Llama 3's tokenizer.json does
+    const model = await ft.loadTaskModel('sequence-classification', path.join(FX, 'llama'), { warn: () => undefined, config: { ...ft.headConfig('sequence-classification', labels), pad_token_id: tok.padTokenId } });
+    const trainer = new ft.Trainer({ model, tokenizer: tok, train: store, eval: store, labels, args: { outputDir: path.join(tmp, 'pair'), task: 'sequence-classification', maxSteps: 2, batchSize: 4, quiet: true } });
+    const { metrics } = await trainer.train();
+    expect(Number.isFinite(metrics.eval_loss)).toBe(true);
+    model.dispose();
+    store.close();
+  });
+});
