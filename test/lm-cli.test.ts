@@ -121,6 +121,26 @@ describe('fulltune train --task causal-lm / sft', () => {
     expect(p.stdout.trim().split('\n').length).toBe(fs.readFileSync(tiny, 'utf8').trim().split('\n').length - 1);
   });
 
+  test('data with no targets, a resume with nothing to resume, and generation past the position table are refused, naming what', () => {
+    const none = cli(['train', '--model', LLAMA, '--task', 'sft', '--train', path.join(LM, 'chat.jsonl'), '--output', path.join(tmp, 'none'), '--max-length', '16', ...common]);
+    expect(none.status).toBe(1);
+    expect(none.stderr).toMatch(/chat\.jsonl: the training data has no targets left/);
+    expect(cli(['train', '--model', LLAMA, '--task', 'causal-lm', '--train', DOCS, '--output', path.join(tmp, 'b1'), '--block-size', '1', ...common]).stderr).toMatch(/--block-size must be >= 2/);
+    const fresh = path.join(tmp, 'fresh');
+    const r = cli(['train', '--model', LLAMA, '--task', 'causal-lm', '--train', DOCS, '--output', fresh, '--block-size', '32', '--max-steps', '1', '--resume', ...common]);
+    expect(r.stderr).toMatch(/--resume: no checkpoint under/);
+    // nothing was left behind that would stop a fresh run
+    expect(cli(['train', '--model', LLAMA, '--task', 'causal-lm', '--train', DOCS, '--output', fresh, '--block-size', '32', '--max-steps', '1', ...common]).status).toBe(0);
+    const long = cli(['generate', '--model', path.join(LM, 'gpt2'), '--prompt', 'hello', '--max-new-tokens', '200']);
+    expect(long.status).toBe(1);
+    expect(long.stdout).toBe('');
+    expect(long.stderr).toMatch(/a prompt of \d+ tokens and maxNewTokens 200 need \d+ positions, more than the model's 128/);
+    const rows = path.join(tmp, 'prompts.jsonl');
+    fs.writeFileSync(rows, '{"prompt": "a b"}\n{"prompt": ""}\n');
+    expect(cli(['generate', '--model', path.join(LM, 'gpt2'), '--data', rows]).stderr).toMatch(/prompts\.jsonl:2: the prompt has no tokens/);
+    expect(cli(['generate', '--model', LLAMA, '--data', rows, '--text-column', 'question']).stderr).toMatch(/prompts\.jsonl:1: no 'question' column/);
+  });
+
   test('flags that do not apply are refused before any work', () => {
     const seq = cli(['train', '--model', LLAMA, '--task', 'sequence-classification', '--train', DOCS, '--output', path.join(tmp, 'x1'), '--block-size', '16', ...common]);
     expect(seq.status).toBe(2);

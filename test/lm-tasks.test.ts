@@ -34,6 +34,26 @@ describe('sft', () => {
   });
 });
 
+describe('sft rows', () => {
+  test('a null completion, a row with both shapes, or neither, names the column and line', async () => {
+    const tok = await ft.AutoTokenizer.fromPretrained(path.join(FX, 'llama'));
+    const run = (rows: Record<string, unknown>[]) => ft.prepareFeatures({ data: ft.Dataset.fromRows(rows), tokenizer: tok, task: 'sft', labels: [], maxLength: 64, cacheDir });
+    await expect(run([{ prompt: 'a', completion: null }])).rejects.toThrow(/row 1: expected a 'messages' column|row 1: column 'completion' is null/);
+    await expect(run([{ prompt: 'a', completion: 5 }])).rejects.toThrow(/row 1: column 'completion' is number, expected a string/);
+    await expect(run([{ prompt: 'a', completion: 'b', messages: [{ role: 'user', content: 'x' }] }])).rejects.toThrow(/row 1: the row has both 'messages' and 'prompt'\/'completion'/);
+    await expect(run([{ text: 'x' }])).rejects.toThrow(/row 1: expected a 'messages' column \(a conversation\), or 'prompt' and 'completion' columns \(columns: text\)/);
+  });
+
+  test("the Trainer refuses features made for another task", async () => {
+    const tok = await ft.AutoTokenizer.fromPretrained(path.join(FX, 'llama'));
+    const store = await ft.prepareFeatures({ data: path.join(FX, 'docs.txt'), tokenizer: tok, task: 'causal-lm', labels: [], maxLength: 32, cacheDir });
+    const model = await ft.AutoModelForCausalLM.fromPretrained(path.join(FX, 'llama'), { warn: () => undefined });
+    expect(() => new ft.Trainer({ model, tokenizer: tok, train: store, labels: [], args: { outputDir: path.join(tmp, 'wrong'), task: 'sft' } })).toThrow(/the train features were made for task 'causal-lm', not 'sft'/);
+    model.dispose();
+    store.close();
+  });
+});
+
 describe('causal-lm', () => {
   test('packed and one-document-per-example evaluate to nearly the same loss; perplexity is exp(loss); long documents are split and counted', async () => {
     const tok = await ft.AutoTokenizer.fromPretrained(path.join(FX, 'llama'));

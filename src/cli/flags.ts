@@ -20,6 +20,8 @@ export interface FlagSpec {
   arg?: keyof TrainingArgs;
   /** range of a numeric flag that is not a TrainingArgs option */
   min?: number;
+  /** what the flag means for a command where it means something else than `help` says */
+  helpFor?: Partial<Record<CommandName, string>>;
 }
 
 const ALL: CommandName[] = ['train', 'eval', 'predict'];
@@ -28,22 +30,22 @@ const G: CommandName[] = ['generate'];
 
 export const FLAGS: FlagSpec[] = [
   { name: 'model', type: 'string', help: 'model directory or Hugging Face Hub id', commands: [...ALL, ...G] },
-  { name: 'output', type: 'string', help: 'output directory (train); JSONL file of predictions (predict, generate --data; default stdout)', commands: ['train', 'predict', 'generate'] },
-  { name: 'task', type: 'string', help: 'what to train', choices: TASKS, default: 'sequence-classification', commands: ALL, arg: 'task' },
-  { name: 'train', type: 'string', help: 'training data (.csv, .tsv, .jsonl, .parquet)', commands: T },
+  { name: 'output', type: 'string', help: 'output directory (train); JSONL file of predictions (predict; default stdout)', commands: ['train', 'predict', 'generate'], helpFor: { generate: 'JSONL file of the completions of --data (default stdout)' } },
+  { name: 'task', type: 'string', help: 'what to train', choices: TASKS, default: 'sequence-classification', commands: ALL, arg: 'task', helpFor: { eval: 'the task the model was trained for', predict: 'the task the model was trained for' } },
+  { name: 'train', type: 'string', help: 'training data (.csv, .tsv, .jsonl, .json, .parquet, .txt)', commands: T },
   { name: 'validation', type: 'string', help: 'validation data, evaluated during and after training', commands: T },
   { name: 'data', type: 'string', help: 'data to evaluate or predict; generate: prompts, one per row', commands: ['eval', 'predict', 'generate'] },
-  { name: 'text-column', type: 'string', help: 'text column (QA: the question; token classification: the words, default "tokens"; sft: the conversation, default "messages"; generate: the prompt, default "prompt")', commands: [...ALL, ...G] },
+  { name: 'text-column', type: 'string', help: 'text column (QA: the question; token classification: the words, default "tokens"; sft: the conversation, default "messages")', commands: [...ALL, ...G], helpFor: { generate: 'the prompt column of --data (default "prompt", else a "messages" conversation)' } },
   { name: 'text-pair-column', type: 'string', help: 'second text of pairs (QA: the context, default "context")', commands: ALL },
   { name: 'label-column', type: 'string', help: 'label column (token classification default "ner_tags", QA default "answers")', commands: ALL },
   { name: 'epochs', type: 'number', help: 'training epochs (transformers: num_train_epochs)', default: 3, commands: T, arg: 'epochs' },
-  { name: 'batch-size', type: 'int', help: "batch size per device (transformers' per_device_train_batch_size, whose default is 8); generate --data: prompts per batch", default: 32, commands: [...ALL, ...G], arg: 'batchSize' },
+  { name: 'batch-size', type: 'int', help: "batch size per device (transformers' per_device_train_batch_size, whose default is 8)", default: 32, commands: [...ALL, ...G], arg: 'batchSize', helpFor: { generate: 'prompts of --data generated together (left-padded)' } },
   { name: 'eval-batch-size', type: 'int', help: 'evaluation batch size (default: --batch-size)', commands: ALL, arg: 'evalBatchSize' },
   { name: 'lr', type: 'number', help: "peak learning rate (transformers' learning_rate, whose default is 5e-5)", default: 2e-5, commands: T, arg: 'lr' },
   { name: 'max-length', type: 'int', help: 'longest input in tokens (default: the smaller of 128 and what model and tokenizer allow)', commands: ALL, min: 1 },
-  { name: 'block-size', type: 'int', help: 'causal-lm: tokens per packed block (default: --max-length)', commands: ALL, min: 1 },
+  { name: 'block-size', type: 'int', help: 'causal-lm: tokens per packed block (default: --max-length)', commands: ALL, min: 2 },
   { name: 'packing', type: 'boolean', help: 'causal-lm: pack documents into blocks (positions restart per document, no attention across documents); --no-packing: one padded example per document', default: true, commands: ALL },
-  { name: 'dtype', type: 'string', help: 'weights dtype: float32, or bfloat16 (pure bf16 training, as many LLM recipes; --bf16 keeps float32 weights under bf16 autocast)', choices: ['float32', 'bfloat16'], default: 'float32', commands: [...ALL, ...G] },
+  { name: 'dtype', type: 'string', help: 'weights dtype: float32, or bfloat16 (pure bf16 training, as many LLM recipes; --bf16 keeps float32 weights under bf16 autocast)', choices: ['float32', 'bfloat16'], default: 'float32', commands: [...ALL, ...G], helpFor: { generate: 'the dtype the weights are loaded in' } },
   { name: 'doc-stride', type: 'int', help: 'QA: tokens shared by the windows of a long context (default: max length / 4, at most 128)', commands: ALL, min: 0 },
   { name: 'warmup-ratio', type: 'number', help: "fraction of steps for linear warmup (transformers' default is 0)", default: 0.1, commands: T, arg: 'warmupRatio' },
   { name: 'warmup-steps', type: 'int', help: 'warmup steps (overrides --warmup-ratio)', commands: T, arg: 'warmupSteps' },
@@ -52,7 +54,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'optimizer', type: 'string', help: 'optimizer', choices: ['adamw', 'sgd'], default: 'adamw', commands: T, arg: 'optimizer' },
   { name: 'grad-accum', type: 'int', help: 'micro-batches accumulated per optimizer step (transformers: gradient_accumulation_steps)', default: 1, commands: T, arg: 'gradAccum' },
   { name: 'max-grad-norm', type: 'number', help: 'gradient-norm clipping (0: off)', default: 1.0, commands: T, arg: 'maxGradNorm' },
-  { name: 'seed', type: 'int', help: 'seed of initialisation, dropout and data order; generate: of sampling', default: 42, commands: [...T, ...G], arg: 'seed' },
+  { name: 'seed', type: 'int', help: 'seed of initialisation, dropout and data order', default: 42, commands: [...T, ...G], arg: 'seed', helpFor: { generate: 'seed of sampling (--do-sample)' } },
   { name: 'device', type: 'string', help: 'cpu, cuda or cuda:N', default: 'cpu', commands: [...ALL, ...G], arg: 'device' },
   { name: 'bf16', type: 'boolean', help: 'bfloat16 autocast (CPU or CUDA)', commands: ALL, arg: 'bf16' },
   { name: 'fp16', type: 'boolean', help: 'float16 autocast with dynamic loss scaling (CUDA)', commands: ALL, arg: 'fp16' },
@@ -118,7 +120,7 @@ function coerce(spec: FlagSpec, raw: unknown, where: string): string | number | 
     v = n;
   } else if (spec.type === 'optional-string' && (raw === true || raw === undefined)) v = true;
   else {
-    if (typeof raw !== 'string' || raw === '') throw new UsageError(`${at} needs a value`);
+    if (typeof raw !== 'string' || raw === '') throw new UsageError(`${at} needs ${raw === '' ? 'a non-empty value' : 'a value'}`);
     v = raw;
   }
   if (spec.arg) {
@@ -168,7 +170,8 @@ export function commandOf(command: CommandName): Command {
   for (const f of FLAGS.filter((x) => x.commands.includes(command))) {
     const value = f.type === 'boolean' ? '' : f.type === 'optional-string' ? ' [dir]' : f.choices ? ' <choice>' : f.type === 'string' ? ' <value>' : ' <n>';
     // choices are checked by coerce (with "did you mean" and transformers' names), shown here
-    const o = new Option(`--${f.name}${value}`, f.choices ? `${f.help}: ${f.choices.join(', ')}` : f.help);
+    const help = f.helpFor?.[command] ?? f.help;
+    const o = new Option(`--${f.name}${value}`, f.choices ? `${help}: ${f.choices.join(', ')}` : help);
     if (f.default !== undefined) o.default(f.default);
     cmd.addOption(o);
     if (f.type === 'boolean') cmd.addOption(new Option(`--no-${f.name}`, `turn --${f.name} off (when a --config file sets it)`));

@@ -122,7 +122,8 @@ async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM
   try {
     for await (const row of readRows(file)) {
       const v = row.values;
-      const p = column in v ? v[column] : 'messages' in v ? v.messages : undefined;
+      // a conversation column is the fallback only when --text-column was not given
+      const p = column in v ? v[column] : f['text-column'] === undefined && 'messages' in v ? v.messages : undefined;
       if (p === undefined) throw new UsageError(`${file}:${row.line}: no '${column}' column (columns: ${Object.keys(v).join(', ')}); name it with --text-column`);
       const prompt = typeof p === 'string' ? p : (p as ChatMessage[]);
       if (typeof prompt !== 'string' && !Array.isArray(prompt)) throw new UsageError(`${file}:${row.line}: '${column}' must be a string or a list of messages`);

@@ -100,6 +100,10 @@ export interface StoreMeta {
   qa?: QAExample[];
   /** what the task reports about the conversion (documents split, rows truncated, ...) */
   notes?: Record<string, number>;
+  /** the task the features were made for */
+  task?: string;
+  /** tokens that are loss targets, for tasks whose labels are per token (causal-lm, sft) */
+  targets?: number;
 }
 
 export function defaultCacheDir(): string {
@@ -126,7 +130,7 @@ export async function buildFeatures(
   const file = sourceName(src);
   const key = crypto
     .createHash('sha256')
-    .update(JSON.stringify({ v: 4, file: src instanceof Dataset ? src.fingerprint() : await fileHash(src), tok: tokenizer.fingerprint(), s: { ...s, skipBadRows: !!s.skipBadRows, withLabels: s.withLabels ?? true } }))
+    .update(JSON.stringify({ v: 5, file: src instanceof Dataset ? src.fingerprint() : await fileHash(src), tok: tokenizer.fingerprint(), s: { ...s, skipBadRows: !!s.skipBadRows, withLabels: s.withLabels ?? true } }))
     .digest('hex')
     .slice(0, 32);
   const dir = o.cacheDir ?? defaultCacheDir();
@@ -146,7 +150,9 @@ export async function buildFeatures(
   const spec = taskSpec(s.task);
   const ctx: FeaturizeContext = { tokenizer, settings: s, labelIds, file, qa, state: {}, notes: {} };
   const featurize = (chunk: Example[], c: FeaturizeContext) => spec.featurize(chunk, c);
+  let targets = 0;
   const write = (f: Feature) => {
+    if (spec.targets) targets += spec.targets(f);
     const line = Buffer.from(JSON.stringify(f) + '\n');
     fs.writeSync(out, line); // a failure is named once, below
     pos += line.length;
@@ -193,7 +199,7 @@ export async function buildFeatures(
   fs.closeSync(out);
   try {
     const notes = Object.keys(ctx.notes).length ? ctx.notes : undefined;
-    finishStore(base, tmp, offsets, { key, source: typeof src === 'string' ? path.resolve(src) : file, rows, skipped, lengths, qa: qa.length ? qa : undefined, notes });
+    finishStore(base, tmp, offsets, { key, source: typeof src === 'string' ? path.resolve(src) : file, rows, skipped, lengths, qa: qa.length ? qa : undefined, notes, task: s.task, targets: spec.targets && (s.withLabels ?? true) ? targets : undefined });
   } catch (e) {
     for (const ext of ['jsonl', 'idx', 'meta.json.tmp']) fs.rmSync(`${tmp}.${ext}`, { force: true });
     throw fsError(e, dir, 'write the feature cache');

@@ -3,6 +3,7 @@
 // (positions from the attention mask), each row stopping at its EOS and padded after it, and a
 // key-value cache preallocated for the whole run and written in place.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { noGrad } from '../tensor/autograd';
 import { manualSeed, tensor } from '../tensor/create';
@@ -61,6 +62,8 @@ const HF_NAMES = { max_new_tokens: 'maxNewTokens', do_sample: 'doSample', top_k:
 export interface CausalLM extends PreTrainedModel {
   forward(x: DecoderInputs): { logits: Tensor };
   generationConfig: GenerationConfig | null;
+  /** models with a position table (GPT-2): the longest sequence they take */
+  readonly maxPositions?: number;
 }
 
 interface Stack {
@@ -128,6 +131,7 @@ export async function generateStream(model: CausalLM, inputIds: Tensor, o: Gener
 }
 
 function* steps(model: CausalLM, inputIds: Tensor, o: GenerateOptions): Generator<{ tokens: number[]; step: number }, Tensor> {
+  if (!(inputIds instanceof Tensor)) throw new TypeError('generate: inputIds must be a Tensor (B, T) int64, e.g. ft.tensor(ids, { dtype: "int64" })');
   checkKeys('generate options', o, OPTION_KEYS, HF_NAMES);
   if (inputIds.ndim !== 2 || (inputIds.dtype !== 'int64' && inputIds.dtype !== 'int32')) throw new TypeError(`generate: inputIds must be (B, T) int64, got ${inputIds.dtype} [${inputIds.shape.join(', ')}]`);
   const g = model.generationConfig ?? defaultGenerationConfig(model.config);
@@ -191,6 +195,14 @@ function* steps(model: CausalLM, inputIds: Tensor, o: GenerateOptions): Generato
   const device = inputIds.device;
   const dtype = model.parameters()[0].dtype;
   const useCache = o.useCache ?? true;
+  if (model.maxPositions !== undefined && T + maxNew.v > model.maxPositions) {
+    throw new RangeError(`generate: a prompt of ${T} tokens and ${maxNew.from} ${maxNew.v} need ${T + maxNew.v} positions, more than the model's ${model.maxPositions}`);
+  }
+  if (useCache) {
+    const bytes = 2 * stack.numLayers * B * stack.numKeyValueHeads * (T + maxNew.v) * stack.headDim * (dtype === 'float32' ? 4 : 2);
+    const limit = device === 'cpu' ? os.totalmem() : Infinity;
+    if (bytes > limit) throw new RangeError(`generate: the key-value cache for ${B} row(s) of ${T} + ${maxNew.v} (${maxNew.from}) tokens needs ${(bytes / 2 ** 30).toFixed(1)} GB, more than this machine's ${(limit / 2 ** 30).toFixed(1)} GB`);
+  }
   const cache = useCache ? new KVCache(stack.numLayers, B, stack.numKeyValueHeads, T + maxNew.v, stack.headDim, dtype, device) : null;
   const finished = new Array(B).fill(false);
   const wasTraining = model.training;

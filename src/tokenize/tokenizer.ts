@@ -438,7 +438,10 @@ export class PreTrainedTokenizer {
     );
   }
 
+  /** Token ids back to text (skipSpecialTokens: a boolean, default true, as Python's skip_special_tokens). */
   async decode(ids: number[], skipSpecialTokens = true): Promise<string> {
+    if (typeof skipSpecialTokens !== 'boolean') throw new TypeError(`decode(ids, skipSpecialTokens): skipSpecialTokens must be true or false, got ${JSON.stringify(skipSpecialTokens)}`);
+    if (!Array.isArray(ids) || !ids.every((i) => Number.isInteger(i) && i >= 0)) throw new TypeError('decode(ids): ids must be an array of non-negative integer token ids');
     return this.rust.decode(ids, skipSpecialTokens);
   }
 

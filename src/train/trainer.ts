@@ -134,6 +134,9 @@ export class Trainer {
     checkKeys('Trainer options', o, ['model', 'tokenizer', 'train', 'eval', 'labels', 'args', 'callbacks']);
     if (!o.args || typeof o.args !== 'object') throw new TypeError('Trainer: args (TrainingArgs) is required');
     checkTask(o.args.task, 'TrainingArgs.task');
+    for (const [name, st] of [['train', o.train], ['eval', o.eval]] as const) {
+      if (st && st.meta.task !== undefined && st.meta.task !== o.args.task) throw new TypeError(`Trainer: the ${name} features were made for task '${st.meta.task}', not '${o.args.task}'`);
+    }
     validateTrainingArgs(o.args, { metricNames: metricNames(o.args.task), hasEval: !!o.eval });
     this.opts = o;
     this.model = o.model as AnyModel;
@@ -233,6 +236,7 @@ export class Trainer {
   async evaluate(store?: FeatureStore): Promise<Record<string, number>> {
     const ds = store ?? this.opts.eval;
     if (!ds) throw new Error('evaluate(): no evaluation data');
+    noTargets(ds, 'evaluation');
     const t0 = Date.now();
     const { metrics } = await this.predict(ds);
     const runtime = (Date.now() - t0) / 1000;
@@ -289,6 +293,8 @@ export class Trainer {
     if (!train) throw new Error('train(): no training data');
     const out = a.outputDir;
     if (!out) throw new TypeError('TrainingArgs.outputDir is required for train()');
+    noTargets(train, 'training');
+    if (this.opts.eval) noTargets(this.opts.eval, 'validation');
     const release = claimOutputDir(out, { resume: !!a.resume, overwrite: !!a.overwriteOutputDir });
     this.inTraining = true;
     try {
@@ -338,6 +344,9 @@ export class Trainer {
     // as transformers' Trainer (set_seed): dropout and anything random from here on is seeded;
     // a resumed run restores the generator's state from its checkpoint below
     manualSeed(a.seed);
+    // a resume with nothing to resume from fails before anything is created in the folder
+    const resumeDir = a.resume ? (typeof a.resume === 'string' ? a.resume : latestCheckpoint(out)) : null;
+    if (a.resume && !resumeDir) throw new Error(`--resume: no checkpoint under ${path.join(out, 'checkpoints')}`);
     startOver(out, !!a.overwriteOutputDir && !a.resume);
     withFile(path.join(out, 'checkpoints'), 'create the checkpoints folder', () => fs.mkdirSync(path.join(out, 'checkpoints'), { recursive: true }));
     const n = train.length;
@@ -354,8 +363,7 @@ export class Trainer {
     let state: TrainerState = { globalStep: 0, epoch: 0, batchInEpoch: 0, bestMetric: null, bestCheckpoint: null, patience: 0, totalFlos: 0, logHistory: [], settings };
 
     if (a.resume) {
-      const dir = typeof a.resume === 'string' ? a.resume : latestCheckpoint(out);
-      if (!dir) throw new Error(`--resume: no checkpoint under ${path.join(out, 'checkpoints')}`);
+      const dir = resumeDir!;
       const saved = readCheckpointSettings(dir);
       if (saved === null) throw new Error(`${dir}: the checkpoint does not record the settings it was made with (an older fulltune); cannot check that resuming is exact`);
       // settings recorded only by later versions: an older checkpoint had their value of then
@@ -583,6 +591,13 @@ function checkTrainingMemory(model: PreTrainedModel): void {
   const bytes = model.parameters().reduce((n, p) => n + p.numel() * 4, 0) * 4;
   if (bytes > os.totalmem()) {
     throw new Error(`training needs about ${(bytes / 2 ** 30).toFixed(1)} GB for the weights, gradients and AdamW state, more than this machine's ${(os.totalmem() / 2 ** 30).toFixed(1)} GB`);
+  }
+}
+
+/** Data whose features hold no target (every label -100) would train on nothing: refused, naming the file. */
+function noTargets(store: FeatureStore, what: string): void {
+  if (store.meta.targets === 0) {
+    throw new Error(`${store.meta.source}: the ${what} data has no targets left (every token is masked: prompts that fill --max-length, or blocks of one token): nothing to learn or measure`);
   }
 }
 

@@ -75,6 +75,9 @@ export const causalLM: TaskSpec = {
     return [{ ids: st.ids, pos: st.pos, label: st.labels }];
   },
 
+  // the first position predicts nothing (labels shift left)
+  targets: (f) => ((f.label as number[] | undefined) ?? []).slice(1).filter((l) => l !== -100).length,
+
   collate(features, padId) {
     const B = features.length;
     const T = Math.max(...features.map((f) => f.ids.length));

@@ -66,11 +66,19 @@ export const sft: TaskSpec = {
 
   toExample(cols, row): Example {
     const v = row.values;
-    if (cols.textColumn in v && !(cols.textPairColumn! in v)) return { line: row.line, text: '', messages: messagesOf(v[cols.textColumn], cols.textColumn) };
-    const p = need(row, cols.textPairColumn!);
-    const c = need(row, cols.labelColumn);
-    if (typeof p === 'string' && typeof c === 'string') return { line: row.line, text: '', prompt: p, completion: c };
-    return { line: row.line, text: '', prompt: messagesOf(p, cols.textPairColumn!), completion: messagesOf(c, cols.labelColumn) };
+    const [m, pc, cc] = [cols.textColumn, cols.textPairColumn!, cols.labelColumn];
+    const hasM = m in v && v[m] !== null;
+    const hasP = (pc in v && v[pc] !== null) || (cc in v && v[cc] !== null);
+    if (hasM && hasP) throw `the row has both '${m}' and '${pc}'/'${cc}': give a conversation or a prompt and completion, not both`;
+    if (hasM) return { line: row.line, text: '', messages: messagesOf(v[m], m) };
+    if (!hasP) throw `expected a '${m}' column (a conversation), or '${pc}' and '${cc}' columns (columns: ${Object.keys(v).join(', ')}); name them with --text-column, --text-pair-column and --label-column`;
+    const p = need(row, pc);
+    const c = need(row, cc);
+    if (typeof p === 'string' || typeof c === 'string') {
+      for (const [col, x] of [[pc, p], [cc, c]] as const) if (typeof x !== 'string') throw `column '${col}' is ${x === null ? 'null' : typeof x}, expected a string like '${typeof p === 'string' ? pc : cc}'`;
+      return { line: row.line, text: '', prompt: p as string, completion: c as string };
+    }
+    return { line: row.line, text: '', prompt: messagesOf(p, pc), completion: messagesOf(c, cc) };
   },
 
   headConfig: () => ({}),
@@ -127,6 +135,7 @@ export const sft: TaskSpec = {
     return out;
   },
 
+  targets: (f) => causalLM.targets!(f),
   collate: (features, padId) => causalLM.collate(features, padId),
   gather: () => undefined,
   metrics: (_p, _l, _s, loss) => ({ perplexity: Math.exp(loss) }),

@@ -63,6 +63,8 @@ export interface TaskSpec {
   featurize(chunk: Example[], ctx: FeaturizeContext): Promise<Feature[]>;
   /** features left over at the end of a file (packing's last block) */
   finish?(ctx: FeaturizeContext): Feature[];
+  /** the loss targets of one feature, for tasks whose labels are per token (the store refuses data with none) */
+  targets?(f: Feature): number;
   /** pads features into a batch; numItems counts the targets the loss is normalised by */
   collate(features: Feature[], padId: number): Batch;
   /** copies what metrics need of one evaluation batch to JS (nothing for language modelling) */

@@ -47,6 +47,10 @@ export class GPT2LMHeadModel extends GPT2HeadModel {
     const logits = this.lm_head.forward(h); // (B, T, V)
     return { loss: x.labels ? causalLMLoss(logits, x.labels, x.lossReduction) : null, logits };
   }
+  /** The longest sequence the position table takes (n_positions): generation refuses to go past it. */
+  get maxPositions(): number {
+    return this.config.n_positions;
+  }
   /** Continues each row of inputIds (B, T) int64: see generate(). Returns (B, T + new tokens). */
   generate(inputIds: Tensor, opts: GenerateOptions = {}): Tensor {
     return generate(this, inputIds, opts);
