@@ -207,6 +207,21 @@ gmask = torch.ones(2, 1, 5, 5, dtype=torch.bool).tril()
 gmask[1, :, :, 0] = False
 gmask[1, :, 0, 0] = True
 case("sdpaGqaMask", [qg, kg, vg, gmask], lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m, enable_gqa=True))
+def rms_norm_hf(x, w, eps=1e-6):
+    h = x.to(torch.float32)
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
+    return w * h.to(x.dtype)
+
+
+def rotary_hf(x, cos, sin):
+    c, s_ = cos.unsqueeze(1), sin.unsqueeze(1)
+    rot = torch.cat((-x[..., x.shape[-1] // 2:], x[..., : x.shape[-1] // 2]), dim=-1)
+    return (x * c) + (rot * s_)
+
+
+case("rmsNorm", [r(2, 5, 8), r(8)], lambda x, w: rms_norm_hf(x, w, 1e-6))
+case("applyRotary", [r(2, 3, 5, 8), r(1, 5, 8), r(1, 5, 8)], rotary_hf)
+case("linearInOut", [r(2, 3, 5), r(5, 4), r(4)], lambda x, w, b: torch.addmm(b, x.view(-1, 5), w).view(2, 3, 4))
 torch.manual_seed(5)
 probs = torch.softmax(torch.randn(3, 6), -1)
 torch.manual_seed(11)

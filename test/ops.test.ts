@@ -162,6 +162,9 @@ const OPS: Record<string, Op> = {
   },
   sdpaGqaCausal: (q, k, v) => ft.scaledDotProductAttention(q, k, v, { isCausal: true, enableGqa: true }),
   sdpaGqaMask: (q, k, v, m) => ft.scaledDotProductAttention(q, k, v, { attnMask: m, enableGqa: true }),
+  rmsNorm: (x, w) => ft.rmsNorm(x, w, 1e-6),
+  applyRotary: (x, c, s) => ft.applyRotary(x, c, s),
+  linearInOut: (x, w, b) => ft.linearInOut(x, w, b),
   multinomialSeed11: (p) => {
     ft.manualSeed(11);
     return ft.multinomial(p, 4, true);

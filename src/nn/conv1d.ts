@@ -1,6 +1,6 @@
 import { Module } from './module';
 import { Tensor } from '../tensor/tensor';
-import { linear } from '../tensor/functional';
+import { linearInOut } from '../tensor/functional';
 import { normal, zeros } from './init';
 
 /**
@@ -17,6 +17,6 @@ export class Conv1D extends Module {
     this.bias = zeros([nf]);
   }
   forward(x: Tensor): Tensor {
-    return linear(x, this.weight.transpose(0, 1), this.bias); // (..., nx) -> (..., nf)
+    return linearInOut(x, this.weight, this.bias); // (..., nx) -> (..., nf)
   }
 }

@@ -1,4 +1,5 @@
 import { Tensor } from '../tensor/tensor';
+import { rmsNorm } from '../tensor/functional';
 import { Normalization } from './norm';
 import { ones } from './init';
 
@@ -14,8 +15,6 @@ export class RMSNorm extends Normalization {
     this.weight = ones([dim]);
   }
   forward(x: Tensor): Tensor {
-    const h = x.float(); // (..., C)
-    const y = h.mul(h.square().mean(-1, true).add(this.eps).rsqrt());
-    return this.weight.mul(x.dtype === 'float32' ? y : y.to(x.dtype));
+    return rmsNorm(x, this.weight, this.eps); // (..., C): one native call
   }
 }

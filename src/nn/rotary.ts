@@ -1,6 +1,7 @@
 // Rotary position embeddings (RoPE) as transformers computes them: the inverse frequencies in
 // float32 by rope type (default, linear, dynamic NTK, llama3), angles position * inv_freq in
-// float32, cos and sin cast to the activations' dtype.
+// float32, cos and sin cast to the activations' dtype. The rotation itself is applyRotary
+// (tensor/functional: one native call).
 import { arange, full, tensor } from '../tensor/create';
 import { Tensor } from '../tensor/tensor';
 import { cat, where } from '../tensor/functional';
@@ -92,15 +93,4 @@ function llama3(inv: Tensor, c: RopeConfig): Tensor {
   const smoothed = smooth.rsub(1).mul(scaled).div(factor).add(smooth.mul(scaled));
   const medium = wavelen.lt(highWavelen).logicalNot().logicalAnd(wavelen.gt(lowWavelen).logicalNot());
   return where(medium, smoothed, scaled);
-}
-
-/** x with its last dimension's halves swapped and the second negated: cat(-x2, x1). */
-export function rotateHalf(x: Tensor): Tensor {
-  const d = x.size(-1);
-  return cat([x.slice(-1, d / 2).neg(), x.slice(-1, 0, d / 2)], -1);
-}
-
-/** q * cos + rotate_half(q) * sin for q (B, H, T, D) and cos, sin (B, T, D). */
-export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  return x.mul(cos.unsqueeze(1)).add(rotateHalf(x).mul(sin.unsqueeze(1)));
 }

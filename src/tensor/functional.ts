@@ -48,6 +48,27 @@ export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor 
  * scales the rest by 1/(1-p) when training; identity otherwise. For a given manualSeed the masks
  * are PyTorch's. Any shape and floating dtype; RangeError for p outside [0, 1].
  */
+/**
+ * transformers' LlamaRMSNorm in one native call: weight * (x.float() * rsqrt(mean(x.float()^2, -1)
+ * + eps)).to(x.dtype). x (..., C), weight (C). TypeError when the weight does not fit x.
+ */
+export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
+  return new Tensor(native.rmsNorm(x.handle, weight.handle, eps));
+}
+/**
+ * transformers' apply_rotary_pos_emb for one of q or k, in one native call:
+ * x * cos + rotate_half(x) * sin; x (B, H, T, D), cos and sin (B or 1, T, D). TypeError for other shapes.
+ */
+export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
+  return new Tensor(native.applyRotary(x.handle, cos.handle, sin.handle));
+}
+/**
+ * y = bias + x @ weight with the weight stored (in, out) (transformers' Conv1D: one addmm over
+ * x's rows). x (..., in), weight (in, out), bias (out) -> (..., out). TypeError when they do not fit.
+ */
+export function linearInOut(x: Tensor, weight: Tensor, bias: Tensor): Tensor {
+  return new Tensor(native.linearInOut(x.handle, weight.handle, bias.handle));
+}
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
   return new Tensor(native.dropout(x.handle, p, training));

@@ -150,6 +150,9 @@ export interface NativeAddon {
   softmax(a: H, dim: number): H;
   logSoftmax(a: H, dim: number): H;
   layerNorm(x: H, normalizedShape: number[], w: H | null, b: H | null, eps: number): H;
+  rmsNorm(x: H, w: H, eps: number): H;
+  applyRotary(x: H, cos: H, sin: H): H;
+  linearInOut(x: H, w: H, b: H): H;
   dropout(x: H, p: number, train: boolean): H;
   fusedDropout(x: H, p: number, train: boolean): H;
   /** The fused kernel's keep flags (uint8) for elements first .. first + count - 1 under seed seedHi * 2^32 + seedLo. */
