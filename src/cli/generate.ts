@@ -6,8 +6,6 @@ import { AutoModelForCausalLM } from '../models/auto';
 import { CausalLM, GenerateOptions, generateStream } from '../models/generate';
 import { tensor } from '../tensor/create';
 import { Device } from '../tensor/dtype';
-import { tidy } from '../tensor/scope';
-import { Tensor } from '../tensor/tensor';
 import { ChatMessage, PreTrainedTokenizer } from '../tokenize/tokenizer';
 import { withFile } from '../util/fs';
 import { Parsed, UsageError } from './flags';
@@ -107,7 +105,7 @@ async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM
     const mask = batch.map((r) => [...new Array(T - r.ids.length).fill(0), ...r.ids.map(() => 1)]);
     const input = tensor(ids, { dtype: 'int64', device });
     const out = await generateStream(model, input, { ...o, attentionMask: mask });
-    const rows = tidy(() => rowsOf(out));
+    const rows = out.toRows();
     out.dispose();
     input.dispose();
     const eos = o.eosTokenId;
@@ -136,10 +134,4 @@ async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM
   } finally {
     if (sink !== null) fs.closeSync(sink);
   }
-}
-
-function rowsOf(t: Tensor): number[][] {
-  const [B, T] = t.shape;
-  const flat = t.toNumbers();
-  return Array.from({ length: B }, (_, b) => flat.slice(b * T, (b + 1) * T));
 }

@@ -86,14 +86,13 @@ function checkCombinations(f: Parsed, task: Task, command: CommandName): void {
 async function checkLengths(f: Parsed, task: Task, tok: PreTrainedTokenizer, config: Record<string, unknown>, modelDir: string): Promise<number> {
   const maxLength = num(f, 'max-length') ?? defaultMaxLength(tok, config);
   const positions = maxPositions(config);
-  const positionsField = typeof config.max_position_embeddings === 'number' ? 'max_position_embeddings' : 'n_positions';
-  if (positions !== null && maxLength > positions) {
-    throw new UsageError(`--max-length ${maxLength} exceeds the model's ${positionsField} ${positions} (${path.join(modelDir, 'config.json')})`);
+  if (positions !== null && maxLength > positions.value) {
+    throw new UsageError(`--max-length ${maxLength} exceeds the model's ${positions.field} ${positions.value} (${path.join(modelDir, 'config.json')})`);
   }
   const spec = taskSpec(task);
   const block = num(f, 'block-size');
   if ((block !== undefined || f.packing === false) && !spec.packs) throw new UsageError(`${block !== undefined ? '--block-size' : '--no-packing'} applies to --task ${TASK_SPECS.filter((t) => t.packs).map((t) => t.name).join(', ')} only`);
-  if (block !== undefined && positions !== null && block > positions) throw new UsageError(`--block-size ${block} exceeds the model's ${positionsField} ${positions} (${path.join(modelDir, 'config.json')})`);
+  if (block !== undefined && positions !== null && block > positions.value) throw new UsageError(`--block-size ${block} exceeds the model's ${positions.field} ${positions.value} (${path.join(modelDir, 'config.json')})`);
   const pair = spec.alwaysPairs || (f['text-pair-column'] !== undefined && !spec.wordLists);
   const special = await tok.numSpecialTokens(!!pair);
   if (maxLength <= special) throw new UsageError(`--max-length ${maxLength} leaves no room for text after the model's ${special} special tokens`);

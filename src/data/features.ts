@@ -104,6 +104,8 @@ export interface StoreMeta {
   task?: string;
   /** tokens that are loss targets, for tasks whose labels are per token (causal-lm, sft) */
   targets?: number;
+  /** the largest token id in the features (checked against the model's vocabulary once) */
+  maxTokenId?: number;
 }
 
 export function defaultCacheDir(): string {
@@ -130,7 +132,7 @@ export async function buildFeatures(
   const file = sourceName(src);
   const key = crypto
     .createHash('sha256')
-    .update(JSON.stringify({ v: 5, file: src instanceof Dataset ? src.fingerprint() : await fileHash(src), tok: tokenizer.fingerprint(), s: { ...s, skipBadRows: !!s.skipBadRows, withLabels: s.withLabels ?? true } }))
+    .update(JSON.stringify({ v: 6, file: src instanceof Dataset ? src.fingerprint() : await fileHash(src), tok: tokenizer.fingerprint(), s: { ...s, skipBadRows: !!s.skipBadRows, withLabels: s.withLabels ?? true } }))
     .digest('hex')
     .slice(0, 32);
   const dir = o.cacheDir ?? defaultCacheDir();
@@ -149,10 +151,11 @@ export async function buildFeatures(
   const labelIds = new Map(s.labels.map((l, i) => [l, i]));
   const spec = taskSpec(s.task);
   const ctx: FeaturizeContext = { tokenizer, settings: s, labelIds, file, qa, state: {}, notes: {} };
-  const featurize = (chunk: Example[], c: FeaturizeContext) => spec.featurize(chunk, c);
   let targets = 0;
+  let maxTokenId = -1;
   const write = (f: Feature) => {
     if (spec.targets) targets += spec.targets(f);
+    for (const id of f.ids) if (id > maxTokenId) maxTokenId = id;
     const line = Buffer.from(JSON.stringify(f) + '\n');
     fs.writeSync(out, line); // a failure is named once, below
     pos += line.length;
@@ -162,13 +165,13 @@ export async function buildFeatures(
   const flush = async (chunk: Example[]) => {
     let feats: Feature[];
     try {
-      feats = await featurize(chunk, ctx);
+      feats = await spec.featurize(chunk, ctx);
     } catch (e) {
       if (e instanceof DataError) throw e;
       // find the row the tokenizer failed on, to name its line
       for (const ex of chunk) {
         try {
-          await featurize([ex], { ...ctx, qa: [], state: {}, notes: {} });
+          await spec.featurize([ex], { ...ctx, qa: [], state: {}, notes: {} });
         } catch (e2) {
           throw new DataError(file, ex.line, (e2 as Error).message.replace(/^encode: /, ''));
         }
@@ -199,7 +202,7 @@ export async function buildFeatures(
   fs.closeSync(out);
   try {
     const notes = Object.keys(ctx.notes).length ? ctx.notes : undefined;
-    finishStore(base, tmp, offsets, { key, source: typeof src === 'string' ? path.resolve(src) : file, rows, skipped, lengths, qa: qa.length ? qa : undefined, notes, task: s.task, targets: spec.targets && (s.withLabels ?? true) ? targets : undefined });
+    finishStore(base, tmp, offsets, { key, source: typeof src === 'string' ? path.resolve(src) : file, rows, skipped, lengths, qa: qa.length ? qa : undefined, notes, task: s.task, targets: spec.targets && (s.withLabels ?? true) ? targets : undefined, maxTokenId });
   } catch (e) {
     for (const ext of ['jsonl', 'idx', 'meta.json.tmp']) fs.rmSync(`${tmp}.${ext}`, { force: true });
     throw fsError(e, dir, 'write the feature cache');

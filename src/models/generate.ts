@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { noGrad } from '../tensor/autograd';
-import { manualSeed, tensor } from '../tensor/create';
+import { arange, manualSeed, tensor } from '../tensor/create';
 import { multinomial, where } from '../tensor/functional';
 import { tidy } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
@@ -96,12 +96,6 @@ function checkNumber(name: string, v: unknown, ok: (x: number) => boolean, expec
   if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new RangeError(`generate: ${name} must be ${expected}, got ${JSON.stringify(v)}`);
 }
 
-function rows(t: Tensor): number[][] {
-  const [B, T] = t.shape;
-  const flat = t.toNumbers();
-  return Array.from({ length: B }, (_, b) => flat.slice(b * T, (b + 1) * T));
-}
-
 /**
  * Continues each row of inputIds (B, T) int64; returns (B, T + steps) int64 with the prompt
  * first. Mirrors transformers' GenerationMixin.generate for greedy search and sampling.
@@ -168,14 +162,14 @@ function* steps(model: CausalLM, inputIds: Tensor, o: GenerateOptions): Generato
   if (pad !== null && pad >= vocab) throw new RangeError(`generate: the pad token id ${pad} is outside the model's vocabulary (vocab_size ${vocab})`);
   if (o.seed !== undefined) manualSeed(o.seed);
 
-  const seqs = rows(inputIds);
+  const seqs = inputIds.toRows();
   seqs.forEach((r, b) => {
     const bad = r.find((id) => id < 0 || id >= vocab);
     if (bad !== undefined) throw new RangeError(`generate: row ${b} holds token id ${bad}, outside the model's vocabulary (vocab_size ${vocab}): does the tokenizer belong to this model?`);
   });
   const mask: number[][] = o.attentionMask
     ? o.attentionMask instanceof Tensor
-      ? rows(o.attentionMask)
+      ? o.attentionMask.toRows()
       : o.attentionMask.map((r) => [...r])
     : seqs.map((r) => r.map(() => 1));
   if (mask.length !== B || mask.some((r) => r.length !== T)) throw new RangeError(`generate: attentionMask must be (${B}, ${T}) like inputIds`);
@@ -190,6 +184,8 @@ function* steps(model: CausalLM, inputIds: Tensor, o: GenerateOptions): Generato
     return r.map((m) => (m ? n++ : 1));
   });
   const nextPos = mask.map((r) => r.reduce((s, m) => s + (m ? 1 : 0), 0));
+  // without padding the mask says nothing SDPA's causal flag does not: none is sent each step
+  const padded = mask.some((r) => r.includes(0));
   const base = (model as unknown as Record<string, unknown>)[model.basePrefix ?? ''] as Stack | undefined;
   const stack: Stack = base ?? (model as unknown as Stack);
   const device = inputIds.device;
@@ -215,7 +211,7 @@ function* steps(model: CausalLM, inputIds: Tensor, o: GenerateOptions): Generato
           const fresh = !cache || step === 0;
           const ids = fresh ? i64(seqs) : i64(seqs.map((r) => [r[r.length - 1]]));
           const pos = fresh ? i64(positions) : i64(positions.map((r) => [r[r.length - 1]]));
-          const out = model.forward({ inputIds: ids, attentionMask: i64(mask), positionIds: pos, cache });
+          const out = model.forward({ inputIds: ids, attentionMask: padded ? i64(mask) : null, positionIds: pos, cache });
           let scores = out.logits.select(1, -1).float(); // (B, V)
           if (penalty.v !== 1) {
             const seen = i64(seqs);
@@ -234,7 +230,7 @@ function* steps(model: CausalLM, inputIds: Tensor, o: GenerateOptions): Generato
             const cum = sorted.values.softmax(-1).cumsum(-1);
             const V = scores.size(1);
             // keep at least one token: the most likely (last in ascending order)
-            const drop = cum.le(1 - topP.v).logicalAnd(i64([Array.from({ length: V }, (_, i) => (i === V - 1 ? 0 : 1))]).ne(0));
+            const drop = cum.le(1 - topP.v).logicalAnd(arange(0, V, 1, { dtype: 'int64', device }).lt(V - 1));
             const dropOrig = drop.long().scatter(1, sorted.indices, drop.long()).ne(0);
             scores = scores.maskedFill(dropOrig, -Infinity);
           }

@@ -7,9 +7,10 @@ import { normal, zeros } from './init';
 export class Linear extends Module {
   weight: Tensor;
   bias: Tensor | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean; std?: number } = {}) {
+  /** `weight`: an existing (out, in) matrix to share (tied output embeddings) instead of a new one. */
+  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean; std?: number; weight?: Tensor } = {}) {
     super();
-    this.weight = normal([outFeatures, inFeatures], opts.std ?? 0.02);
+    this.weight = opts.weight ?? normal([outFeatures, inFeatures], opts.std ?? 0.02);
     this.bias = opts.bias === false ? null : zeros([outFeatures]);
   }
   forward(x: Tensor): Tensor {

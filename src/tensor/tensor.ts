@@ -116,6 +116,13 @@ export class Tensor implements Disposable {
     return native.toArray(this._h);
   }
   /** The data as plain numbers in row-major order (int64 converted with Number()). */
+  /** A (B, T) tensor's rows as arrays of numbers (token ids and masks of a batch). TypeError for other ranks. */
+  toRows(): number[][] {
+    if (this.ndim !== 2) throw new TypeError(`toRows(): expected a 2-d tensor, got shape [${this.shape.join(', ')}]`);
+    const [B, T] = this.shape;
+    const flat = this.toNumbers();
+    return Array.from({ length: B }, (_, b) => flat.slice(b * T, (b + 1) * T));
+  }
   toNumbers(): number[] {
     const a = this.toArray();
     // by tag, not instanceof: the array comes from the addon's realm (jest runs code in another)

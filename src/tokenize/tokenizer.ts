@@ -501,13 +501,15 @@ function gpt2ByteLevel(vocabFile: string, mergesFile: string, c: TokenizerConfig
   } catch (e) {
     throw new Error(`${vocabFile}: invalid JSON (${(e as Error).message})`);
   }
-  const merges = fs
-    .readFileSync(mergesFile, 'utf8')
+  const merges: string[] = [];
+  fs.readFileSync(mergesFile, 'utf8')
     .split(/\r?\n/)
-    .filter((l, i) => l.trim() !== '' && !(i === 0 && l.startsWith('#version')));
-  merges.forEach((m, i) => {
-    if (m.split(' ').length !== 2) throw new Error(`${mergesFile}:${i + 2}: a merge must be two tokens separated by one space, got ${JSON.stringify(m)}`);
-  });
+    .forEach((l, i) => {
+      if (l.trim() === '' || (i === 0 && l.startsWith('#version'))) return;
+      // the line number of the file, blank lines and the version header counted
+      if (l.split(' ').length !== 2) throw new Error(`${mergesFile}:${i + 1}: a merge must be two tokens separated by one space, got ${JSON.stringify(l)}`);
+      merges.push(l);
+    });
   const prefix = c.add_prefix_space === true;
   const specials = [...new Set(['unk_token', 'bos_token', 'eos_token', 'pad_token'].map((k) => c[k]).filter((t) => t !== undefined && t !== null).map((t) => tokenString(t, '')))].filter((t) => t !== '');
   const added = specials.map((t) => {

@@ -18,13 +18,13 @@ export const MAX_LENGTH_DEFAULT = 128;
 
 /** The smaller of 128, the tokenizer's model_max_length and the model's position table. */
 export function defaultMaxLength(tok: PreTrainedTokenizer, config: Record<string, unknown>): number {
-  const pos = maxPositions(config) ?? Infinity;
+  const pos = maxPositions(config)?.value ?? Infinity;
   return Math.min(MAX_LENGTH_DEFAULT, tok.modelMaxLength ?? Infinity, pos);
 }
 
-/** The longest sequence a model's position table takes (max_position_embeddings; GPT-2's n_positions), or null when unbounded. */
-export function maxPositions(config: Record<string, unknown>): number | null {
-  for (const k of ['max_position_embeddings', 'n_positions']) if (typeof config[k] === 'number') return config[k] as number;
+/** The longest sequence a model's position table takes and the config field that says so (max_position_embeddings; GPT-2's n_positions), or null when unbounded. */
+export function maxPositions(config: Record<string, unknown>): { value: number; field: string } | null {
+  for (const k of ['max_position_embeddings', 'n_positions']) if (typeof config[k] === 'number') return { value: config[k] as number, field: k };
   return null;
 }
 

@@ -134,8 +134,12 @@ export class Trainer {
     checkKeys('Trainer options', o, ['model', 'tokenizer', 'train', 'eval', 'labels', 'args', 'callbacks']);
     if (!o.args || typeof o.args !== 'object') throw new TypeError('Trainer: args (TrainingArgs) is required');
     checkTask(o.args.task, 'TrainingArgs.task');
+    const vocab = o.model.config.vocab_size;
     for (const [name, st] of [['train', o.train], ['eval', o.eval]] as const) {
       if (st && st.meta.task !== undefined && st.meta.task !== o.args.task) throw new TypeError(`Trainer: the ${name} features were made for task '${st.meta.task}', not '${o.args.task}'`);
+      if (st && typeof vocab === 'number' && (st.meta.maxTokenId ?? -1) >= vocab) {
+        throw new Error(`token id ${st.meta.maxTokenId} is outside the model's vocabulary (vocab_size ${vocab}): the tokenizer has tokens the model's embedding does not (does the tokenizer belong to this model?)`);
+      }
     }
     validateTrainingArgs(o.args, { metricNames: metricNames(o.args.task), hasEval: !!o.eval });
     this.opts = o;
@@ -209,13 +213,6 @@ export class Trainer {
 
   private batch(features: Feature[]): Batch {
     const tok = this.opts.tokenizer;
-    const vocab = this.model.config.vocab_size;
-    if (typeof vocab === 'number') {
-      for (const f of features) {
-        const bad = f.ids.find((id) => id >= vocab);
-        if (bad !== undefined) throw new Error(`token id ${bad} is outside the model's vocabulary (vocab_size ${vocab}): the tokenizer has tokens the model's embedding does not (does the tokenizer belong to this model?)`);
-      }
-    }
     // the config's pad id when it has one: decoders' classification heads find each row's last real token by it
     const cfgPad = this.model.config.pad_token_id;
     const b = collate(features, this.args.task, typeof cfgPad === 'number' ? cfgPad : (tok?.padTokenId ?? 0));

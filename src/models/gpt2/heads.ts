@@ -36,11 +36,8 @@ export class GPT2LMHeadModel extends GPT2HeadModel {
   generationConfig: GenerationConfig | null = null;
   constructor(config: GPT2Config) {
     super(config);
-    this.lm_head = new Linear(config.n_embd, config.vocab_size, { bias: false, std: config.initializer_range });
-    if (config.tie_word_embeddings) {
-      this.lm_head.weight.dispose();
-      this.lm_head.weight = this.transformer.wte.weight;
-    }
+    const tied = config.tie_word_embeddings ? this.transformer.wte.weight : undefined;
+    this.lm_head = new Linear(config.n_embd, config.vocab_size, { bias: false, std: config.initializer_range, weight: tied });
   }
   forward(x: GPT2Inputs): CausalLMOutput {
     const h = this.transformer.forward(x).lastHiddenState; // (B, T, C)

@@ -32,11 +32,8 @@ export class LlamaForCausalLM extends LlamaHeadModel {
   constructor(config: LlamaConfig) {
     super(config);
     this.architecture = `${familyName(config)}ForCausalLM`;
-    this.lm_head = new Linear(config.hidden_size, config.vocab_size, { bias: false, std: config.initializer_range });
-    if (config.tie_word_embeddings) {
-      this.lm_head.weight.dispose();
-      this.lm_head.weight = this.model.embed_tokens.weight;
-    }
+    const tied = config.tie_word_embeddings ? this.model.embed_tokens.weight : undefined;
+    this.lm_head = new Linear(config.hidden_size, config.vocab_size, { bias: false, std: config.initializer_range, weight: tied });
   }
   forward(x: DecoderInputs): { loss: Tensor | null; logits: Tensor } {
     const h = this.model.forward(x).lastHiddenState; // (B, T, C)

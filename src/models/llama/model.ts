@@ -1,7 +1,6 @@
 // The Llama family (transformers' modeling_llama.py; mistral and qwen2 differ only in config):
 // RMSNorm, rotary position embeddings, SwiGLU MLP, grouped-query attention through libtorch's
 // SDPA (keys and values are not repeated), module names as the checkpoint keys.
-import { Dropout } from '../../nn/dropout';
 import { Embedding } from '../../nn/embedding';
 import { Linear } from '../../nn/linear';
 import { Module, ModuleList } from '../../nn/module';
