@@ -50,6 +50,12 @@ describe('sft rows', () => {
     const model = await ft.AutoModelForCausalLM.fromPretrained(path.join(FX, 'llama'), { warn: () => undefined });
     expect(() => new ft.Trainer({ model, tokenizer: tok, train: store, labels: [], args: { outputDir: path.join(tmp, 'wrong'), task: 'sft' } })).toThrow(/the train features were made for task 'causal-lm', not 'sft'/);
     model.dispose();
+    // features of the Llama tokenizer (512 tokens) on the GPT-2 fixture (400): refused before any step
+    const gpt2 = await ft.AutoModelForCausalLM.fromPretrained(path.join(FX, 'gpt2'), { warn: () => undefined });
+    const t = new ft.Trainer({ model: gpt2, tokenizer: tok, train: store, labels: [], args: { outputDir: path.join(tmp, 'vocab'), task: 'causal-lm', maxSteps: 1, quiet: true } });
+    await expect(t.evaluate(store)).rejects.toThrow(/token id \d+ is outside the model's vocabulary \(vocab_size 400\)/);
+    await expect(t.train()).rejects.toThrow(/outside the model's vocabulary/);
+    gpt2.dispose();
     store.close();
   });
 });

@@ -134,14 +134,10 @@ export class Trainer {
     checkKeys('Trainer options', o, ['model', 'tokenizer', 'train', 'eval', 'labels', 'args', 'callbacks']);
     if (!o.args || typeof o.args !== 'object') throw new TypeError('Trainer: args (TrainingArgs) is required');
     checkTask(o.args.task, 'TrainingArgs.task');
-    const vocab = o.model.config.vocab_size;
+    validateTrainingArgs(o.args, { metricNames: metricNames(o.args.task), hasEval: !!o.eval });
     for (const [name, st] of [['train', o.train], ['eval', o.eval]] as const) {
       if (st && st.meta.task !== undefined && st.meta.task !== o.args.task) throw new TypeError(`Trainer: the ${name} features were made for task '${st.meta.task}', not '${o.args.task}'`);
-      if (st && typeof vocab === 'number' && (st.meta.maxTokenId ?? -1) >= vocab) {
-        throw new Error(`token id ${st.meta.maxTokenId} is outside the model's vocabulary (vocab_size ${vocab}): the tokenizer has tokens the model's embedding does not (does the tokenizer belong to this model?)`);
-      }
     }
-    validateTrainingArgs(o.args, { metricNames: metricNames(o.args.task), hasEval: !!o.eval });
     this.opts = o;
     this.model = o.model as AnyModel;
     const a = o.args;
@@ -168,6 +164,14 @@ export class Trainer {
    */
   requestStop(reason: string): void {
     this.stopReason = reason;
+  }
+
+  /** Features with a token id the model's embedding does not have (the largest is recorded when they are built). */
+  private checkVocabulary(store: FeatureStore): void {
+    const vocab = this.model.config.vocab_size;
+    if (typeof vocab === 'number' && (store.meta.maxTokenId ?? -1) >= vocab) {
+      throw new Error(`token id ${store.meta.maxTokenId} is outside the model's vocabulary (vocab_size ${vocab}): the tokenizer has tokens the model's embedding does not (does the tokenizer belong to this model?)`);
+    }
   }
 
   /** Parameter groups as transformers makes them: no weight decay on biases and normalisation (LayerNorm, RMSNorm) weights. */
@@ -252,6 +256,7 @@ export class Trainer {
 
   /** Raw outputs for every feature of a dataset, in order. */
   async predictRaw(ds: FeatureStore): Promise<Predictions & { lossSum: number; lossItems: number }> {
+    this.checkVocabulary(ds);
     const wasTraining = this.model.training;
     this.model.eval();
     const bs = this.args.evalBatchSize ?? this.args.batchSize;
@@ -291,6 +296,7 @@ export class Trainer {
     const out = a.outputDir;
     if (!out) throw new TypeError('TrainingArgs.outputDir is required for train()');
     noTargets(train, 'training');
+    this.checkVocabulary(train);
     if (this.opts.eval) noTargets(this.opts.eval, 'validation');
     const release = claimOutputDir(out, { resume: !!a.resume, overwrite: !!a.overwriteOutputDir });
     this.inTraining = true;
