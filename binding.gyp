@@ -4,7 +4,7 @@
     {
       "target_name": "fulltune",
       "sources": [
-        "native/addon.cc", "native/amp.cc", "native/autograd.cc", "native/core.cc", "native/dropout.cc", "native/fused.cc", "native/math.cc",
+        "native/addon.cc", "native/amp.cc", "native/autograd.cc", "native/core.cc", "native/decode_matmul.cc", "native/dropout.cc", "native/fused.cc", "native/math.cc",
         "native/io.cc", "native/nn.cc", "native/optim.cc", "native/sample.cc", "native/shape.cc", "native/tensor.cc"
       ],
       "include_dirs": [
@@ -17,7 +17,7 @@
       ],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++20", "-fexceptions", "-frtti", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-frtti", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "<!@(node scripts/locate-libtorch.js --cflags)"],
       "ldflags": ["<!@(node scripts/locate-libtorch.js --ldflags)"]
     }
   ]

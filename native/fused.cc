@@ -3,6 +3,7 @@
 // autograd differentiates them as usual). What they save is the JS <-> native crossings of a
 // decode step, where the tensors are tiny and the crossings dominate.
 #include "core.h"
+#include "decode_matmul.h"
 
 using ft::Args;
 
@@ -12,7 +13,7 @@ FT_FN(rmsNorm) {
   const auto& x = a.tensor(0);
   const auto& w = a.tensor(1);
   const double eps = a.f64(2);
-  if (x.dim() == 0 || x.size(-1) != w.numel()) throw ft::ArgError("rmsNorm: the weight must have the size of x's last dimension");
+  if (x.dim() == 0 || x.size(-1) != w.numel()) throw ft::ArgError("the weight must have the size of x's last dimension");
   const auto h = x.to(at::kFloat);
   const auto y = h * at::rsqrt(h.pow(2).mean(-1, true) + eps);
   return ft::ret(a.env(), w * y.to(x.scalar_type()));
@@ -23,9 +24,9 @@ FT_FN(rmsNorm) {
 // rotate_half(x) = cat(-x[..., D/2:], x[..., :D/2]).
 FT_FN(applyRotary) {
   const auto& x = a.tensor(0);
-  if (x.dim() != 4) throw ft::ArgError("applyRotary: x must be (B, H, T, D)");
+  if (x.dim() != 4) throw ft::ArgError("x must be (B, H, T, D)");
   const int64_t d = x.size(-1);
-  if (d % 2 != 0) throw ft::ArgError("applyRotary: the head dimension must be even");
+  if (d % 2 != 0) throw ft::ArgError("the head dimension must be even");
   const auto c = a.tensor(1).unsqueeze(1);
   const auto s = a.tensor(2).unsqueeze(1);
   const auto rot = at::cat({-x.narrow(-1, d / 2, d / 2), x.narrow(-1, 0, d / 2)}, -1);
@@ -40,8 +41,9 @@ FT_FN(linearInOut) {
   const auto& w = a.tensor(1);
   const auto& b = a.tensor(2);
   if (w.dim() != 2 || x.dim() == 0 || x.size(-1) != w.size(0) || b.numel() != w.size(1)) {
-    throw ft::ArgError("linearInOut: x (..., in), weight (in, out) and bias (out) do not fit");
+    throw ft::ArgError("x (..., in), weight (in, out) and bias (out) do not fit");
   }
+  if (auto y = ft::decodeMatmul(x, w, b, true)) return ft::ret(a.env(), std::move(*y));
   auto size = x.sizes().vec();
   size.back() = w.size(1);
   return ft::ret(a.env(), at::addmm(b, x.reshape({-1, x.size(-1)}), w).view(size));

@@ -1,5 +1,6 @@
 // Elementwise arithmetic, comparisons, matrix products and reductions.
 #include "core.h"
+#include "decode_matmul.h"
 
 using ft::Args;
 
@@ -84,7 +85,13 @@ FT_FN(where) { return ft::ret(a.env(), at::where(a.tensor(0), a.tensor(1), a.ten
 FT_FN(maskedFill) { return ft::ret(a.env(), at::masked_fill(a.tensor(0), a.tensor(1), a.scalar(2))); }
 
 // linear(x, weight, bias?): x @ weight^T + bias, weight (out, in) as in torch.nn.Linear.
-FT_FN(linear) { return ft::ret(a.env(), at::linear(a.tensor(0), a.tensor(1), a.optTensor(2))); }
+FT_FN(linear) {
+  const auto& x = a.tensor(0);
+  const auto& w = a.tensor(1);
+  const auto b = a.optTensor(2);
+  if (auto y = ft::decodeMatmul(x, w, b, false)) return ft::ret(a.env(), std::move(*y));
+  return ft::ret(a.env(), at::linear(x, w, b));
+}
 
 // Reductions. dims null/undefined means all dimensions.
 FT_FN(sum) {

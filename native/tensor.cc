@@ -223,6 +223,18 @@ FT_FN(setNumThreads) {
   at::set_num_threads(static_cast<int>(n));
   return a.env().Undefined();
 }
+// parallelThreadsUsed(): how many threads one at::parallel_for of the addon's own code ran on.
+// It equals numThreads() only when the addon was compiled for libtorch's parallel backend; an
+// addon built without -fopenmp against an OpenMP libtorch runs its loops on one thread, silently.
+FT_FN(parallelThreadsUsed) {
+  std::mutex m;
+  std::set<int> seen;
+  at::parallel_for(0, 1024, 1, [&](int64_t, int64_t) {
+    std::lock_guard<std::mutex> lock(m);
+    seen.insert(at::get_thread_num());
+  });
+  return Napi::Number::New(a.env(), static_cast<double>(seen.size()));
+}
 FT_FN(libtorchVersion) {
   return Napi::String::New(a.env(), std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
                                          std::to_string(TORCH_VERSION_PATCH));

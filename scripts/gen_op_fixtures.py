@@ -236,6 +236,16 @@ torch.manual_seed(42)
 CASES.append({"name": "randintSeed42", "inputs": [], "outputs": [enc(torch.randint(0, 10, (8,)))]})
 CASES.append({"name": "arange", "inputs": [], "outputs": [enc(torch.arange(2, 11, 3)), enc(torch.arange(0.0, 1.0, 0.25))]})
 
+# few-row products without gradients (a decode step): fulltune's own kernels on an AVX2 CPU; the
+# shapes leave tails after the kernels' blocks (16 columns of (in, out), 4 rows of (out, in), 8 of in)
+torch.manual_seed(7)
+with torch.no_grad():
+    case("linearDecode", [r(1, 1, 40), r(37, 40), r(37)], F.linear, grad=False)
+    case("linearDecodeNoBias", [r(3, 1, 13), r(21, 13)], F.linear, grad=False)
+    case("linearDecode8", [r(8, 1, 384), r(70, 384), r(70)], F.linear, grad=False)
+    case("linearInOutDecode", [r(8, 1, 24), r(24, 35), r(35)], lambda x, w, b: torch.addmm(b, x.view(-1, 24), w).view(8, 1, 35), grad=False)
+    case("linearInOutDecode5", [r(5, 384), r(384, 48), r(48)], lambda x, w, b: torch.addmm(b, x, w), grad=False)
+
 out = os.path.join(os.path.dirname(__file__), "..", "test", "fixtures", "ops.json")
 with open(out, "w") as f:
     json.dump({"generator": "scripts/gen_op_fixtures.py", "torch": torch.__version__, "cases": CASES}, f)

@@ -13,7 +13,7 @@
 //      `pip install torch==2.13.0`, created on first use (pinned: an unpinned torch pulls a
 //      multi-GB CUDA build).
 //
-// Usage: node scripts/locate-libtorch.js [--json | --cmake FILE | --include | --libdir | --libs | --ldflags | --defines | --root]
+// Usage: node scripts/locate-libtorch.js [--json | --cmake FILE | --include | --libdir | --libs | --cflags | --ldflags | --defines | --root]
 const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
@@ -125,24 +125,32 @@ function describe(root, source) {
     const abi = /_GLIBCXX_USE_CXX11_ABI=(\d)/.exec(fs.readFileSync(cfg, 'utf8'));
     if (abi) defines.push(`_GLIBCXX_USE_CXX11_ABI=${abi[1]}`);
   }
+  // libtorch built on OpenMP inlines at::parallel_for into the code that calls it
+  // (ATen/ParallelOpenMP.h): compiled without -fopenmp, the addon's own parallel loops would run
+  // on one thread, silently. The runtime is then libtorch's own libgomp.so.1 (same soname, found
+  // first through the rpath), so there is one thread pool, sized by setNumThreads.
+  const atConfig = path.join(root, 'include', 'ATen', 'Config.h');
+  const openmp = process.platform === 'linux' && fs.existsSync(atConfig) && /#define AT_PARALLEL_OPENMP 1/.test(fs.readFileSync(atConfig, 'utf8'));
   return {
     root,
     source,
     version,
     cuda,
+    openmp,
+    cflags: openmp ? ['-fopenmp'] : [],
     includeDirs: [path.join(root, 'include'), path.join(root, 'include', 'torch', 'csrc', 'api', 'include')],
     libDir,
     libs,
     defines,
     // --no-as-needed keeps libtorch_cuda linked although no symbol of it is referenced:
     // loading it is what registers the CUDA kernels.
-    ldflags: [`-L${libDir}`, `-Wl,-rpath,${libDir}`, '-Wl,--no-as-needed', ...libs.map((l) => `-l${l}`), '-Wl,--as-needed'],
+    ldflags: [`-L${libDir}`, `-Wl,-rpath,${libDir}`, '-Wl,--no-as-needed', ...libs.map((l) => `-l${l}`), '-Wl,--as-needed', ...(openmp ? ['-fopenmp'] : [])],
   };
 }
 
 function locate() {
   // Cache per environment so that node-gyp's many calls don't each start Python.
-  const key = JSON.stringify([process.env.LIBTORCH || '', process.env.FULLTUNE_PYTHON || '', shared.sharedDir()]);
+  const key = JSON.stringify([2, process.env.LIBTORCH || '', process.env.FULLTUNE_PYTHON || '', shared.sharedDir()]);
   if (fs.existsSync(cacheFile)) {
     try {
       const cached = JSON.parse(fs.readFileSync(cacheFile, 'utf8'));
@@ -186,6 +194,9 @@ function main() {
     case '--ldflags':
       process.stdout.write(info.ldflags.map(q).join(' ') + '\n');
       break;
+    case '--cflags':
+      process.stdout.write(info.cflags.join(' ') + '\n');
+      break;
     case '--defines':
       process.stdout.write(info.defines.join(' ') + '\n');
       break;
@@ -202,6 +213,7 @@ function main() {
         `set(LIBTORCH_LIB_DIR ${cm(info.libDir)})`,
         `set(LIBTORCH_LIBS ${info.libs.join(' ')})`,
         `set(LIBTORCH_DEFINES ${info.defines.join(' ')})`,
+        `set(LIBTORCH_CFLAGS ${info.cflags.join(' ')})`,
         `set(LIBTORCH_LDFLAGS ${info.ldflags.map(cm).join(' ')})`,
       ];
       fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });

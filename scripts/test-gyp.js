@@ -36,7 +36,7 @@ run(process.execPath, [nodeGyp, 'rebuild', '--jobs=max', ...nodedirArgs], { cwd:
 const addon = path.join(work, 'build', 'Release', 'fulltune.node');
 process.stdout.write(`test-gyp: built ${addon}; running the op tests against it\n`);
 const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js');
-run(process.execPath, [jest, 'test/ops.test.ts', 'test/optim.test.ts', 'test/errors.test.ts'], {
+run(process.execPath, [jest, 'test/ops.test.ts', 'test/optim.test.ts', 'test/errors.test.ts', 'test/decode-matmul.test.ts'], {
   cwd: root,
   env: { ...process.env, FULLTUNE_ADDON: addon },
 });

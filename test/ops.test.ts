@@ -165,6 +165,11 @@ const OPS: Record<string, Op> = {
   rmsNorm: (x, w) => ft.rmsNorm(x, w, 1e-6),
   applyRotary: (x, c, s) => ft.applyRotary(x, c, s),
   linearInOut: (x, w, b) => ft.linearInOut(x, w, b),
+  linearDecode: (x, w, b) => ft.linear(x, w, b),
+  linearDecodeNoBias: (x, w) => ft.linear(x, w),
+  linearDecode8: (x, w, b) => ft.linear(x, w, b),
+  linearInOutDecode: (x, w, b) => ft.linearInOut(x, w, b),
+  linearInOutDecode5: (x, w, b) => ft.linearInOut(x, w, b),
   multinomialSeed11: (p) => {
     ft.manualSeed(11);
     return ft.multinomial(p, 4, true);
@@ -191,6 +196,10 @@ const OPS: Record<string, Op> = {
 // On CUDA (FULLTUNE_TEST_DEVICE=cuda) the same bound applies; it has not been measured there.
 const RTOL = 1e-5;
 const ATOL = 1e-6;
+// Dot products of 384 terms (sum of |terms| about 250): summed in another order than MKL's (the
+// decode kernels), float32 round-off reaches 2.3e-5 absolute (measured), wherever the value
+// itself lies; the bound is 10x that.
+const DOT_ATOL: Record<string, number> = { linearDecode8: 2e-4, linearInOutDecode5: 2e-4 };
 // CPU random streams differ from CUDA's; those cases are checked on the CPU only.
 const CPU_ONLY = new Set(['randnSeed42', 'randSeed42', 'randintSeed42', 'dropoutSeeded', 'multinomialSeed11']);
 
@@ -212,7 +221,7 @@ describe(`ops against PyTorch (${DEVICE})`, () => {
         const out = OPS[c.name](...leaves);
         const outs = Array.isArray(out) ? out : [out];
         expect(outs.length).toBe(c.outputs.length);
-        outs.forEach((o, i) => expectClose(o.to('cpu'), c.outputs[i], RTOL, ATOL, `${c.name} output ${i}`));
+        outs.forEach((o, i) => expectClose(o.to('cpu'), c.outputs[i], RTOL, DOT_ATOL[c.name] ?? ATOL, `${c.name} output ${i}`));
         if (c.grads && c.weights) {
           const floatOuts = outs.filter((o) => o.requiresGrad);
           expect(floatOuts.length).toBe(c.weights.length);

@@ -21,7 +21,11 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 export function bmm(a: Tensor, b: Tensor): Tensor {
   return a.bmm(b);
 }
-/** x @ weight^T + bias; weight (out, in). */
+/**
+ * torch.nn.functional.linear: x (..., in) @ weight^T + bias; weight (out, in), bias (out).
+ * Float32 CPU products of at most 8 rows with no gradient recorded (a decode step) go through
+ * fulltune's bandwidth-bound kernels (see setDecodeMatmul); the rest through libtorch.
+ */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   return new Tensor(native.linear(x.handle, weight.handle, h(bias)));
 }
@@ -133,4 +137,28 @@ export function bceWithLogits(
   o: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {},
 ): Tensor {
   return new Tensor(native.bceWithLogits(logits.handle, target.handle, h(o.weight), h(o.posWeight), o.reduction ?? 'mean'));
+}
+
+/**
+ * Whether few-row float32 products on the CPU (at most 8 rows, as in a decode step of batch up to
+ * 8, with no gradient recorded) in linear() and linearInOut() use fulltune's AVX2 kernels, which
+ * read the weight at close to memory bandwidth (MKL's sgemm reaches about a third of it for these
+ * shapes). On by default where available (decodeMatmulAvailable()); env FULLTUNE_DECODE_MATMUL=0
+ * turns it off at start. Off, every product is libtorch's, bitwise as PyTorch computes it;
+ * on, they differ from it by round-off (summation order). Process-wide.
+ */
+export function setDecodeMatmul(enabled: boolean): void {
+  if (typeof enabled !== 'boolean') throw new TypeError(`setDecodeMatmul: expected a boolean, got ${typeof enabled}`);
+  native.setDecodeMatmul(enabled);
+}
+/** Whether this build and CPU have the decode kernels (x86-64 with AVX2 and FMA). */
+export function decodeMatmulAvailable(): boolean {
+  return native.decodeMatmulAvailable();
+}
+{
+  const v = process.env.FULLTUNE_DECODE_MATMUL;
+  if (v !== undefined && v !== '') {
+    if (v !== '0' && v !== '1') throw new Error(`FULLTUNE_DECODE_MATMUL must be 0 or 1, got ${JSON.stringify(v)}`);
+    native.setDecodeMatmul(v === '1');
+  }
 }

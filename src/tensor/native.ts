@@ -47,6 +47,8 @@ export interface NativeAddon {
   cudaDeviceCount(): number;
   numThreads(): number;
   setNumThreads(n: number): void;
+  /** Threads one at::parallel_for of the addon's own code ran on (numThreads() when built right). */
+  parallelThreadsUsed(): number;
   libtorchVersion(): string;
   // elementwise
   add(a: H, b: H): H;
@@ -153,6 +155,10 @@ export interface NativeAddon {
   rmsNorm(x: H, w: H, eps: number): H;
   applyRotary(x: H, cos: H, sin: H): H;
   linearInOut(x: H, w: H, b: H): H;
+  /** Few-row float32 CPU products in linear/linearInOut through fulltune's kernels (default on). */
+  setDecodeMatmul(enabled: boolean): void;
+  /** Whether this build and CPU have those kernels (x86-64 with AVX2 and FMA). */
+  decodeMatmulAvailable(): boolean;
   dropout(x: H, p: number, train: boolean): H;
   fusedDropout(x: H, p: number, train: boolean): H;
   /** The fused kernel's keep flags (uint8) for elements first .. first + count - 1 under seed seedHi * 2^32 + seedLo. */
