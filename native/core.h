@@ -74,6 +74,9 @@ class Registry {
   double* counters_ = nullptr;
 };
 
+// Puts the large-block cache of cpu_cache.cc in front of libtorch's CPU allocator (once).
+void installCpuCache();
+
 // The registry of the environment (main thread or worker) running on this thread.
 Registry& registry();
 void installRegistry(Napi::Env env);

@@ -20,6 +20,8 @@ export {
   cudaAvailable,
   cudaDeviceCount,
   memory,
+  cpuCache,
+  emptyCache,
   getNumThreads,
   setNumThreads,
   libtorchVersion,

@@ -142,6 +142,25 @@ export function memory(): { tensors: number; bytes: Record<string, number> } {
   return native.memory();
 }
 
+/**
+ * Large CPU blocks (16 MiB and more) are kept when their tensors are freed and reused by later
+ * tensors of up to their size, instead of being unmapped and faulted in again page by page each
+ * step (as PyTorch's CUDA caching allocator does on the GPU). At most 4 GiB is held. Env
+ * FULLTUNE_CPU_CACHE=0 turns the cache off for the process (read when the addon loads).
+ * cpuCache() gives the bytes held; emptyCache() returns them to the system.
+ */
+export function cpuCache(): { bytes: number } {
+  return { bytes: native.cpuCacheBytes() };
+}
+/** Returns the CPU blocks the cache holds to the system (torch.cuda.empty_cache for the CPU cache). */
+export function emptyCache(): void {
+  native.emptyCpuCache();
+}
+{
+  const v = process.env.FULLTUNE_CPU_CACHE;
+  if (v !== undefined && v !== '' && v !== '0' && v !== '1') throw new Error(`FULLTUNE_CPU_CACHE must be 0 or 1, got ${JSON.stringify(v)}`);
+}
+
 export function getNumThreads(): number {
   return native.numThreads();
 }

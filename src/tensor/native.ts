@@ -47,6 +47,9 @@ export interface NativeAddon {
   cudaDeviceCount(): number;
   numThreads(): number;
   setNumThreads(n: number): void;
+  /** Bytes of large CPU blocks the allocator cache holds for reuse. */
+  cpuCacheBytes(): number;
+  emptyCpuCache(): void;
   /** Threads one at::parallel_for of the addon's own code ran on (numThreads() when built right). */
   parallelThreadsUsed(): number;
   libtorchVersion(): string;

@@ -1,0 +1,147 @@
+// A cache of large CPU blocks in front of libtorch's CPU allocator. glibc serves allocations
+// above 32 MiB (its largest mmap threshold) with a fresh mmap each time and unmaps them on free,
+// so every such tensor (a (8, 256, 8192) float32 logits tensor is 64 MiB) costs a page fault and
+// a page clearing per 4 KiB, every step: about 5% of a decoder's training step measured here.
+// Blocks of at least kMin bytes are kept when freed (up to kMaxCached in all) and handed out
+// again for requests of up to their size and no less than 4/5 of it; a request that finds none
+// returns the cached blocks smaller than itself to the system. Smaller requests, and any block
+// beyond the cap, take libtorch's allocator as before. emptyCpuCache() returns the cached
+// blocks to the system; FULLTUNE_CPU_CACHE=0 leaves libtorch's allocator alone.
+#include <c10/core/CPUAllocator.h>
+#include <c10/core/impl/alloc_cpu.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "core.h"
+
+namespace {
+
+class CachingCPUAllocator final : public c10::Allocator {
+ public:
+  static constexpr size_t kMin = size_t{16} << 20;
+  static constexpr size_t kMaxCached = size_t{4} << 30;
+  static constexpr size_t kRound = size_t{1} << 20;
+
+  c10::DataPtr allocate(size_t n) override {
+    // every block carries the same deleter (raw_deleter's contract: kernels free their scratch
+    // space with it); small ones are plain c10::alloc_cpu blocks, as libtorch's allocator makes
+    if (n < kMin) {
+      void* q = c10::alloc_cpu(n);
+      return {q, q, &release, c10::Device(c10::DeviceType::CPU)};
+    }
+    const size_t want = (n + kRound - 1) / kRound * kRound;
+    void* p = nullptr;
+    size_t size = want;
+    std::vector<void*> smaller;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      auto it = free_.lower_bound(want);
+      if (it != free_.end() && it->first <= want / 4 * 5) {
+        p = it->second;
+        size = it->first;
+        cached_ -= size;
+        free_.erase(it);
+      } else {
+        // A miss: the blocks smaller than this request go back to the system. A workload whose
+        // sizes repeat (a training step) stops missing after its first step; one whose sizes
+        // grow (generation without a key-value cache) would otherwise pile up blocks it never
+        // asks for again.
+        for (auto s = free_.begin(); s != free_.end() && s->first < want; s = free_.erase(s)) {
+          cached_ -= s->first;
+          smaller.push_back(s->second);
+        }
+      }
+    }
+    for (void* q : smaller) c10::free_cpu(q);
+    if (!p) p = c10::alloc_cpu(size);
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      live_[p] = size;
+    }
+    return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
+  }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
+
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+
+  size_t cachedBytes() {
+    std::lock_guard<std::mutex> lock(m_);
+    return cached_;
+  }
+
+  void empty() {
+    std::multimap<size_t, void*> drop;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      drop.swap(free_);
+      cached_ = 0;
+    }
+    for (const auto& [size, p] : drop) c10::free_cpu(p);
+  }
+
+  static CachingCPUAllocator* instance;
+
+ private:
+  static void release(void* p) { instance->put(p); }
+
+  void put(void* p) {
+    if (!p) return;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      auto it = live_.find(p);
+      if (it != live_.end()) {  // a large block: kept while the cache has room
+        const size_t size = it->second;
+        live_.erase(it);
+        if (cached_ + size <= kMaxCached) {
+          free_.emplace(size, p);
+          cached_ += size;
+          return;
+        }
+      }
+    }
+    c10::free_cpu(p);
+  }
+
+  std::mutex m_;
+  std::multimap<size_t, void*> free_;     // cached blocks by size
+  std::unordered_map<void*, size_t> live_;  // blocks handed out, by address
+  size_t cached_ = 0;
+};
+
+CachingCPUAllocator* CachingCPUAllocator::instance = nullptr;
+
+}  // namespace
+
+namespace ft {
+
+// Installed once per process, before the first tensor; never freed (libtorch keeps the pointer,
+// and blocks may return to it until the process ends).
+void installCpuCache() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char* env = std::getenv("FULLTUNE_CPU_CACHE");
+    if (env && std::strcmp(env, "0") == 0) return;
+    CachingCPUAllocator::instance = new CachingCPUAllocator();
+    c10::SetCPUAllocator(CachingCPUAllocator::instance, /*priority=*/1);
+  });
+}
+
+}  // namespace ft
+
+// cpuCacheBytes(): bytes of large CPU blocks held for reuse (0 when the cache is off).
+FT_FN(cpuCacheBytes) {
+  auto* c = CachingCPUAllocator::instance;
+  return Napi::Number::New(a.env(), c ? static_cast<double>(c->cachedBytes()) : 0.0);
+}
+
+// emptyCpuCache(): returns the cached blocks to the system.
+FT_FN(emptyCpuCache) {
+  if (auto* c = CachingCPUAllocator::instance) c->empty();
+  return a.env().Undefined();
+}
