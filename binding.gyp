@@ -18,7 +18,7 @@
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
       "cflags_cc": ["-std=c++20", "-fexceptions", "-frtti", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "<!@(node scripts/locate-libtorch.js --cflags)"],
-      "ldflags": ["<!@(node scripts/locate-libtorch.js --ldflags)"]
+      "ldflags": ["<!@(node scripts/locate-libtorch.js --ldflags)", "<!@(node scripts/locate-libtorch.js --openmp-ldflags)"]
     }
   ]
 }

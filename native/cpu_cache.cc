@@ -2,14 +2,19 @@
 // above 32 MiB (its largest mmap threshold) with a fresh mmap each time and unmaps them on free,
 // so every such tensor (a (8, 256, 8192) float32 logits tensor is 64 MiB) costs a page fault and
 // a page clearing per 4 KiB, every step: about 5% of a decoder's training step measured here.
-// Blocks of at least kMin bytes are kept when freed (up to kMaxCached in all) and handed out
-// again for requests of up to their size and no less than 4/5 of it; a request that finds none
-// returns the cached blocks smaller than itself to the system. Smaller requests, and any block
-// beyond the cap, take libtorch's allocator as before. emptyCpuCache() returns the cached
-// blocks to the system; FULLTUNE_CPU_CACHE=0 leaves libtorch's allocator alone.
+// Blocks of at least kMin bytes are kept when freed (up to 4 GiB in all, or an eighth of the
+// machine's memory; the oldest go first to make room) and handed out again for requests of up
+// to their size and no less than 4/5 of it; a request that finds none returns the cached blocks
+// smaller than itself to the system. Smaller requests are plain c10::alloc_cpu blocks, as
+// libtorch's own allocator makes them. emptyCpuCache() returns the cached blocks to the system;
+// FULLTUNE_CPU_CACHE=0 leaves libtorch's allocator alone.
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -24,8 +29,9 @@ namespace {
 class CachingCPUAllocator final : public c10::Allocator {
  public:
   static constexpr size_t kMin = size_t{16} << 20;
-  static constexpr size_t kMaxCached = size_t{4} << 30;
   static constexpr size_t kRound = size_t{1} << 20;
+
+  explicit CachingCPUAllocator(size_t maxCached) : maxCached_(maxCached) {}
 
   c10::DataPtr allocate(size_t n) override {
     // every block carries the same deleter (raw_deleter's contract: kernels free their scratch
@@ -42,7 +48,7 @@ class CachingCPUAllocator final : public c10::Allocator {
       std::lock_guard<std::mutex> lock(m_);
       auto it = free_.lower_bound(want);
       if (it != free_.end() && it->first <= want / 4 * 5) {
-        p = it->second;
+        p = it->second.p;
         size = it->first;
         cached_ -= size;
         free_.erase(it);
@@ -53,7 +59,7 @@ class CachingCPUAllocator final : public c10::Allocator {
         // asks for again.
         for (auto s = free_.begin(); s != free_.end() && s->first < want; s = free_.erase(s)) {
           cached_ -= s->first;
-          smaller.push_back(s->second);
+          smaller.push_back(s->second.p);
         }
       }
     }
@@ -76,13 +82,13 @@ class CachingCPUAllocator final : public c10::Allocator {
   }
 
   void empty() {
-    std::multimap<size_t, void*> drop;
+    std::multimap<size_t, Cached> drop;
     {
       std::lock_guard<std::mutex> lock(m_);
       drop.swap(free_);
       cached_ = 0;
     }
-    for (const auto& [size, p] : drop) c10::free_cpu(p);
+    for (const auto& [size, c] : drop) c10::free_cpu(c.p);
   }
 
   static CachingCPUAllocator* instance;
@@ -92,26 +98,42 @@ class CachingCPUAllocator final : public c10::Allocator {
 
   void put(void* p) {
     if (!p) return;
+    std::vector<void*> evicted;
     {
       std::lock_guard<std::mutex> lock(m_);
       auto it = live_.find(p);
-      if (it != live_.end()) {  // a large block: kept while the cache has room
+      if (it != live_.end()) {  // a large block: kept, making room by evicting the oldest kept
         const size_t size = it->second;
         live_.erase(it);
-        if (cached_ + size <= kMaxCached) {
-          free_.emplace(size, p);
+        if (size <= maxCached_) {
+          while (cached_ + size > maxCached_) {
+            auto oldest = free_.begin();
+            for (auto c = free_.begin(); c != free_.end(); ++c)
+              if (c->second.seq < oldest->second.seq) oldest = c;
+            cached_ -= oldest->first;
+            evicted.push_back(oldest->second.p);
+            free_.erase(oldest);
+          }
+          free_.emplace(size, Cached{p, seq_++});
           cached_ += size;
-          return;
+          p = nullptr;
         }
       }
     }
-    c10::free_cpu(p);
+    for (void* q : evicted) c10::free_cpu(q);
+    if (p) c10::free_cpu(p);
   }
 
+  struct Cached {
+    void* p;
+    uint64_t seq;  // order of caching: the oldest goes first when the cache is full
+  };
+  const size_t maxCached_;
   std::mutex m_;
-  std::multimap<size_t, void*> free_;     // cached blocks by size
+  std::multimap<size_t, Cached> free_;      // cached blocks by size (at most maxCached_ / kMin)
   std::unordered_map<void*, size_t> live_;  // blocks handed out, by address
   size_t cached_ = 0;
+  uint64_t seq_ = 0;
 };
 
 CachingCPUAllocator* CachingCPUAllocator::instance = nullptr;
@@ -127,7 +149,11 @@ void installCpuCache() {
   std::call_once(once, [] {
     const char* env = std::getenv("FULLTUNE_CPU_CACHE");
     if (env && std::strcmp(env, "0") == 0) return;
-    CachingCPUAllocator::instance = new CachingCPUAllocator();
+    // at most 4 GiB, and at most an eighth of the machine's memory
+    const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGESIZE);
+    size_t cap = size_t{4} << 30;
+    if (pages > 0 && pageSize > 0) cap = std::min(cap, static_cast<size_t>(pages) * static_cast<size_t>(pageSize) / 8);
+    CachingCPUAllocator::instance = new CachingCPUAllocator(cap);
     c10::SetCPUAllocator(CachingCPUAllocator::instance, /*priority=*/1);
   });
 }

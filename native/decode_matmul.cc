@@ -157,13 +157,14 @@ std::optional<at::Tensor> decodeMatmul(const at::Tensor& x, const at::Tensor& w,
   if (!enabled.load(std::memory_order_relaxed) || !cpuHasKernels()) return std::nullopt;
   const auto f32 = at::kFloat;
   if (!x.device().is_cpu() || !w.device().is_cpu() || x.scalar_type() != f32 || w.scalar_type() != f32) return std::nullopt;
+  if (x.layout() != at::kStrided || w.layout() != at::kStrided || x._is_zerotensor() || w._is_zerotensor()) return std::nullopt;
   if (w.dim() != 2 || !w.is_contiguous() || x.dim() == 0 || x.numel() == 0) return std::nullopt;
   const int64_t k = weightInOut ? w.size(0) : w.size(1);
   const int64_t n = weightInOut ? w.size(1) : w.size(0);
   if (x.size(-1) != k || k == 0) return std::nullopt;  // libtorch's own path reports the mismatch
   const int64_t m = x.numel() / k;
   if (m > kMaxRows) return std::nullopt;
-  if (bias && (!bias->device().is_cpu() || bias->scalar_type() != f32 || bias->dim() != 1 || bias->numel() != n || !bias->is_contiguous())) return std::nullopt;
+  if (bias && (bias->layout() != at::kStrided || bias->_is_zerotensor() || !bias->device().is_cpu() || bias->scalar_type() != f32 || bias->dim() != 1 || bias->numel() != n || !bias->is_contiguous())) return std::nullopt;
   // what the dispatcher adds to at::linear must stay: autograd's graph, and autocast's bf16 casts
   if (c10::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad() || (bias && bias->requires_grad()))) return std::nullopt;
   if (at::autocast::is_autocast_enabled(at::kCPU)) return std::nullopt;
@@ -171,8 +172,8 @@ std::optional<at::Tensor> decodeMatmul(const at::Tensor& x, const at::Tensor& w,
   auto size = x.sizes().vec();
   size.back() = n;
   auto y = at::empty(size, x.options());
-  const float* b = bias ? bias->data_ptr<float>() : nullptr;
-  (weightInOut ? inOut : outIn)(xc.data_ptr<float>(), w.data_ptr<float>(), b, y.data_ptr<float>(), m, k, n);
+  const float* b = bias ? bias->const_data_ptr<float>() : nullptr;
+  (weightInOut ? inOut : outIn)(xc.const_data_ptr<float>(), w.const_data_ptr<float>(), b, y.mutable_data_ptr<float>(), m, k, n);
   return y;
 #else
   (void)x, (void)w, (void)bias, (void)weightInOut;

@@ -235,6 +235,24 @@ FT_FN(parallelThreadsUsed) {
   });
   return Napi::Number::New(a.env(), static_cast<double>(seen.size()));
 }
+// buildInfo(): how this addon was compiled: { openmp: whether its own at::parallel_for loops are
+// parallel (compiled with OpenMP), compiler: 'gcc', 'clang' or 'other' }.
+FT_FN(buildInfo) {
+  auto o = Napi::Object::New(a.env());
+#ifdef _OPENMP
+  o.Set("openmp", true);
+#else
+  o.Set("openmp", false);
+#endif
+#if defined(__clang__)
+  o.Set("compiler", "clang");
+#elif defined(__GNUC__)
+  o.Set("compiler", "gcc");
+#else
+  o.Set("compiler", "other");
+#endif
+  return o;
+}
 FT_FN(libtorchVersion) {
   return Napi::String::New(a.env(), std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
                                          std::to_string(TORCH_VERSION_PATCH));

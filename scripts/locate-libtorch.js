@@ -13,7 +13,7 @@
 //      `pip install torch==2.13.0`, created on first use (pinned: an unpinned torch pulls a
 //      multi-GB CUDA build).
 //
-// Usage: node scripts/locate-libtorch.js [--json | --cmake FILE | --include | --libdir | --libs | --cflags | --ldflags | --defines | --root]
+// Usage: node scripts/locate-libtorch.js [--json | --cmake FILE | --include | --libdir | --libs | --cflags | --ldflags | --openmp-ldflags | --defines | --root]
 const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
@@ -127,10 +127,15 @@ function describe(root, source) {
   }
   // libtorch built on OpenMP inlines at::parallel_for into the code that calls it
   // (ATen/ParallelOpenMP.h): compiled without -fopenmp, the addon's own parallel loops would run
-  // on one thread, silently. The runtime is then libtorch's own libgomp.so.1 (same soname, found
-  // first through the rpath), so there is one thread pool, sized by setNumThreads.
+  // on one thread, silently. The addon links the libgomp libtorch ships (libgomp.so.1 in the
+  // wheel, a hashed name such as libgomp-98b21ff3.so.1 in the zip distributions) by its file
+  // name, so that there is one OpenMP runtime and one thread pool, sized by setNumThreads; a
+  // libtorch without one uses the system's libgomp.so.1, which -fopenmp links. GCC only: clang's
+  // -fopenmp targets LLVM's runtime (a second one); with clang (CXX) the loops stay serial.
   const atConfig = path.join(root, 'include', 'ATen', 'Config.h');
-  const openmp = process.platform === 'linux' && fs.existsSync(atConfig) && /#define AT_PARALLEL_OPENMP 1/.test(fs.readFileSync(atConfig, 'utf8'));
+  const clang = /clang/.test(process.env.CXX || '');
+  const openmp = process.platform === 'linux' && !clang && fs.existsSync(atConfig) && /#define AT_PARALLEL_OPENMP 1/.test(fs.readFileSync(atConfig, 'utf8'));
+  const gomp = libFiles.find((f) => /^libgomp[-\w]*\.so(\.\d+)*$/.test(f));
   return {
     root,
     source,
@@ -138,19 +143,20 @@ function describe(root, source) {
     cuda,
     openmp,
     cflags: openmp ? ['-fopenmp'] : [],
+    openmpLdflags: openmp ? (gomp ? ["-Wl,--no-as-needed", `-l:${gomp}`, "-Wl,--as-needed"] : ["-fopenmp"]) : [],
     includeDirs: [path.join(root, 'include'), path.join(root, 'include', 'torch', 'csrc', 'api', 'include')],
     libDir,
     libs,
     defines,
     // --no-as-needed keeps libtorch_cuda linked although no symbol of it is referenced:
     // loading it is what registers the CUDA kernels.
-    ldflags: [`-L${libDir}`, `-Wl,-rpath,${libDir}`, '-Wl,--no-as-needed', ...libs.map((l) => `-l${l}`), '-Wl,--as-needed', ...(openmp ? ['-fopenmp'] : [])],
+    ldflags: [`-L${libDir}`, `-Wl,-rpath,${libDir}`, '-Wl,--no-as-needed', ...libs.map((l) => `-l${l}`), '-Wl,--as-needed'],
   };
 }
 
 function locate() {
   // Cache per environment so that node-gyp's many calls don't each start Python.
-  const key = JSON.stringify([2, process.env.LIBTORCH || '', process.env.FULLTUNE_PYTHON || '', shared.sharedDir()]);
+  const key = JSON.stringify([3, process.env.CXX || '', process.env.LIBTORCH || '', process.env.FULLTUNE_PYTHON || '', shared.sharedDir()]);
   if (fs.existsSync(cacheFile)) {
     try {
       const cached = JSON.parse(fs.readFileSync(cacheFile, 'utf8'));
@@ -197,6 +203,9 @@ function main() {
     case '--cflags':
       process.stdout.write(info.cflags.join(' ') + '\n');
       break;
+    case '--openmp-ldflags':
+      process.stdout.write(info.openmpLdflags.join(' ') + '\n');
+      break;
     case '--defines':
       process.stdout.write(info.defines.join(' ') + '\n');
       break;
@@ -214,6 +223,8 @@ function main() {
         `set(LIBTORCH_LIBS ${info.libs.join(' ')})`,
         `set(LIBTORCH_DEFINES ${info.defines.join(' ')})`,
         `set(LIBTORCH_CFLAGS ${info.cflags.join(' ')})`,
+        // one SHELL: group, as CMake would drop the repeated --no-as-needed/--as-needed pair
+        `set(LIBTORCH_OPENMP_LDFLAGS ${info.openmpLdflags.length ? cm('SHELL:' + info.openmpLdflags.join(' ')) : ''})`,
         `set(LIBTORCH_LDFLAGS ${info.ldflags.map(cm).join(' ')})`,
       ];
       fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });

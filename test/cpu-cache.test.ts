@@ -6,9 +6,12 @@ import * as ft from '../src';
 const MiB = 2 ** 20;
 const floats = (mib: number) => (mib * MiB) / 4;
 
+// Each test body starts by emptying the cache: the GC backstop may free another suite's leaked
+// tensors between tasks, and the bodies are synchronous, so nothing lands in the cache after.
 beforeEach(() => ft.emptyCache());
 
 test('a freed large block is kept and reused by the next tensor of its size, with its own values', () => {
+  ft.emptyCache();
   const a = ft.full([floats(32)], 1.5);
   expect(ft.cpuCache().bytes).toBe(0);
   a.dispose();
@@ -22,6 +25,7 @@ test('a freed large block is kept and reused by the next tensor of its size, wit
 });
 
 test('a block serves requests down to 4/5 of its size; a miss returns the smaller blocks', () => {
+  ft.emptyCache();
   ft.dispose([ft.empty([floats(40)]), ft.empty([floats(20)])]);
   expect(ft.cpuCache().bytes).toBe(60 * MiB);
   const c = ft.empty([floats(33)]); // 40 MiB is within 5/4 of 33: reused
@@ -37,16 +41,19 @@ test('a block serves requests down to 4/5 of its size; a miss returns the smalle
 });
 
 test('growing sizes (generation without a key-value cache) hold at most the blocks at least as large', () => {
+  ft.emptyCache();
   for (let mib = 16; mib <= 64; mib += 4) ft.empty([floats(mib)]).dispose();
   expect(ft.cpuCache().bytes).toBe(64 * MiB);
 });
 
 test('small tensors bypass the cache', () => {
+  ft.emptyCache();
   ft.empty([floats(8)]).dispose();
   expect(ft.cpuCache().bytes).toBe(0);
 });
 
 test('a training step reuses its blocks from the second step on', () => {
+  ft.emptyCache();
   const step = () =>
     ft.tidy(() => {
       const x = ft.randn([64, 1024, 64]); // 16 MiB
@@ -62,10 +69,23 @@ test('a training step reuses its blocks from the second step on', () => {
 });
 
 test('FULLTUNE_CPU_CACHE=0 leaves libtorch allocator alone; other values are refused', () => {
+  ft.emptyCache();
   const src = path.join(__dirname, '..', 'src');
   const script = `const ft = require(${JSON.stringify(src)}); ft.empty([${floats(32)}]).dispose(); console.log(ft.cpuCache().bytes)`;
   const run = (v: string) => execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], { env: { ...process.env, FULLTUNE_CPU_CACHE: v }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   expect(run('0')).toBe('0');
   expect(run('1')).toBe(String(32 * MiB));
   expect(() => run('yes')).toThrow(/FULLTUNE_CPU_CACHE must be 0 or 1, got "yes"/);
+});
+
+test('a full cache makes room by returning its oldest blocks', () => {
+  ft.emptyCache();
+  // the cap is min(4 GiB, memory / 8): fill past it with blocks of 64 MiB, freed one by one
+  const cap = Math.min(4 * 2 ** 30, Math.floor(require('os').totalmem() / 8));
+  const n = Math.ceil(cap / (64 * MiB)) + 2;
+  const blocks = Array.from({ length: n }, () => ft.empty([floats(64)]));
+  ft.dispose(blocks);
+  expect(ft.cpuCache().bytes).toBeLessThanOrEqual(cap);
+  expect(ft.cpuCache().bytes).toBeGreaterThan(cap - 64 * MiB);
+  ft.emptyCache();
 });

@@ -1,12 +1,16 @@
 // fulltune's few-row float32 kernels behind linear() and linearInOut() (native/decode_matmul.cc),
 // against libtorch's products in float64 and with the kernels off. The PyTorch fixtures of these
 // ops (ops.test.ts: linearDecode*, linearInOutDecode*) check them against PyTorch itself.
+import { execFileSync } from 'child_process';
+import * as path from 'path';
 import * as ft from '../src';
 import { native } from '../src/tensor/native';
 
 const available = ft.decodeMatmulAvailable();
 const onAvx2 = available ? describe : describe.skip;
 
+// on for every test, whatever FULLTUNE_DECODE_MATMUL says
+beforeEach(() => ft.setDecodeMatmul(true));
 afterEach(() => ft.setDecodeMatmul(true));
 
 /** y by the kernel, the same with the kernels off (libtorch), and a float64 reference. */
@@ -57,21 +61,30 @@ onAvx2('decode matmul kernels', () => {
     });
   }
 
-  test('the kernels run (results differ from MKL in round-off) and off is bitwise libtorch', () => {
-    ft.tidy(() => {
-      ft.manualSeed(4);
-      for (const inOut of [false, true]) {
-        const x = ft.randn([4, 1, 384]);
-        const w = inOut ? ft.randn([384, 1152]) : ft.randn([1152, 384]);
-        const b = ft.randn([1152]);
-        const { on, off } = products(x, w, b, inOut);
-        const differs = on.ne(off).sum().item();
-        expect(differs).toBeGreaterThan(0);
+  test('decode-sized products on 2 threads: within round-off of float64, differing from MKL, and off is bitwise libtorch', () => {
+    const threads = ft.getNumThreads();
+    ft.setNumThreads(2);
+    try {
+      ft.tidy(() => {
+        ft.manualSeed(4);
+        for (const inOut of [false, true]) {
+          // big enough to be split across threads (the small shapes above run in one piece)
+          const x = ft.randn([4, 1, 384]);
+          const w = inOut ? ft.randn([384, 1152]) : ft.randn([1152, 384]);
+          const b = ft.randn([1152]);
+          const { on, off, ref } = products(x, w, b, inOut);
+          // measured: 2.3e-5 absolute on values whose terms sum to about 250 in magnitude
+          expect(on.to('float64').sub(ref).abs().max().item()).toBeLessThan(2e-4);
+          const differs = on.ne(off).sum().item();
+          expect(differs).toBeGreaterThan(0);
         // with the kernels off, linear is at::linear and linearInOut at::addmm: PyTorch's ops
         const lib = ft.noGrad(() => (inOut ? b.add(x.reshape(4, 384).matmul(w)).view(4, 1, 1152) : x.matmul(w.transpose(0, 1)).add(b)));
-        expect(off.to('float64').sub(lib.to('float64')).abs().max().item()).toBeLessThan(1e-4);
-      }
-    });
+          expect(off.to('float64').sub(lib.to('float64')).abs().max().item()).toBeLessThan(1e-4);
+        }
+      });
+    } finally {
+      ft.setNumThreads(threads);
+    }
   });
 
   test('with a gradient recorded, libtorch computes the product and autograd differentiates it', () => {
@@ -111,7 +124,12 @@ onAvx2('decode matmul kernels', () => {
   });
 });
 
-test("the addon's own parallel loops (these kernels, fused dropout, checkpoint reads) use every thread", () => {
+// GCC builds on Linux compile the addon with OpenMP (scripts/locate-libtorch.js); elsewhere its
+// own loops are serial by design
+const build = native.buildInfo();
+const gccLinux = process.platform === 'linux' && build.compiler === 'gcc';
+(gccLinux ? test : test.skip)("the addon's own parallel loops (these kernels, fused dropout, checkpoint reads) use every thread", () => {
+  expect(build.openmp).toBe(true);
   const before = ft.getNumThreads();
   try {
     ft.setNumThreads(2);
@@ -126,4 +144,9 @@ test("the addon's own parallel loops (these kernels, fused dropout, checkpoint r
 test('setDecodeMatmul takes a boolean; FULLTUNE_DECODE_MATMUL is 0 or 1', () => {
   expect(() => ft.setDecodeMatmul('no' as unknown as boolean)).toThrow(TypeError);
   expect(typeof available).toBe('boolean');
+  const src = path.join(__dirname, '..', 'src');
+  const run = (v: string) =>
+    execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', `require(${JSON.stringify(src)})`], { env: { ...process.env, FULLTUNE_DECODE_MATMUL: v }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  expect(() => run('0')).not.toThrow();
+  expect(() => run('off')).toThrow(/FULLTUNE_DECODE_MATMUL must be 0 or 1, got "off"/);
 });

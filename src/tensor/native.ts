@@ -50,6 +50,8 @@ export interface NativeAddon {
   /** Bytes of large CPU blocks the allocator cache holds for reuse. */
   cpuCacheBytes(): number;
   emptyCpuCache(): void;
+  /** How the addon was compiled: OpenMP (its own parallel loops parallel) and the compiler. */
+  buildInfo(): { openmp: boolean; compiler: 'gcc' | 'clang' | 'other' };
   /** Threads one at::parallel_for of the addon's own code ran on (numThreads() when built right). */
   parallelThreadsUsed(): number;
   libtorchVersion(): string;
