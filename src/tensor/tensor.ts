@@ -115,7 +115,6 @@ export class Tensor implements Disposable {
   toArray(): Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array {
     return native.toArray(this._h);
   }
-  /** The data as plain numbers in row-major order (int64 converted with Number()). */
   /** A (B, T) tensor's rows as arrays of numbers (token ids and masks of a batch). TypeError for other ranks. */
   toRows(): number[][] {
     if (this.ndim !== 2) throw new TypeError(`toRows(): expected a 2-d tensor, got shape [${this.shape.join(', ')}]`);
@@ -123,6 +122,7 @@ export class Tensor implements Disposable {
     const flat = this.toNumbers();
     return Array.from({ length: B }, (_, b) => flat.slice(b * T, (b + 1) * T));
   }
+  /** The data as plain numbers in row-major order (int64 converted with Number()). */
   toNumbers(): number[] {
     const a = this.toArray();
     // by tag, not instanceof: the array comes from the addon's realm (jest runs code in another)

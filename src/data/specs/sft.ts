@@ -135,7 +135,7 @@ export const sft: TaskSpec = {
     return out;
   },
 
-  targets: (f) => causalLM.targets!(f),
+  targets: causalLM.targets,
   collate: (features, padId) => causalLM.collate(features, padId),
   gather: () => undefined,
   metrics: (_p, _l, _s, loss) => ({ perplexity: Math.exp(loss) }),
