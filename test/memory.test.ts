@@ -114,6 +114,7 @@ describe('memory', () => {
   test('100,000 op iterations inside tidy leave memory() at its baseline and RSS flat', () => {
     const x = ft.keep(ft.randn([32, 32]));
     const w = ft.keep(ft.randn([32, 32], { requiresGrad: true }));
+    ft.emptyCache(); // large blocks an earlier test left cached are not this test's business
     const base = ft.memory();
     const iteration = () =>
       ft.tidy(() => {
@@ -128,8 +129,10 @@ describe('memory', () => {
     global.gc?.();
     const rss1 = process.memoryUsage().rss;
     expect(ft.memory()).toEqual(base);
-    // Each iteration makes ~7 tensors of 4 KiB; a leak of even one would add ~400 MB.
-    expect(rss1 - rss0).toBeLessThan(40 * 1024 * 1024);
+    // Each iteration makes ~7 tensors of 4 KiB; a leak of even one would add ~400 MB. The bound
+    // leaves room for V8's heap, whose growth depends on when its collector runs (jest runs without
+    // --expose-gc, so global.gc is absent): 40 MiB failed now and then at 42-48 MiB.
+    expect(rss1 - rss0).toBeLessThan(128 * 1024 * 1024);
     ft.dispose([x, w]);
   });
 });
