@@ -111,3 +111,20 @@ export function expectThrows(fn: () => unknown, name: 'Error' | 'TypeError' | 'R
   expect(err.name).toBe(name);
   if (message) expect(err.message).toMatch(message);
 }
+
+// Every parameter's float32 gradient from transformers (scripts/gen_bert_grad_fixtures.py), read
+// here with no fulltune code: a safetensors file is a length, a JSON header and the raw data.
+export function readSafetensorsPlain(file: string): Map<string, { shape: number[]; data: Float32Array | BigInt64Array }> {
+  const buf = fs.readFileSync(file);
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const out = new Map<string, { shape: number[]; data: Float32Array | BigInt64Array }>();
+  for (const [k, e] of Object.entries(header)) {
+    if (k === '__metadata__') continue;
+    const bytes = Uint8Array.from(buf.subarray(8 + n + e.data_offsets[0], 8 + n + e.data_offsets[1])).buffer;
+    if (e.dtype === 'F32') out.set(k, { shape: e.shape, data: new Float32Array(bytes) });
+    else if (e.dtype === 'I64') out.set(k, { shape: e.shape, data: new BigInt64Array(bytes) });
+    else throw new Error(`${file}: ${k} has dtype ${e.dtype}, expected F32 or I64`);
+  }
+  return out;
+}

@@ -1,4 +1,6 @@
 // Loads every model family so that each registers itself (see registry.ts).
 import './bert';
+import './roberta';
+import './distilbert';
 import './gpt2';
 import './llama';

@@ -8,6 +8,27 @@ import { LabelFields, numLabels } from './config';
 
 export type LossReduction = 'mean' | 'sum';
 
+/** What a head's forward takes beyond the base model's inputs: labels, and the loss's reduction. */
+export interface HeadInputs {
+  labels?: Tensor | null;
+  /** 'mean' (transformers' default) or 'sum' over the targets (a Trainer normalising over an accumulated batch). */
+  lossReduction?: LossReduction;
+}
+
+/** A question answering head's inputs beyond the base model's: answer positions (B), and the loss's reduction. */
+export interface QAInputs {
+  startPositions?: Tensor | null;
+  endPositions?: Tensor | null;
+  lossReduction?: LossReduction;
+}
+
+/** What classification and language-model heads return. */
+export interface ClassifierOutput {
+  loss: Tensor | null;
+  /** (B, numLabels) for sequences, (B, T, numLabels) for tokens, (B, T, V) for masked LM */
+  logits: Tensor;
+}
+
 /**
  * Next-token loss (ForCausalLMLoss): logits (B, T, V) in float32 against labels shifted one to
  * the left (the last position predicts nothing); -100 labels are ignored.
@@ -40,4 +61,46 @@ export function sequenceClassificationLoss(config: LabelFields, logits: Tensor, 
   if (pt === 'regression') return n === 1 ? mseLoss(lg.view(-1), labels.view(-1).float(), reduction) : mseLoss(lg, labels, reduction);
   if (pt === 'single_label_classification') return crossEntropy(lg.view(-1, n), labels.view(-1), { reduction });
   return bceWithLogits(lg, labels, { reduction });
+}
+
+/**
+ * Token classification and masked-LM loss: logits (B, T, L) against labels (B, T), -100 where no
+ * label applies (transformers' CrossEntropyLoss over the flattened tokens).
+ */
+export function tokenClassificationLoss(logits: Tensor, labels: Tensor, reduction: LossReduction = 'mean'): Tensor {
+  const n = logits.size(-1);
+  return crossEntropy(logits.view(-1, n), labels.view(-1), { reduction });
+}
+
+/** What extractive question answering heads return. */
+export interface QAOutput {
+  loss: Tensor | null;
+  startLogits: Tensor; // (B, T)
+  endLogits: Tensor; // (B, T)
+}
+
+/**
+ * The question answering head's output from qa_outputs' logits (B, T, 2), with the loss when
+ * positions (B) or (B, 1) are given: the mean of the start and end cross-entropies, positions
+ * outside the sequence clamped to T and ignored, as transformers' QA heads do.
+ */
+export function questionAnsweringOutput(
+  logits: Tensor,
+  startPositions?: Tensor | null,
+  endPositions?: Tensor | null,
+  reduction: LossReduction = 'mean',
+): QAOutput {
+  const [s, e] = logits.split(1, -1);
+  const startLogits = s.squeeze(-1).contiguous(); // (B, T)
+  const endLogits = e.squeeze(-1).contiguous(); // (B, T)
+  let loss: Tensor | null = null;
+  if (startPositions && endPositions) {
+    const T = startLogits.size(1);
+    const sp = startPositions.ndim > 1 ? startPositions.squeeze(-1) : startPositions;
+    const ep = endPositions.ndim > 1 ? endPositions.squeeze(-1) : endPositions;
+    const ls = crossEntropy(startLogits, sp.clamp(0, T), { ignoreIndex: T, reduction });
+    const le = crossEntropy(endLogits, ep.clamp(0, T), { ignoreIndex: T, reduction });
+    loss = ls.add(le).div(2);
+  }
+  return { loss, startLogits, endLogits };
 }

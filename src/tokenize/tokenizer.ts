@@ -419,8 +419,11 @@ export class PreTrainedTokenizer {
   private async windows(x: string | [string, string], which: Truncation, maxLength: number, stride: number, special: boolean): Promise<Encoding[]> {
     const no = { addSpecialTokens: false };
     const [a, b] = typeof x === 'string' ? [x, null] : x;
-    const ea = await this.rust.encode(a, null, no);
-    const eb = b === null ? null : await this.rust.encode(b, null, no);
+    // encoded without the post-processor, which postProcess applies once below: its offset
+    // trimming (RoBERTa's, ByteLevel's) is not idempotent
+    const raw = this.withoutPostProcessor();
+    const ea = await raw.encode(a, null, no);
+    const eb = b === null ? null : await raw.encode(b, null, no);
     const nSpecial = special ? await this.numSpecialTokens(eb !== null) : 0;
     const cut = which === 'only_second' && eb ? eb : ea;
     const budget = maxLength - nSpecial - (cut === ea ? (eb?.getLength() ?? 0) : ea.getLength());
@@ -436,6 +439,23 @@ export class PreTrainedTokenizer {
     return [cut, ...cut.getOverflowing()].map((w) =>
       cut === ea ? this.rust.postProcess(w, eb, special) : this.rust.postProcess(ea, w, special),
     );
+  }
+
+  private rawTokenizer: RustTokenizer | null = null;
+  /** This tokenizer without its post-processor (made once, from its own serialisation). */
+  private withoutPostProcessor(): RustTokenizer {
+    if (this.rawTokenizer === null) {
+      const tmp = path.join(os.tmpdir(), `fulltune-tokenizer-${process.pid}-${crypto.randomBytes(6).toString('hex')}.json`);
+      try {
+        this.rust.save(tmp, false);
+        const spec = JSON.parse(fs.readFileSync(tmp, 'utf8')) as Record<string, unknown>;
+        spec.post_processor = null;
+        this.rawTokenizer = RustTokenizer.fromString(JSON.stringify(spec));
+      } finally {
+        fs.rmSync(tmp, { force: true });
+      }
+    }
+    return this.rawTokenizer;
   }
 
   /** Token ids back to text (skipSpecialTokens: a boolean, default true, as Python's skip_special_tokens). */

@@ -7,7 +7,8 @@ import { ConfigError, ConfigReader, labelFields, ProblemType } from '../config';
 export type { ProblemType } from '../config';
 
 export interface BertConfig {
-  model_type: 'bert';
+  /** 'bert', or a family that shares BERT's encoder (roberta, xlm-roberta, electra) */
+  model_type: string;
   vocab_size: number;
   hidden_size: number;
   num_hidden_layers: number;
@@ -67,18 +68,32 @@ function checkSize(c: BertConfig, where: string): void {
   }
 }
 
+/** A family whose config is BERT's fields with its own defaults (RobertaConfig, ElectraConfig, ...). */
+export interface BertLikeFamily {
+  modelType: string;
+  defaults: Partial<Record<keyof typeof BERT_DEFAULTS, unknown>>;
+}
+
 /**
  * Validates a parsed config.json as a BERT config and fills Hugging Face's defaults.
  * `where` names the file in errors. `overrides` (num_labels, id2label, problem_type, ...) win.
+ * `family` gives another model_type's defaults for the same fields (RoBERTa's pad_token_id 1, ...).
  */
-export function bertConfig(raw: Record<string, unknown>, where = 'config.json', overrides: Record<string, unknown> = {}): BertConfig {
+export function bertConfig(
+  raw: Record<string, unknown>,
+  where = 'config.json',
+  overrides: Record<string, unknown> = {},
+  family: BertLikeFamily = { modelType: 'bert', defaults: {} },
+): BertConfig {
   const src: Record<string, unknown> = { ...raw, ...overrides };
-  if (src.model_type !== undefined && src.model_type !== 'bert') {
-    throw new ConfigError(where, `model_type is '${String(src.model_type)}', expected 'bert'`);
+  const type = family.modelType;
+  if (src.model_type !== undefined && src.model_type !== type) {
+    throw new ConfigError(where, `model_type is '${String(src.model_type)}', expected '${type}'`);
   }
-  const c: Record<string, unknown> = { ...src, model_type: 'bert' };
+  const defaults: Record<string, unknown> = { ...BERT_DEFAULTS, ...family.defaults };
+  const c: Record<string, unknown> = { ...src, model_type: type };
   const num = (k: keyof typeof BERT_DEFAULTS, int: boolean) => {
-    const v = src[k] ?? BERT_DEFAULTS[k];
+    const v = src[k] ?? defaults[k];
     if (typeof v !== 'number' || !Number.isFinite(v) || (int && !Number.isInteger(v))) {
       throw new ConfigError(where, `${k} must be ${int ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`);
     }
@@ -99,7 +114,7 @@ export function bertConfig(raw: Record<string, unknown>, where = 'config.json', 
   if (!((c.layer_norm_eps as number) > 0)) throw new ConfigError(where, `layer_norm_eps must be > 0, got ${c.layer_norm_eps}`);
   if ((c.pad_token_id as number) >= (c.vocab_size as number)) throw new ConfigError(where, `pad_token_id ${c.pad_token_id} is not below vocab_size ${c.vocab_size}`);
   checkSize(c as unknown as BertConfig, where);
-  const act = src.hidden_act ?? BERT_DEFAULTS.hidden_act;
+  const act = src.hidden_act ?? defaults.hidden_act;
   if (typeof act !== 'string' || !(act in ACTIVATIONS)) {
     throw new ConfigError(where, `hidden_act ${JSON.stringify(act)} is not supported (expected one of ${Object.keys(ACTIVATIONS).join(', ')})`);
   }
@@ -110,7 +125,7 @@ export function bertConfig(raw: Record<string, unknown>, where = 'config.json', 
   const pet = src.position_embedding_type ?? 'absolute';
   if (pet !== 'absolute') throw new ConfigError(where, `position_embedding_type '${String(pet)}' is not supported (only 'absolute')`);
   if (src.is_decoder === true || src.add_cross_attention === true) {
-    throw new ConfigError(where, 'decoder BERT (is_decoder / add_cross_attention) is not supported');
+    throw new ConfigError(where, `decoder ${type} (is_decoder / add_cross_attention) is not supported`);
   }
   const cd = src.classifier_dropout ?? null;
   if (cd !== null && (typeof cd !== 'number' || !(cd >= 0 && cd < 1))) throw new ConfigError(where, `classifier_dropout must be a number in [0, 1) or null, got ${JSON.stringify(cd)}`);

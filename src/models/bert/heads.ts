@@ -5,26 +5,15 @@ import { LayerNorm } from '../../nn/layernorm';
 import { Dropout } from '../../nn/dropout';
 import { activation } from '../../nn/activations';
 import { Tensor } from '../../tensor/tensor';
-import { crossEntropy } from '../../tensor/functional';
-import { LossReduction, sequenceClassificationLoss } from '../losses';
+import { ClassifierOutput, HeadInputs, QAInputs, QAOutput, questionAnsweringOutput, sequenceClassificationLoss, tokenClassificationLoss } from '../losses';
 import { PreTrainedModel } from '../pretrained';
 import { BertConfig, numLabels } from './config';
+
+export type { ClassifierOutput, HeadInputs, QAOutput } from '../losses';
 import { BertInputs, BertModel } from './model';
 
 const LEGACY_POSITION_IDS = /^bert\.embeddings\.position_ids$/;
 
-/** What a head's forward takes beyond the base model's inputs: labels, and the loss's reduction. */
-export interface HeadInputs {
-  labels?: Tensor | null;
-  /** 'mean' (transformers' default) or 'sum' over the targets (a Trainer normalising over an accumulated batch). */
-  lossReduction?: LossReduction;
-}
-
-export interface ClassifierOutput {
-  loss: Tensor | null;
-  /** (B, numLabels) for sequences, (B, T, numLabels) for tokens, (B, T, V) for masked LM */
-  logits: Tensor;
-}
 
 abstract class BertHeadModel extends PreTrainedModel<BertConfig> {
   readonly basePrefix = 'bert';
@@ -79,16 +68,9 @@ export class BertForTokenClassification extends BertHeadModel {
   forward(x: BertInputs & HeadInputs): ClassifierOutput {
     const h = this.bert.forward(x).lastHiddenState; // (B, T, C)
     const logits = this.classifier.forward(this.dropout.forward(h)); // (B, T, L)
-    const n = numLabels(this.config);
-    const loss = x.labels ? crossEntropy(logits.view(-1, n), x.labels.view(-1), { reduction: x.lossReduction ?? 'mean' }) : null;
+    const loss = x.labels ? tokenClassificationLoss(logits, x.labels, x.lossReduction) : null;
     return { loss, logits };
   }
-}
-
-export interface QAOutput {
-  loss: Tensor | null;
-  startLogits: Tensor; // (B, T)
-  endLogits: Tensor; // (B, T)
 }
 
 /** Extractive question answering: start and end logits over the tokens. */
@@ -104,23 +86,10 @@ export class BertForQuestionAnswering extends BertHeadModel {
   }
 
   /** startPositions/endPositions (B): positions outside the sequence are clamped and ignored, as Hugging Face does. */
-  forward(x: BertInputs & { startPositions?: Tensor | null; endPositions?: Tensor | null; lossReduction?: LossReduction }): QAOutput {
+  forward(x: BertInputs & QAInputs): QAOutput {
     const h = this.bert.forward(x).lastHiddenState; // (B, T, C)
     const logits = this.qa_outputs.forward(h); // (B, T, 2)
-    const [s, e] = logits.split(1, -1);
-    const startLogits = s.squeeze(-1).contiguous(); // (B, T)
-    const endLogits = e.squeeze(-1).contiguous(); // (B, T)
-    let loss: Tensor | null = null;
-    if (x.startPositions && x.endPositions) {
-      const T = startLogits.size(1);
-      const sp = x.startPositions.ndim > 1 ? x.startPositions.squeeze(-1) : x.startPositions;
-      const ep = x.endPositions.ndim > 1 ? x.endPositions.squeeze(-1) : x.endPositions;
-      const reduction = x.lossReduction ?? 'mean';
-      const ls = crossEntropy(startLogits, sp.clamp(0, T), { ignoreIndex: T, reduction });
-      const le = crossEntropy(endLogits, ep.clamp(0, T), { ignoreIndex: T, reduction });
-      loss = ls.add(le).div(2);
-    }
-    return { loss, startLogits, endLogits };
+    return questionAnsweringOutput(logits, x.startPositions, x.endPositions, x.lossReduction);
   }
 }
 
@@ -181,7 +150,7 @@ export class BertForMaskedLM extends BertHeadModel {
   forward(x: BertInputs & HeadInputs): ClassifierOutput {
     const h = this.bert.forward(x).lastHiddenState; // (B, T, C)
     const logits = this.cls.predictions.forward(h); // (B, T, V)
-    const loss = x.labels ? crossEntropy(logits.view(-1, this.config.vocab_size), x.labels.view(-1), { reduction: x.lossReduction ?? 'mean' }) : null;
+    const loss = x.labels ? tokenClassificationLoss(logits, x.labels, x.lossReduction) : null;
     return { loss, logits };
   }
 }

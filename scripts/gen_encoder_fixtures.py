@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Golden values for test/encoders.test.ts: the encoder families beyond BERT (RoBERTa, XLM-RoBERTa,
+DistilBERT, ELECTRA, DeBERTa-v2/v3, ModernBERT), each with its own tokenizer trained here on the
+shared corpus of scripts/gen_bert_fixtures.py, and small random-initialised checkpoints for every
+head.
+
+Run with the project's Python (torch==2.13.0, transformers 5.x, tokenizers):
+    python scripts/gen_encoder_fixtures.py
+Writes test/fixtures/encoders/:
+  <family>/tokenizer/          tokenizer.json + tokenizer_config.json saved by transformers
+  <family>/<head>/             config.json + model.safetensors (save_pretrained)
+  <family>/<head>.grads.safetensors   every parameter's gradient in train mode (dropout 0)
+  expected.json                per family: tokenizer cases (ids, types, masks, offsets, overflow),
+                               the model inputs, and per head eval logits and loss, train loss
+initializer_range is raised (0.1) so that different inputs give measurably different logits.
+"""
+import base64
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from tokenizers import ByteLevelBPETokenizer, SentencePieceUnigramTokenizer, Tokenizer, models, pre_tokenizers, processors, decoders, trainers
+import transformers
+from transformers import (AutoTokenizer, PreTrainedTokenizerFast, RobertaTokenizer, XLMRobertaTokenizer, DebertaV2Tokenizer,
+                          RobertaConfig, RobertaModel, RobertaForSequenceClassification, RobertaForTokenClassification,
+                          RobertaForQuestionAnswering, RobertaForMaskedLM,
+                          XLMRobertaConfig, XLMRobertaForSequenceClassification, XLMRobertaForTokenClassification,
+                          XLMRobertaForQuestionAnswering, XLMRobertaForMaskedLM, XLMRobertaModel,
+                          DistilBertConfig, DistilBertModel, DistilBertForSequenceClassification, DistilBertForTokenClassification,
+                          DistilBertForQuestionAnswering, DistilBertForMaskedLM,
+                          ElectraConfig, ElectraModel, ElectraForSequenceClassification, ElectraForTokenClassification,
+                          ElectraForQuestionAnswering, ElectraForMaskedLM)
+
+sys.path.insert(0, os.path.dirname(__file__))
+from gen_bert_fixtures import CORPUS, TEXTS, PAIRS, LONG_CONTEXT, tok_case  # noqa: E402  the shared corpus
+
+torch.manual_seed(0)
+torch.set_num_threads(1)
+OUT = os.path.join(os.path.dirname(__file__), "..", "test", "fixtures", "encoders")
+BERT_TOKENIZER = os.path.join(os.path.dirname(__file__), "..", "test", "fixtures", "bert", "tokenizer-json")
+
+
+def b64(t):
+    a = np.ascontiguousarray(t.detach().cpu().numpy().astype(np.float32))
+    return {"shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode()}
+
+
+def fresh(d):
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    return d
+
+
+def keep_json(d):
+    """Keeps tokenizer.json and tokenizer_config.json alone: the tokenizer.json path is what is tested."""
+    for f in os.listdir(d):
+        if f not in ("tokenizer.json", "tokenizer_config.json"):
+            os.remove(os.path.join(d, f))
+
+
+def bpe_tokenizer(d):
+    """RoBERTa's byte-level BPE, trained on the corpus."""
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(CORPUS * 3, vocab_size=700, min_frequency=1, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    vocab = bpe.get_vocab()
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in json.loads(bpe.to_str())["model"]["merges"]]
+    tok = RobertaTokenizer(vocab=vocab, merges=merges, model_max_length=512)
+    tok.save_pretrained(d)
+    keep_json(d)
+    return AutoTokenizer.from_pretrained(d)
+
+
+def unigram_vocab(specials):
+    """A SentencePiece Unigram vocabulary (piece, score) trained on the corpus, specials first."""
+    sp = SentencePieceUnigramTokenizer()
+    sp.train_from_iterator(CORPUS * 3, vocab_size=600, special_tokens=specials, unk_token=specials[1] if specials[0] == "[PAD]" else "<unk>")
+    return [tuple(p) for p in json.loads(sp.to_str())["model"]["vocab"]]
+
+
+def xlmr_tokenizer(d):
+    vocab = unigram_vocab(["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    tok = XLMRobertaTokenizer(vocab=vocab, model_max_length=512)
+    tok.save_pretrained(d)
+    keep_json(d)
+    return AutoTokenizer.from_pretrained(d)
+
+
+def wordpiece_tokenizer(cls_name):
+    """BERT's WordPiece vocabulary of the BERT fixtures under the family's tokenizer class
+    (DistilBertTokenizer returns no token types; ElectraTokenizer does)."""
+    def make(d):
+        for f in os.listdir(BERT_TOKENIZER):
+            shutil.copy(os.path.join(BERT_TOKENIZER, f), d)
+        cfg_file = os.path.join(d, "tokenizer_config.json")
+        with open(cfg_file) as f:
+            cfg = json.load(f)
+        cfg["tokenizer_class"] = cls_name
+        with open(cfg_file, "w") as f:
+            json.dump(cfg, f, indent=2)
+        return AutoTokenizer.from_pretrained(d)
+    return make
+
+
+def tokenizer_cases(tok):
+    pairs_a, pairs_b = [p[0] for p in PAIRS], [p[1] for p in PAIRS]
+    return [
+        tok_case(tok, "singles", TEXTS),
+        tok_case(tok, "pairs", pairs_a, text_pair=pairs_b),
+        tok_case(tok, "truncate-longest-first", pairs_a, text_pair=pairs_b, truncation="longest_first", max_length=12),
+        tok_case(tok, "pad-longest", TEXTS[:4], padding="longest"),
+        tok_case(tok, "overflow-only-second", ["What jumps over the dog?", "Who reads?"], text_pair=[LONG_CONTEXT, LONG_CONTEXT],
+                 truncation="only_second", max_length=32, stride=8, return_overflowing_tokens=True, padding="max_length"),
+    ]
+
+
+SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48, initializer_range=0.1,
+             hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, max_position_embeddings=64)
+
+# family: (tokenizer maker, config maker(vocab, pad id), {head: class})
+FAMILIES = {
+    "roberta": (bpe_tokenizer, lambda v, tok: RobertaConfig(vocab_size=v, **SMALL, type_vocab_size=1, layer_norm_eps=1e-5,
+                                                              pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                                                              eos_token_id=tok.eos_token_id),
+                {"base": RobertaModel, "seqcls": RobertaForSequenceClassification, "tokencls": RobertaForTokenClassification,
+                 "qa": RobertaForQuestionAnswering, "mlm": RobertaForMaskedLM}),
+    "xlm-roberta": (xlmr_tokenizer, lambda v, tok: XLMRobertaConfig(vocab_size=v, **SMALL, type_vocab_size=1, layer_norm_eps=1e-5,
+                                                                      pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                                                                      eos_token_id=tok.eos_token_id),
+                    {"base": XLMRobertaModel, "seqcls": XLMRobertaForSequenceClassification, "tokencls": XLMRobertaForTokenClassification,
+                     "qa": XLMRobertaForQuestionAnswering, "mlm": XLMRobertaForMaskedLM}),
+    "distilbert": (wordpiece_tokenizer("DistilBertTokenizer"), lambda v, tok: DistilBertConfig(vocab_size=v, dim=32, n_layers=2, n_heads=4, hidden_dim=48,
+                                                                          initializer_range=0.1, dropout=0.0, attention_dropout=0.0,
+                                                                          seq_classif_dropout=0.0, qa_dropout=0.0, max_position_embeddings=64,
+                                                                          pad_token_id=tok.pad_token_id),
+                   {"base": DistilBertModel, "seqcls": DistilBertForSequenceClassification, "tokencls": DistilBertForTokenClassification,
+                    "qa": DistilBertForQuestionAnswering, "mlm": DistilBertForMaskedLM}),
+    "electra": (wordpiece_tokenizer("ElectraTokenizer"), lambda v, tok: ElectraConfig(vocab_size=v, embedding_size=24, **SMALL, pad_token_id=tok.pad_token_id),
+                {"base": ElectraModel, "seqcls": ElectraForSequenceClassification, "tokencls": ElectraForTokenClassification,
+                 "qa": ElectraForQuestionAnswering, "mlm": ElectraForMaskedLM}),
+}
+
+# a padded batch of three texts with unequal lengths, and pairs for the families with token types
+MODEL_TEXTS = ["The quick brown fox jumps over the lazy dog.", "Café déjà vu!", "Fine-tuning adapts a pretrained transformer to a new task."]
+MODEL_PAIRS = ["What does the fox do?", "Where?", "How?"]
+
+
+def model_inputs(tok):
+    enc = tok(MODEL_PAIRS, MODEL_TEXTS, padding="longest", return_tensors="pt")
+    out = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    B, T = out["input_ids"].shape
+    assert (out["attention_mask"] == 0).any(), "the batch has no padding"
+    g = torch.Generator().manual_seed(1)
+    real = out["attention_mask"].bool()
+    labels = {
+        "seqcls": torch.tensor([0, 2, 1]),
+        "tokencls": torch.randint(0, 3, (B, T), generator=g).masked_fill(~real, -100),
+        # a start/end pair per row, the last one beyond the sequence (ignored, as transformers clamps it)
+        "qa": (torch.tensor([1, 2, T + 3]), torch.tensor([4, 3, T + 5])),
+        # about a third of the real tokens are targets
+        "mlm": out["input_ids"].masked_fill((torch.rand((B, T), generator=g) > 0.35) | ~real, -100),
+    }
+    return out, labels
+
+
+def run_head(model, head, inputs, labels):
+    kw = dict(inputs)
+    if head == "qa":
+        kw["start_positions"], kw["end_positions"] = labels["qa"]
+    elif head != "base":
+        kw["labels"] = labels[head]
+    out = model(**kw)
+    if head == "base":
+        # a fixed, uneven weighting of the hidden states (a plain sum of squares is constant after a final LayerNorm)
+        h = out.last_hidden_state
+        w = torch.arange(h.shape[1] * h.shape[2], dtype=torch.float32).sin().view(h.shape[1], h.shape[2])
+        return (h * w).sum() * 1e-2, {"last_hidden_state": h}
+    if head == "qa":
+        return out.loss, {"start_logits": out.start_logits, "end_logits": out.end_logits}
+    return out.loss, {"logits": out.logits}
+
+
+def main():
+    shutil.rmtree(OUT, ignore_errors=True)
+    os.makedirs(OUT)
+    expected = {"generator": "scripts/gen_encoder_fixtures.py", "transformers": transformers.__version__, "torch": torch.__version__,
+                "families": {}}
+    only = set(sys.argv[1:])
+    for fam, (make_tok, make_cfg, heads) in FAMILIES.items():
+        if only and fam not in only:
+            continue
+        fdir = fresh(os.path.join(OUT, fam))
+        tok = make_tok(fresh(os.path.join(fdir, "tokenizer")))
+        ids = tok("the quick brown fox")["input_ids"]
+        assert tok.unk_token_id not in ids and len(ids) > 3, f"{fam}: tokenizer {ids}"
+        inputs, labels = model_inputs(tok)
+        entry = {"tokenizer": tokenizer_cases(tok), "inputs": {k: v.tolist() for k, v in inputs.items()},
+                 "labels": {"seqcls": labels["seqcls"].tolist(), "tokencls": labels["tokencls"].tolist(),
+                            "qa_start": labels["qa"][0].tolist(), "qa_end": labels["qa"][1].tolist(), "mlm": labels["mlm"].tolist()},
+                 "heads": {}}
+        for head, cls in heads.items():
+            cfg = make_cfg(len(tok), tok)
+            if head in ("seqcls", "tokencls"):
+                cfg.num_labels = 3
+            cfg._attn_implementation = "sdpa"
+            torch.manual_seed(0)
+            model = cls(cfg).float()
+            d = os.path.join(fdir, head)
+            model.save_pretrained(d, safe_serialization=True)
+            model = cls.from_pretrained(d, attn_implementation="sdpa").float()
+            model.eval()
+            with torch.no_grad():
+                loss, outs = run_head(model, head, inputs, labels)
+            h = {"outputs": {k: b64(v) for k, v in outs.items()}, "loss": loss.item()}
+            model.train()  # dropout is 0: train mode differs from eval mode only where a family says so
+            model.zero_grad()
+            loss, _ = run_head(model, head, inputs, labels)
+            loss.backward()
+            h["train_loss"] = loss.item()
+            h["params"] = [k for k, _ in model.named_parameters()]
+            save_file({k: p.grad.detach().contiguous() for k, p in model.named_parameters() if p.grad is not None},
+                      os.path.join(fdir, f"{head}.grads.safetensors"))
+            entry["heads"][head] = h
+            print(fam, head, "loss", h["loss"])
+        expected["families"][fam] = entry
+    with open(os.path.join(OUT, "expected.json"), "w") as f:
+        json.dump(expected, f, ensure_ascii=False)
+    print("wrote", OUT)
+
+
+if __name__ == "__main__":
+    main()
