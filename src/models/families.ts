@@ -2,5 +2,6 @@
 import './bert';
 import './roberta';
 import './distilbert';
+import './electra';
 import './gpt2';
 import './llama';
