@@ -159,3 +159,76 @@ maybe('round trip of decoders through Python transformers', () => {
     });
   }
 });
+
+// The encoder families beyond BERT (scripts/gen_encoder_fixtures.py): every head after one AdamW
+// step, saved with its tokenizer, loads in Python with the same outputs.
+const ENC = path.join(__dirname, 'fixtures', 'encoders');
+const encoders = JSON.parse(fs.readFileSync(path.join(ENC, 'expected.json'), 'utf8')) as {
+  families: Record<string, { inputs: Record<string, number[][]>; labels: Record<string, number[] | number[][]> }>;
+};
+maybe('encoder families: round trip through Python transformers', () => {
+  const HEADS = [
+    ['seqcls', ft.AutoModelForSequenceClassification, 'ForSequenceClassification'],
+    ['tokencls', ft.AutoModelForTokenClassification, 'ForTokenClassification'],
+    ['qa', ft.AutoModelForQuestionAnswering, 'ForQuestionAnswering'],
+    ['mlm', ft.AutoModelForMaskedLM, 'ForMaskedLM'],
+  ] as const;
+  for (const [family, fx] of Object.entries(encoders.families)) {
+    test(`${family}: every head, one AdamW step, savePretrained; Python's outputs match ours`, async () => {
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `ft-rt-${family}-`));
+      const tok = await ft.AutoTokenizer.fromPretrained(path.join(ENC, family, 'tokenizer'));
+      const i64 = (v: unknown) => ft.tensor(v as number[][], { dtype: 'int64' });
+      const ours: Record<string, number[]> = {};
+      for (const [head, auto] of HEADS) {
+        const model = await auto.fromPretrained(path.join(ENC, family, head), { warn: () => undefined });
+        const x = () => {
+          const o: Record<string, ft.Tensor> = { inputIds: i64(fx.inputs.input_ids), attentionMask: i64(fx.inputs.attention_mask) };
+          if (fx.inputs.token_type_ids) o.tokenTypeIds = i64(fx.inputs.token_type_ids);
+          return o;
+        };
+        const outputs = () => {
+          const out = model.forward(x());
+          return (head === 'qa' ? ft.cat([out.startLogits.flatten(), out.endLogits.flatten()]) : out.logits).toNumbers();
+        };
+        model.eval();
+        const before = ft.tidy(outputs);
+        const opt = new ft.AdamW(model.parameters(), { lr: 1e-2 });
+        model.train();
+        ft.tidy(() => {
+          const labels = head === 'qa' ? { startPositions: i64(fx.labels.qa_start), endPositions: i64(fx.labels.qa_end) } : { labels: i64(fx.labels[head]) };
+          model.forward({ ...x(), ...labels }).loss!.backward();
+          opt.step();
+        });
+        opt.dispose();
+        model.eval();
+        ours[head] = ft.tidy(outputs);
+        // the step moved the outputs well beyond the tolerance: Python must read the saved weights
+        expect(Math.max(...ours[head].map((v, i) => Math.abs(v - before[i])))).toBeGreaterThan(100 * ROUNDTRIP_ATOL);
+        ft.savePretrained(model, path.join(tmp, head));
+        tok.save(path.join(tmp, head));
+        model.dispose();
+      }
+      const inputsFile = path.join(tmp, 'inputs.json');
+      fs.writeFileSync(inputsFile, JSON.stringify(fx.inputs));
+      const dirs = HEADS.map(([h]) => path.join(tmp, h));
+      const lines = execFileSync(py!, [path.join(__dirname, '..', 'scripts', 'check_roundtrip.py'), dirs[0], inputsFile, ...dirs.slice(1)], {
+        encoding: 'utf8',
+        env: { ...process.env, PYTHONWARNINGS: 'ignore', TRANSFORMERS_VERBOSITY: 'error', HF_HUB_OFFLINE: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        maxBuffer: 256 * 1024 * 1024, // masked-LM logits as JSON
+      })
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l));
+      expect(lines.length).toBe(HEADS.length);
+      const ids = (await tok.encode(['the quick brown fox, café 北京'])).inputIds[0];
+      HEADS.forEach(([head, , suffix], i) => {
+        expect(lines[i].class.endsWith(suffix)).toBe(true);
+        closeNumbers(lines[i].logits, ours[head], 0, ROUNDTRIP_ATOL, `${family} ${head} outputs in Python`);
+        expect(lines[i].tokenizer_ids).toEqual(ids);
+      });
+      fs.rmSync(tmp, { recursive: true });
+    });
+  }
+});
