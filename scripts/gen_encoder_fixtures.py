@@ -20,6 +20,8 @@ import os
 import shutil
 import sys
 
+os.environ["RAYON_NUM_THREADS"] = "1"  # the Unigram trainer's sums are otherwise ordered by thread timing
+
 import numpy as np
 import torch
 from safetensors.torch import save_file
@@ -33,7 +35,9 @@ from transformers import (AutoTokenizer, PreTrainedTokenizerFast, RobertaTokeniz
                           DistilBertConfig, DistilBertModel, DistilBertForSequenceClassification, DistilBertForTokenClassification,
                           DistilBertForQuestionAnswering, DistilBertForMaskedLM,
                           ElectraConfig, ElectraModel, ElectraForSequenceClassification, ElectraForTokenClassification,
-                          ElectraForQuestionAnswering, ElectraForMaskedLM)
+                          ElectraForQuestionAnswering, ElectraForMaskedLM,
+                          DebertaV2Config, DebertaV2Model, DebertaV2ForSequenceClassification, DebertaV2ForTokenClassification,
+                          DebertaV2ForQuestionAnswering, DebertaV2ForMaskedLM)
 
 sys.path.insert(0, os.path.dirname(__file__))
 from gen_bert_fixtures import CORPUS, TEXTS, PAIRS, LONG_CONTEXT, tok_case  # noqa: E402  the shared corpus
@@ -78,12 +82,25 @@ def unigram_vocab(specials):
     """A SentencePiece Unigram vocabulary (piece, score) trained on the corpus, specials first."""
     sp = SentencePieceUnigramTokenizer()
     sp.train_from_iterator(CORPUS * 3, vocab_size=600, special_tokens=specials, unk_token=specials[1] if specials[0] == "[PAD]" else "<unk>")
-    return [tuple(p) for p in json.loads(sp.to_str())["model"]["vocab"]]
+    # scores rounded and ties ordered by piece: the trainer's sums differ in their last digits, and
+    # its order of equal scores, from run to run (hash-map order)
+    vocab = [(p, round(s, 8)) for p, s in json.loads(sp.to_str())["model"]["vocab"]]
+    n = len(specials)
+    return vocab[:n] + sorted(vocab[n:], key=lambda ps: (-ps[1], ps[0]))
 
 
 def xlmr_tokenizer(d):
     vocab = unigram_vocab(["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
     tok = XLMRobertaTokenizer(vocab=vocab, model_max_length=512)
+    tok.save_pretrained(d)
+    keep_json(d)
+    return AutoTokenizer.from_pretrained(d)
+
+
+def deberta_tokenizer(d):
+    """DeBERTa-v2/v3's SentencePiece Unigram ([CLS] a [SEP] b [SEP], token types 0 then 1)."""
+    vocab = unigram_vocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    tok = DebertaV2Tokenizer(vocab=vocab, unk_id=1, model_max_length=512)
     tok.save_pretrained(d)
     keep_json(d)
     return AutoTokenizer.from_pretrained(d)
@@ -111,6 +128,8 @@ def tokenizer_cases(tok):
         tok_case(tok, "singles", TEXTS),
         tok_case(tok, "pairs", pairs_a, text_pair=pairs_b),
         tok_case(tok, "truncate-longest-first", pairs_a, text_pair=pairs_b, truncation="longest_first", max_length=12),
+        # budgets where both texts are cut (odd and even) and where only the longer one is
+        *[tok_case(tok, f"truncate-longest-first-{n}", pairs_a, text_pair=pairs_b, truncation="longest_first", max_length=n) for n in (7, 8, 15)],
         tok_case(tok, "pad-longest", TEXTS[:4], padding="longest"),
         tok_case(tok, "overflow-only-second", ["What jumps over the dog?", "Who reads?"], text_pair=[LONG_CONTEXT, LONG_CONTEXT],
                  truncation="only_second", max_length=32, stride=8, return_overflowing_tokens=True, padding="max_length"),
@@ -142,6 +161,26 @@ FAMILIES = {
                 {"base": ElectraModel, "seqcls": ElectraForSequenceClassification, "tokencls": ElectraForTokenClassification,
                  "qa": ElectraForQuestionAnswering, "mlm": ElectraForMaskedLM}),
 }
+
+# DeBERTa-v3's settings (deberta-v3-base): relative attention with log buckets (8 here, so that
+# these short inputs reach the logarithmic part), c2p and p2c with shared keys, layer-normed
+# relative embeddings, no absolute positions, no token types, the legacy masked-LM head; and an
+# embedding size below the hidden size (embed_proj; the legacy head's transform maps back to it)
+DEBERTA_V3 = dict(relative_attention=True, pos_att_type="p2c|c2p", position_buckets=8, max_relative_positions=-1, share_att_key=True,
+                  norm_rel_ebd="layer_norm", position_biased_input=False, type_vocab_size=0, layer_norm_eps=1e-7, pooler_dropout=0.0,
+                  pooler_hidden_act="gelu", legacy=True, embedding_size=24)
+# DeBERTa-v2's other options: separate position projections (share_att_key false), the convolution
+# layer, absolute positions and token types, relative distances clamped at max_relative_positions
+# without buckets, the non-legacy masked-LM head (which transformers runs only without embed_proj)
+DEBERTA_V2 = dict(relative_attention=True, pos_att_type=["c2p", "p2c"], position_buckets=-1, max_relative_positions=6, share_att_key=False,
+                  norm_rel_ebd="none", position_biased_input=True, type_vocab_size=2, layer_norm_eps=1e-7, conv_kernel_size=3,
+                  conv_act="gelu", pooler_dropout=0.0, pooler_hidden_act="tanh", legacy=False)
+DEBERTA_HEADS = {"base": DebertaV2Model, "seqcls": DebertaV2ForSequenceClassification, "tokencls": DebertaV2ForTokenClassification,
+                 "qa": DebertaV2ForQuestionAnswering, "mlm": DebertaV2ForMaskedLM}
+FAMILIES["deberta-v3"] = (deberta_tokenizer, lambda v, tok: DebertaV2Config(vocab_size=v, **SMALL, **DEBERTA_V3, pad_token_id=tok.pad_token_id),
+                          DEBERTA_HEADS)
+FAMILIES["deberta-v2"] = (deberta_tokenizer, lambda v, tok: DebertaV2Config(vocab_size=v, **SMALL, **DEBERTA_V2, pad_token_id=tok.pad_token_id),
+                          DEBERTA_HEADS)
 
 # a padded batch of three texts with unequal lengths, and pairs for the families with token types
 MODEL_TEXTS = ["The quick brown fox jumps over the lazy dog.", "Café déjà vu!", "Fine-tuning adapts a pretrained transformer to a new task."]
@@ -205,12 +244,13 @@ def main():
             cfg = make_cfg(len(tok), tok)
             if head in ("seqcls", "tokencls"):
                 cfg.num_labels = 3
-            cfg._attn_implementation = "sdpa"
+            attn = "eager" if fam.startswith("deberta") else "sdpa"  # DeBERTa has no SDPA path in transformers
+            cfg._attn_implementation = attn
             torch.manual_seed(0)
             model = cls(cfg).float()
             d = os.path.join(fdir, head)
             model.save_pretrained(d, safe_serialization=True)
-            model = cls.from_pretrained(d, attn_implementation="sdpa").float()
+            model = cls.from_pretrained(d, attn_implementation=attn).float()
             model.eval()
             with torch.no_grad():
                 loss, outs = run_head(model, head, inputs, labels)
@@ -220,12 +260,29 @@ def main():
             loss, _ = run_head(model, head, inputs, labels)
             loss.backward()
             h["train_loss"] = loss.item()
+            if fam.startswith("deberta") and head == "seqcls":
+                # DeBERTa's own losses while problem_type is unset: soft targets, and rows with a negative label left out
+                model.eval()
+                with torch.no_grad():
+                    soft = torch.tensor([[0.2, 0.5, 0.3], [1.0, 0.0, 0.0], [0.1, 0.1, 0.8]])
+                    h["soft_labels"] = soft.tolist()
+                    h["soft_loss"] = model(**inputs, labels=soft).loss.item()
+                    h["partial_labels"] = [2, -1, 0]
+                    h["partial_loss"] = model(**inputs, labels=torch.tensor(h["partial_labels"])).loss.item()
+                assert model.config.problem_type is None
+                model.train()
             h["params"] = [k for k, _ in model.named_parameters()]
             save_file({k: p.grad.detach().contiguous() for k, p in model.named_parameters() if p.grad is not None},
                       os.path.join(fdir, f"{head}.grads.safetensors"))
             entry["heads"][head] = h
             print(fam, head, "loss", h["loss"])
         expected["families"][fam] = entry
+    # DeBERTa-v3's relative positions at its real settings (256 buckets, 512 positions) over 700
+    # tokens: row 0 and column 0 hold every distance of either sign
+    from transformers.models.deberta_v2.modeling_deberta_v2 import build_relative_position
+    q = torch.zeros(1, 700, 1)
+    rel = build_relative_position(q, q, bucket_size=256, max_position=512)[0]
+    expected["deberta_relative_positions"] = {"T": 700, "buckets": 256, "max_position": 512, "row0": rel[0].tolist(), "col0": rel[:, 0].tolist()}
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, ensure_ascii=False)
     print("wrote", OUT)

@@ -9,7 +9,7 @@ import { cli } from './cli';
 
 const ENC = path.join(__dirname, 'fixtures', 'encoders');
 const TRAIN = path.join(__dirname, 'fixtures', 'train');
-const FAMILIES = ['roberta', 'xlm-roberta', 'distilbert', 'electra'];
+const FAMILIES = ['roberta', 'xlm-roberta', 'distilbert', 'electra', 'deberta-v3'];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ft-enc-cli-'));
 const cacheDir = path.join(tmp, 'cache');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -41,7 +41,7 @@ for (const family of FAMILIES) {
       const m = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
       expect(m.eval_accuracy).toBeGreaterThanOrEqual(0);
       const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
-      expect(cfg.model_type).toBe(family);
+      expect(cfg.model_type).toBe(family.replace('deberta-v3', 'deberta-v2')); // v3 is model_type deberta-v2
       expect(cfg.architectures[0]).toMatch(/ForSequenceClassification$/);
       const p = cli(['predict', '--model', out, '--data', path.join(TRAIN, 'tiny.csv'), '--cache-dir', cacheDir]);
       ok(p);

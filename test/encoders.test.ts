@@ -6,6 +6,7 @@ import * as path from 'path';
 import * as ft from '../src';
 import { Tensor } from '../src';
 import { closeNumbers, compareNumbers, readSafetensorsPlain } from './helpers';
+import { relativePositions } from '../src/models/deberta-v2/encoder';
 
 const FX = path.join(__dirname, 'fixtures', 'encoders');
 interface B64 {
@@ -17,6 +18,10 @@ interface HeadFx {
   loss: number;
   train_loss: number;
   params: string[];
+  soft_labels?: number[][];
+  soft_loss?: number;
+  partial_labels?: number[];
+  partial_loss?: number;
 }
 interface TokCase {
   name: string;
@@ -168,6 +173,20 @@ for (const [family, fx] of Object.entries(expected.families)) {
         m.dispose();
       });
 
+      if (h.soft_loss !== undefined) {
+        test(`${head}: DeBERTa's losses while problem_type is unset: soft targets, rows with a negative label left out`, async () => {
+          const m = await AUTO[head].fromPretrained(dir, quiet);
+          m.eval();
+          ft.tidy(() => {
+            const x = inputsOf(fx, 'base', m);
+            closeNumbers([m.forward({ ...x, labels: ft.tensor(h.soft_labels!) }).loss.item()], [h.soft_loss!], LOSS_RTOL, 0, 'soft-target loss');
+            closeNumbers([m.forward({ ...x, labels: i64(h.partial_labels!) }).loss.item()], [h.partial_loss!], LOSS_RTOL, 0, 'loss without the negative row');
+            expect(m.config.problem_type).toBeNull(); // as transformers, DeBERTa does not record it
+          });
+          m.dispose();
+        });
+      }
+
       test(`${head}: config.json's architecture and round trip of the state dict keys`, async () => {
         const m = await AUTO[head].fromPretrained(dir, quiet);
         const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { architectures: string[] };
@@ -180,3 +199,15 @@ for (const [family, fx] of Object.entries(expected.families)) {
     }
   });
 }
+
+test("DeBERTa-v3's bucketed relative positions at its real settings (256 buckets, 512 positions, 700 tokens) equal transformers'", () => {
+  const fx = (JSON.parse(fs.readFileSync(path.join(FX, 'expected.json'), 'utf8')) as {
+    deberta_relative_positions: { T: number; buckets: number; max_position: number; row0: number[]; col0: number[] };
+  }).deberta_relative_positions;
+  ft.tidy(() => {
+    const rel = relativePositions(fx.T, fx.buckets, fx.max_position, 'cpu'); // (T, T)
+    expect(rel.select(0, 0).toNumbers()).toEqual(fx.row0);
+    expect(rel.select(1, 0).toNumbers()).toEqual(fx.col0);
+    expect(new Set(fx.row0).size).toBeGreaterThan(100); // the logarithmic part is reached
+  });
+});

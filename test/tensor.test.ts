@@ -80,3 +80,14 @@ describe('tensor', () => {
     expect(typeof m.tensor).toBe('function');
   });
 });
+
+test('sign and ceil as torch.sign and torch.ceil, keeping the dtype', () => {
+  ft.tidy(() => {
+    const x = ft.tensor([-2.5, -0.5, 0, 0.25, 3, 7.0001]);
+    expect(x.sign().toNumbers()).toEqual([-1, -1, 0, 1, 1, 1]);
+    expect(Array.from(x.ceil().toNumbers()).map((v) => (Object.is(v, -0) ? 0 : v))).toEqual([-2, 0, 0, 1, 3, 8]);
+    const i = ft.tensor([-3, 0, 5], { dtype: 'int64' });
+    expect(i.sign().dtype).toBe('int64');
+    expect(i.sign().toNumbers()).toEqual([-1, 0, 1]);
+  });
+});

@@ -3,5 +3,6 @@ import './bert';
 import './roberta';
 import './distilbert';
 import './electra';
+import './deberta-v2';
 import './gpt2';
 import './llama';

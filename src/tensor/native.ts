@@ -90,6 +90,8 @@ export interface NativeAddon {
   sqrt(a: H): H;
   rsqrt(a: H): H;
   abs(a: H): H;
+  sign(a: H): H;
+  ceil(a: H): H;
   sigmoid(a: H): H;
   tanh(a: H): H;
   relu(a: H): H;

@@ -245,6 +245,14 @@ export class Tensor implements Disposable {
   abs(): Tensor {
     return new Tensor(native.abs(this._h));
   }
+  /** -1, 0 or 1 by the sign of each element (torch.sign). */
+  sign(): Tensor {
+    return new Tensor(native.sign(this._h));
+  }
+  /** The smallest integer not below each element, in the input's dtype (torch.ceil). */
+  ceil(): Tensor {
+    return new Tensor(native.ceil(this._h));
+  }
   sigmoid(): Tensor {
     return new Tensor(native.sigmoid(this._h));
   }

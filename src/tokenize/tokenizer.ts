@@ -255,9 +255,15 @@ export class PreTrainedTokenizer {
         // the stride matters only for overflowing windows, which this path does not return
         this.rust.setTruncation(o.maxLength!, { strategy: strategy as never, stride: 0 });
       }
+      // pairs cut longest-first are cut here, as the tokenizers version Python uses cuts them
+      const pairLongestFirst = truncation === 'longest_first' && !o.returnOverflowing;
       const encs: Encoding[] = inputs.every((x) => typeof x === 'string')
           ? await this.rust.encodeBatch(inputs as string[], eo)
-          : await Promise.all(inputs.map((x) => (typeof x === 'string' ? this.rust.encode(x, null, eo) : this.rust.encode(x[0], x[1], eo))));
+          : await Promise.all(
+              inputs.map((x) =>
+                typeof x === 'string' ? this.rust.encode(x, null, eo) : pairLongestFirst ? this.longestFirstPair(x as [string, string], o.maxLength!, eo.addSpecialTokens) : this.rust.encode(x[0], x[1], eo),
+              ),
+            );
       encs.forEach((e, i) => {
         rows.push(e);
         overflowToSample.push(i);
@@ -441,8 +447,34 @@ export class PreTrainedTokenizer {
     );
   }
 
+  /**
+   * A pair cut to maxLength longest-first as tokenizers (0.23.3, Python's) does: the shorter text
+   * keeps its length when the longer can absorb the cut; when both must be cut, the shorter gets
+   * half the budget and the longer the rest. (The Node binding's own cut differs when both are cut.)
+   */
+  private async longestFirstPair(x: [string, string], maxLength: number, special: boolean): Promise<Encoding> {
+    const no = { addSpecialTokens: false };
+    const raw = this.withoutPostProcessor();
+    const [ea, eb] = [await raw.encode(x[0], null, no), await raw.encode(x[1], null, no)];
+    const budget = maxLength - (special ? await this.numSpecialTokens(true) : 0);
+    const [la, lb] = [ea.getLength(), eb.getLength()];
+    if (la + lb > budget) {
+      const swap = la > lb;
+      let n1 = swap ? lb : la;
+      let n2 = n1 > budget ? n1 : Math.max(n1, budget - n1);
+      if (n1 + n2 > budget) {
+        n1 = Math.floor(budget / 2);
+        n2 = n1 + (budget % 2);
+      }
+      const [na, nb] = swap ? [n2, n1] : [n1, n2];
+      ea.truncate(Math.max(0, na), 0, 'right');
+      eb.truncate(Math.max(0, nb), 0, 'right');
+    }
+    return this.rust.postProcess(ea, eb, special);
+  }
+
   private rawTokenizer: RustTokenizer | null = null;
-  /** This tokenizer without its post-processor (made once, from its own serialisation). */
+  /** This tokenizer without its post-processor, truncation or padding (made once, from its own serialisation). */
   private withoutPostProcessor(): RustTokenizer {
     if (this.rawTokenizer === null) {
       const tmp = path.join(os.tmpdir(), `fulltune-tokenizer-${process.pid}-${crypto.randomBytes(6).toString('hex')}.json`);
@@ -450,6 +482,9 @@ export class PreTrainedTokenizer {
         this.rust.save(tmp, false);
         const spec = JSON.parse(fs.readFileSync(tmp, 'utf8')) as Record<string, unknown>;
         spec.post_processor = null;
+        // the settings of the moment are saved with it: this copy cuts and pads nothing
+        spec.truncation = null;
+        spec.padding = null;
         this.rawTokenizer = RustTokenizer.fromString(JSON.stringify(spec));
       } finally {
         fs.rmSync(tmp, { force: true });
