@@ -37,7 +37,9 @@ from transformers import (AutoTokenizer, PreTrainedTokenizerFast, RobertaTokeniz
                           ElectraConfig, ElectraModel, ElectraForSequenceClassification, ElectraForTokenClassification,
                           ElectraForQuestionAnswering, ElectraForMaskedLM,
                           DebertaV2Config, DebertaV2Model, DebertaV2ForSequenceClassification, DebertaV2ForTokenClassification,
-                          DebertaV2ForQuestionAnswering, DebertaV2ForMaskedLM)
+                          DebertaV2ForQuestionAnswering, DebertaV2ForMaskedLM,
+                          ModernBertConfig, ModernBertModel, ModernBertForSequenceClassification, ModernBertForTokenClassification,
+                          ModernBertForQuestionAnswering, ModernBertForMaskedLM)
 
 sys.path.insert(0, os.path.dirname(__file__))
 from gen_bert_fixtures import CORPUS, TEXTS, PAIRS, LONG_CONTEXT, tok_case  # noqa: E402  the shared corpus
@@ -101,6 +103,22 @@ def deberta_tokenizer(d):
     """DeBERTa-v2/v3's SentencePiece Unigram ([CLS] a [SEP] b [SEP], token types 0 then 1)."""
     vocab = unigram_vocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
     tok = DebertaV2Tokenizer(vocab=vocab, unk_id=1, model_max_length=512)
+    tok.save_pretrained(d)
+    keep_json(d)
+    return AutoTokenizer.from_pretrained(d)
+
+
+def modernbert_tokenizer(d):
+    """ModernBERT's kind: byte-level BPE with a [CLS] a [SEP] (b [SEP]) template and no token types."""
+    specials = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]
+    bpe = ByteLevelBPETokenizer(add_prefix_space=False, trim_offsets=True)
+    bpe.train_from_iterator(CORPUS * 3, vocab_size=700, min_frequency=1, special_tokens=specials)
+    t = Tokenizer.from_str(bpe.to_str())
+    cls, sep = t.token_to_id("[CLS]"), t.token_to_id("[SEP]")
+    t.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+                                                     special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    tok = PreTrainedTokenizerFast(tokenizer_object=t, unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]",
+                                  mask_token="[MASK]", model_input_names=["input_ids", "attention_mask"], model_max_length=512)
     tok.save_pretrained(d)
     keep_json(d)
     return AutoTokenizer.from_pretrained(d)
@@ -182,6 +200,30 @@ FAMILIES["deberta-v3"] = (deberta_tokenizer, lambda v, tok: DebertaV2Config(voca
 FAMILIES["deberta-v2"] = (deberta_tokenizer, lambda v, tok: DebertaV2Config(vocab_size=v, **SMALL, **DEBERTA_V2, pad_token_id=tok.pad_token_id),
                           DEBERTA_HEADS)
 
+# ModernBERT: alternating global and local (sliding-window) layers, separate rotary thetas, GeGLU,
+# no biases; a local window (4, so +-2 tokens) much shorter than the inputs. The second variant:
+# mean pooling, biases on, and the older config fields (global_attn_every_n_layers, *_rope_theta).
+MODERNBERT = dict(hidden_size=32, num_hidden_layers=3, num_attention_heads=4, intermediate_size=40, initializer_range=0.1,
+                  max_position_embeddings=64, local_attention=4, attention_dropout=0.0, mlp_dropout=0.0, embedding_dropout=0.0,
+                  classifier_dropout=0.0)
+MODERNBERT_HEADS = {"base": ModernBertModel, "seqcls": ModernBertForSequenceClassification, "tokencls": ModernBertForTokenClassification,
+                    "qa": ModernBertForQuestionAnswering, "mlm": ModernBertForMaskedLM}
+
+
+def modernbert_config(v, tok, **kw):
+    ids = dict(pad_token_id=tok.pad_token_id, cls_token_id=tok.cls_token_id, sep_token_id=tok.sep_token_id,
+               bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id)
+    return ModernBertConfig(vocab_size=v, **MODERNBERT, **ids, **kw)
+
+
+FAMILIES["modernbert"] = (modernbert_tokenizer, lambda v, tok: modernbert_config(
+    v, tok, layer_types=["full_attention", "sliding_attention", "sliding_attention"],
+    rope_parameters={"full_attention": {"rope_type": "default", "rope_theta": 160000.0}, "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}),
+    MODERNBERT_HEADS)
+FAMILIES["modernbert-mean"] = (modernbert_tokenizer, lambda v, tok: modernbert_config(
+    v, tok, global_attn_every_n_layers=2, global_rope_theta=80000.0, local_rope_theta=5000.0, classifier_pooling="mean",
+    attention_bias=True, mlp_bias=True, norm_bias=True, classifier_bias=True), MODERNBERT_HEADS)
+
 # a padded batch of three texts with unequal lengths, and pairs for the families with token types
 MODEL_TEXTS = ["The quick brown fox jumps over the lazy dog.", "Café déjà vu!", "Fine-tuning adapts a pretrained transformer to a new task."]
 MODEL_PAIRS = ["What does the fox do?", "Where?", "How?"]
@@ -260,6 +302,17 @@ def main():
             loss, _ = run_head(model, head, inputs, labels)
             loss.backward()
             h["train_loss"] = loss.item()
+            if fam == "modernbert" and head == "mlm":
+                # sparse_prediction: logits only at the labelled positions
+                model.eval()
+                model.config.sparse_prediction = True
+                model.sparse_prediction = True
+                with torch.no_grad():
+                    loss, outs = run_head(model, head, inputs, labels)
+                h["sparse"] = {"logits": b64(outs["logits"]), "loss": loss.item()}
+                model.config.sparse_prediction = False
+                model.sparse_prediction = False
+                model.train()
             if fam.startswith("deberta") and head == "seqcls":
                 # DeBERTa's own losses while problem_type is unset: soft targets, and rows with a negative label left out
                 model.eval()

@@ -9,7 +9,7 @@ import { cli } from './cli';
 
 const ENC = path.join(__dirname, 'fixtures', 'encoders');
 const TRAIN = path.join(__dirname, 'fixtures', 'train');
-const FAMILIES = ['roberta', 'xlm-roberta', 'distilbert', 'electra', 'deberta-v3'];
+const FAMILIES = ['roberta', 'xlm-roberta', 'distilbert', 'electra', 'deberta-v3', 'modernbert'];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ft-enc-cli-'));
 const cacheDir = path.join(tmp, 'cache');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -22,6 +22,7 @@ interface HeadFx {
   soft_loss?: number;
   partial_labels?: number[];
   partial_loss?: number;
+  sparse?: { logits: B64; loss: number };
 }
 interface TokCase {
   name: string;
@@ -173,6 +174,20 @@ for (const [family, fx] of Object.entries(expected.families)) {
         m.dispose();
       });
 
+      if (h.sparse) {
+        test(`${head}: sparse_prediction gives logits only at the labelled positions`, async () => {
+          const m = await AUTO[head].fromPretrained(dir, { ...quiet, config: { sparse_prediction: true } });
+          m.eval();
+          ft.tidy(() => {
+            const { loss, outputs } = run(m, head, inputsOf(fx, head, m));
+            expect([...outputs.logits.shape]).toEqual(h.sparse!.logits.shape);
+            compareNumbers(outputs.logits.toNumbers(), f32(h.sparse!.logits), 0, OUT_ATOL, `${family} sparse logits`);
+            closeNumbers([loss.item()], [h.sparse!.loss], LOSS_RTOL, 0, `${family} sparse loss`);
+          });
+          m.dispose();
+        });
+      }
+
       if (h.soft_loss !== undefined) {
         test(`${head}: DeBERTa's losses while problem_type is unset: soft targets, rows with a negative label left out`, async () => {
           const m = await AUTO[head].fromPretrained(dir, quiet);
@@ -210,4 +225,34 @@ test("DeBERTa-v3's bucketed relative positions at its real settings (256 buckets
     expect(rel.select(1, 0).toNumbers()).toEqual(fx.col0);
     expect(new Set(fx.row0).size).toBeGreaterThan(100); // the logarithmic part is reached
   });
+});
+
+test("ModernBERT's older config fields (global_attn_every_n_layers, global_rope_theta, local_rope_theta) give the same model as transformers 5's", async () => {
+  const fx = expected.families['modernbert-mean'];
+  const src = path.join(FX, 'modernbert-mean', 'base');
+  const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'ft-modernbert-old-'));
+  const cfg = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8'));
+  expect(cfg.layer_types).toEqual(['full_attention', 'sliding_attention', 'full_attention']);
+  const { layer_types: _l, rope_parameters: rp, ...rest } = cfg;
+  expect(rp.full_attention.rope_theta).toBe(80000);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...rest, global_attn_every_n_layers: 2, global_rope_theta: 80000, local_rope_theta: 5000 }));
+  fs.copyFileSync(path.join(src, 'model.safetensors'), path.join(dir, 'model.safetensors'));
+  const m = await ft.AutoBaseModel.fromPretrained(dir, quiet);
+  m.eval();
+  ft.tidy(() => {
+    const h = m.forward({ inputIds: i64(fx.inputs.input_ids), attentionMask: i64(fx.inputs.attention_mask) }).lastHiddenState;
+    compareNumbers(h.toNumbers(), f32(fx.heads.base.outputs.last_hidden_state), 0, OUT_ATOL, 'modernbert old-config hidden states');
+  });
+  m.dispose();
+  // and a wrong theta would show: the same weights with another local theta differ
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...rest, global_attn_every_n_layers: 2, global_rope_theta: 80000, local_rope_theta: 100 }));
+  const other = await ft.AutoBaseModel.fromPretrained(dir, quiet);
+  other.eval();
+  ft.tidy(() => {
+    const h = other.forward({ inputIds: i64(fx.inputs.input_ids), attentionMask: i64(fx.inputs.attention_mask) }).lastHiddenState;
+    const want = f32(fx.heads.base.outputs.last_hidden_state);
+    expect(Math.max(...Array.from(h.toNumbers()).map((v, i) => Math.abs(v - want[i])))).toBeGreaterThan(1e-3);
+  });
+  other.dispose();
+  fs.rmSync(dir, { recursive: true });
 });

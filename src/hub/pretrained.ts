@@ -12,6 +12,7 @@ import { Checkpoint, openCheckpoint } from './checkpoint';
 import { deferInit, initialize } from '../nn/init';
 import { noGrad } from '../tensor/autograd';
 import { saveSafetensors } from './safetensors';
+import { parseJsonKeepingFloats, stringifyKeepingFloats } from './json';
 import { HubOptions, resolveModelDir } from './hub';
 import { defaultGenerationConfig, GenerationConfig, readGenerationConfig } from '../models/generate';
 
@@ -41,7 +42,7 @@ export function readJson(file: string): Record<string, unknown> {
     throw new Error(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   try {
-    const v = JSON.parse(text);
+    const v = parseJsonKeepingFloats(text);
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
     return v as Record<string, unknown>;
   } catch (e) {
@@ -185,7 +186,7 @@ export function savePretrained(model: PreTrainedModel, dir: string): void {
   // where the weights came from and which transformers wrote the original describe another model now
   const { _name_or_path: _n, transformers_version: _v, ...rest } = model.config as Record<string, unknown>;
   const config = { ...rest, architectures: [model.architecture], dtype, fulltune_version: FULLTUNE_VERSION };
-  writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  writeFileAtomic(path.join(dir, 'config.json'), stringifyKeepingFloats(config) + '\n');
   // generative models: their generation settings, or (as transformers) the config's token ids
   if ('generationConfig' in model) {
     const g = (model as { generationConfig: GenerationConfig | null }).generationConfig ?? defaultGenerationConfig(model.config);

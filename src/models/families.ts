@@ -4,5 +4,6 @@ import './roberta';
 import './distilbert';
 import './electra';
 import './deberta-v2';
+import './modernbert';
 import './gpt2';
 import './llama';
