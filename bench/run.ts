@@ -8,6 +8,7 @@ import { benchBert } from './bert';
 import { benchTrain } from './train';
 import { benchDecoder } from './decoder';
 import { benchTrainLM } from './train_lm';
+import { benchEncoders } from './encoders';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -25,6 +26,7 @@ const suites: Record<string, () => BenchResult[] | Promise<BenchResult[]>> = {
   train: () => benchTrain(threads, rounds),
   decoder: () => benchDecoder(threads, rounds),
   'train-lm': () => benchTrainLM(threads, rounds),
+  encoders: () => benchEncoders(threads, rounds),
 };
 
 async function main(): Promise<void> {
