@@ -23,6 +23,7 @@ interface HeadFx {
   partial_labels?: number[];
   partial_loss?: number;
   sparse?: { logits: B64; loss: number };
+  short?: { inputs: Record<string, number[][]>; last_hidden_state: B64 };
 }
 interface TokCase {
   name: string;
@@ -173,6 +174,19 @@ for (const [family, fx] of Object.entries(expected.families)) {
         });
         m.dispose();
       });
+
+      if (h.short) {
+        test(`${head}: a short batch (its distances reach part of the relative embedding table)`, async () => {
+          const m = await AUTO[head].fromPretrained(dir, quiet);
+          m.eval();
+          ft.tidy(() => {
+            const s = h.short!.inputs;
+            const out = m.forward({ inputIds: i64(s.input_ids), attentionMask: i64(s.attention_mask), tokenTypeIds: s.token_type_ids ? i64(s.token_type_ids) : null });
+            compareNumbers(out.lastHiddenState.toNumbers(), f32(h.short!.last_hidden_state), 0, OUT_ATOL, `${family} short batch`);
+          });
+          m.dispose();
+        });
+      }
 
       if (h.sparse) {
         test(`${head}: sparse_prediction gives logits only at the labelled positions`, async () => {

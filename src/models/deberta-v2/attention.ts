@@ -7,10 +7,21 @@ import { LayerNorm } from '../../nn/layernorm';
 import { Dropout } from '../../nn/dropout';
 import { Tensor } from '../../tensor/tensor';
 import { DType } from '../../tensor/dtype';
-import { DebertaV2Config, relativeSpan } from './config';
+import { DebertaV2Config } from './config';
 
 /** torch.finfo(dtype).min: what masked scores are filled with. */
 const FINFO_MIN: Partial<Record<DType, number>> = { float32: -3.4028234663852886e38, bfloat16: -3.3895313892515355e38, float16: -65504 };
+
+/**
+ * What every layer's relative terms read, made once per forward by the encoder: the relative
+ * embeddings' rows that the indices reach (W of the 2S; transformers projects all 2S), and the
+ * c2p and p2c indices into them, (T, T) int64: clamp(±(query - key) + S, 0, 2S - 1) - first row.
+ */
+export interface RelativeContext {
+  rel: Tensor;
+  c2p: Tensor;
+  p2c: Tensor;
+}
 
 export class DisentangledSelfAttention extends Module {
   query_proj: Linear;
@@ -25,7 +36,6 @@ export class DisentangledSelfAttention extends Module {
   private readonly p2c: boolean;
   private readonly relative: boolean;
   private readonly shareAttKey: boolean;
-  private readonly span: number;
 
   constructor(c: DebertaV2Config) {
     super();
@@ -39,7 +49,6 @@ export class DisentangledSelfAttention extends Module {
     this.p2c = c.pos_att_type.includes('p2c');
     this.relative = c.relative_attention;
     this.shareAttKey = c.share_att_key;
-    this.span = relativeSpan(c).span;
     if (this.relative) {
       this.pos_dropout = new Dropout(c.hidden_dropout_prob);
       if (!this.shareAttKey) {
@@ -55,11 +64,8 @@ export class DisentangledSelfAttention extends Module {
     return x.view(B, T, this.heads, -1).transpose(1, 2); // (B, H, T, D)
   }
 
-  /**
-   * x (B, T, C); mask bool (B, 1, T, T), true where query and key are both real tokens;
-   * relPos int64 (T, T), query minus key position (bucketed); relEmbeddings (2S, C).
-   */
-  forward(x: Tensor, mask: Tensor, relPos: Tensor | null, relEmbeddings: Tensor | null): Tensor {
+  /** x (B, T, C); mask bool (B, 1, T, T), true where query and key are both real tokens. */
+  forward(x: Tensor, mask: Tensor, relative: RelativeContext | null): Tensor {
     const [B, T, C] = x.shape;
     const q = this.split(this.query_proj.forward(x)); // (B, H, T, D)
     const k = this.split(this.key_proj.forward(x)); // (B, H, T, D)
@@ -68,8 +74,8 @@ export class DisentangledSelfAttention extends Module {
     const factor = 1 + (this.c2p ? 1 : 0) + (this.p2c ? 1 : 0);
     const scale = Math.fround(Math.sqrt(D * factor)); // a float32 tensor in transformers
     let scores = q.matmul(k.transpose(-1, -2).div(scale)); // (B, H, T, T)
-    if (this.relative && relPos && relEmbeddings) {
-      const rel = this.relativeScores(q, k, relPos, this.pos_dropout!.forward(relEmbeddings), scale);
+    if (this.relative && relative) {
+      const rel = this.relativeScores(q, k, relative, scale);
       if (rel) scores = scores.add(rel);
     }
     const min = FINFO_MIN[scores.dtype];
@@ -80,22 +86,19 @@ export class DisentangledSelfAttention extends Module {
   }
 
   /** The c2p and p2c terms: (B, H, T, T); null when pos_att_type names neither. */
-  private relativeScores(q: Tensor, k: Tensor, relPos: Tensor, rel: Tensor, scale: number): Tensor | null {
-    const S = this.span;
+  private relativeScores(q: Tensor, k: Tensor, relative: RelativeContext, scale: number): Tensor | null {
     const [B, H, T] = q.shape;
-    const r = rel.slice(0, 0, 2 * S).unsqueeze(0); // (1, 2S, C)
+    const r = this.pos_dropout!.forward(relative.rel).unsqueeze(0); // (1, W, C): the rows the indices reach
     let out: Tensor | null = null;
     if (this.c2p) {
-      const posKey = this.split((this.shareAttKey ? this.key_proj : this.pos_key_proj!).forward(r)); // (1, H, 2S, D)
-      const att = q.matmul(posKey.transpose(-1, -2)); // (B, H, T, 2S)
-      const idx = relPos.add(S).clamp(0, 2 * S - 1).expand(B, H, T, T); // (B, H, T, T)
-      out = att.gather(-1, idx).div(scale);
+      const posKey = this.split((this.shareAttKey ? this.key_proj : this.pos_key_proj!).forward(r)); // (1, H, W, D)
+      const att = q.matmul(posKey.transpose(-1, -2)); // (B, H, T, W)
+      out = att.gather(-1, relative.c2p.expand(B, H, T, T)).div(scale); // (B, H, T, T)
     }
     if (this.p2c) {
-      const posQuery = this.split((this.shareAttKey ? this.query_proj : this.pos_query_proj!).forward(r)); // (1, H, 2S, D)
-      const att = k.matmul(posQuery.transpose(-1, -2)); // (B, H, T, 2S), by key
-      const idx = relPos.neg().add(S).clamp(0, 2 * S - 1).expand(B, H, T, T); // (B, H, T, T)
-      const p2c = att.gather(-1, idx).transpose(-1, -2).div(scale); // (B, H, T, T), by query
+      const posQuery = this.split((this.shareAttKey ? this.query_proj : this.pos_query_proj!).forward(r)); // (1, H, W, D)
+      const att = k.matmul(posQuery.transpose(-1, -2)); // (B, H, T, W), by key
+      const p2c = att.gather(-1, relative.p2c.expand(B, H, T, T)).transpose(-1, -2).div(scale); // (B, H, T, T), by query
       out = out ? out.add(p2c) : p2c;
     }
     return out;
@@ -126,7 +129,7 @@ export class DebertaV2Attention extends Module {
     this.self = new DisentangledSelfAttention(c);
     this.output = new DebertaV2ResidualOutput(c, c.hidden_size);
   }
-  forward(x: Tensor, mask: Tensor, relPos: Tensor | null, rel: Tensor | null): Tensor {
-    return this.output.forward(this.self.forward(x, mask, relPos, rel), x); // (B, T, C)
+  forward(x: Tensor, mask: Tensor, relative: RelativeContext | null): Tensor {
+    return this.output.forward(this.self.forward(x, mask, relative), x); // (B, T, C)
   }
 }

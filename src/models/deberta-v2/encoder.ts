@@ -11,8 +11,8 @@ import { Tensor } from '../../tensor/tensor';
 import { Device } from '../../tensor/dtype';
 import { arange, full, tensor } from '../../tensor/create';
 import { cat, linear, where } from '../../tensor/functional';
-import { tidy } from '../../tensor/scope';
-import { DebertaV2Attention, DebertaV2ResidualOutput } from './attention';
+import { dispose, tidy } from '../../tensor/scope';
+import { DebertaV2Attention, DebertaV2ResidualOutput, RelativeContext } from './attention';
 import { DebertaV2Config, relativeSpan } from './config';
 
 /**
@@ -32,6 +32,14 @@ export function relativePositions(T: number, bucketSize: number, maxPosition: nu
     const logPos = absPos.div(mid).log().div(denom).mul(mid - 1).ceil().add(mid); // (T, T) float32
     return where(absPos.le(mid), rel.float(), logPos.mul(rel.sign().float())).long();
   });
+}
+
+/** The largest |bucketed distance| for distances up to d (make_log_bucket_position's, in float64). */
+export function farthestBucket(d: number, bucketSize: number, maxPosition: number): number {
+  if (!(bucketSize > 0 && maxPosition > 0)) return d;
+  const mid = Math.floor(bucketSize / 2);
+  if (d <= mid) return d;
+  return Math.ceil((Math.log(d / mid) / Math.log((maxPosition - 1) / mid)) * (mid - 1)) + mid;
 }
 
 export class DebertaV2Intermediate extends Module {
@@ -58,8 +66,8 @@ export class DebertaV2Layer extends Module {
     this.output = new DebertaV2ResidualOutput(c, c.intermediate_size);
   }
   // each half in its own scope: its temporaries are freed when it returns (autograd keeps what backward needs)
-  forward(x: Tensor, mask: Tensor, relPos: Tensor | null, rel: Tensor | null): Tensor {
-    const a = tidy(() => this.attention.forward(x, mask, relPos, rel)); // (B, T, C)
+  forward(x: Tensor, mask: Tensor, relative: RelativeContext | null): Tensor {
+    const a = tidy(() => this.attention.forward(x, mask, relative)); // (B, T, C)
     return tidy(() => this.output.forward(this.intermediate.forward(a), a)); // (B, T, C)
   }
 }
@@ -117,12 +125,14 @@ export class DebertaV2Encoder extends Module {
   conv: ConvLayer | null = null;
   private readonly buckets: number;
   private readonly maxRelativePositions: number;
+  private readonly span: number;
 
   constructor(c: DebertaV2Config) {
     super();
     this.layer = new ModuleList(Array.from({ length: c.num_hidden_layers }, () => new DebertaV2Layer(c)));
     const { maxRelativePositions, span } = relativeSpan(c);
     this.maxRelativePositions = maxRelativePositions;
+    this.span = span;
     this.buckets = c.position_buckets;
     if (c.relative_attention) this.rel_embeddings = new Embedding(2 * span, c.hidden_size, null, c.initializer_range);
     if (c.norm_rel_ebd.toLowerCase().split('|').map((x) => x.trim()).includes('layer_norm')) this.LayerNorm = new LayerNorm(c.hidden_size, c.layer_norm_eps);
@@ -133,17 +143,12 @@ export class DebertaV2Encoder extends Module {
   forward(input: Tensor, real: Tensor): Tensor {
     const [B, T] = real.shape;
     const mask = tidy(() => real.view(B, 1, 1, T).logicalAnd(real.view(B, 1, T, 1))); // (B, 1, T, T)
-    let relPos: Tensor | null = null;
-    let rel: Tensor | null = null;
-    if (this.rel_embeddings) {
-      relPos = relativePositions(T, this.buckets, this.maxRelativePositions, input.device);
-      rel = this.LayerNorm ? this.LayerNorm.forward(this.rel_embeddings.weight) : this.rel_embeddings.weight; // (2S, C)
-    }
+    const relative = this.rel_embeddings ? this.relativeContext(T, input) : null;
     let x = input;
     let i = 0;
     for (const l of this.layer) {
       const prev = x;
-      x = l.forward(x, mask, relPos, rel);
+      x = l.forward(x, mask, relative);
       if (i === 0 && this.conv) {
         const y = x;
         x = tidy(() => this.conv!.forward(input, y, real.unsqueeze(-1)));
@@ -153,8 +158,29 @@ export class DebertaV2Encoder extends Module {
       i++;
     }
     mask.dispose();
-    relPos?.dispose();
-    if (rel && rel !== this.rel_embeddings?.weight) rel.dispose();
+    if (relative) dispose(relative);
     return x;
+  }
+
+  /**
+   * The relative embeddings' rows that T tokens reach, layer-normed, and the c2p and p2c indices
+   * into them. The farthest bucket is computed here in float64 with a margin of one row each side
+   * (the float32 buckets of relativePositions may differ by one), so no index falls outside.
+   */
+  private relativeContext(T: number, input: Tensor): RelativeContext {
+    return tidy(() => {
+      const S = this.span;
+      const relPos = relativePositions(T, this.buckets, this.maxRelativePositions, input.device); // (T, T)
+      const far = farthestBucket(T - 1, this.buckets, this.maxRelativePositions);
+      const lo = Math.max(0, S - far - 1);
+      const hi = Math.min(2 * S, S + far + 2);
+      const table = this.rel_embeddings!.weight.slice(0, lo, hi); // (W, C)
+      const rel = this.LayerNorm ? this.LayerNorm.forward(table) : table; // row-wise: the same rows as normalising all 2S
+      return {
+        rel,
+        c2p: relPos.add(S).clamp(0, 2 * S - 1).sub(lo), // (T, T)
+        p2c: relPos.neg().add(S).clamp(0, 2 * S - 1).sub(lo), // (T, T)
+      };
+    });
   }
 }
