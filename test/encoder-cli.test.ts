@@ -49,6 +49,21 @@ for (const family of FAMILIES) {
       expect(jsonl(p.stdout).length).toBe(rows);
     });
 
+    if (family === 'deberta-v3') {
+      // DeBERTa's own sequence loss applies only while problem_type is unset: the tasks set it
+      test('multi-label and regression train and evaluate (BCE and MSE, as the tasks set problem_type)', () => {
+        for (const [task, data, metric] of [['multi-label', 'multilabel.jsonl', 'eval_f1_micro'], ['regression', 'regression.csv', 'eval_pearson']]) {
+          const out = path.join(tmp, `${family}-${task}`);
+          ok(cli(['train', '--model', model, '--output', out, '--task', task, '--train', path.join(TRAIN, data), '--validation', path.join(TRAIN, data), '--max-steps', '2', '--batch-size', '4', ...common]));
+          const m = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+          expect(Number.isFinite(m.eval_loss)).toBe(true);
+          expect(metric in m).toBe(true);
+          const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+          expect(cfg.problem_type).toBe(task === 'regression' ? 'regression' : 'multi_label_classification');
+        }
+      });
+    }
+
     test('token classification: one tag per word', () => {
       const out = path.join(tmp, `${family}-ner`);
       ok(cli(['train', '--model', model, '--output', out, '--task', 'token-classification', '--train', path.join(TRAIN, 'ner.jsonl'), '--validation', path.join(TRAIN, 'ner.jsonl'), '--max-steps', '2', '--batch-size', '4', ...common]));
