@@ -46,6 +46,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'block-size', type: 'int', help: 'causal-lm: tokens per packed block (default: --max-length)', commands: ALL, min: 2 },
   { name: 'packing', type: 'boolean', help: 'causal-lm: pack documents into blocks (positions restart per document, no attention across documents); --no-packing: one padded example per document', default: true, commands: ALL },
   { name: 'dtype', type: 'string', help: 'weights dtype: float32, or bfloat16 (pure bf16 training, as many LLM recipes; --bf16 keeps float32 weights under bf16 autocast)', choices: ['float32', 'bfloat16'], default: 'float32', commands: [...ALL, ...G], helpFor: { generate: 'the dtype the weights are loaded in' } },
+  { name: 'mlm-probability', type: 'number', help: "masked-lm: the share of tokens masked in each batch (transformers' mlm_probability; default 0.15)", commands: ['train', 'eval'], arg: 'mlmProbability' },
   { name: 'doc-stride', type: 'int', help: 'QA: tokens shared by the windows of a long context (default: max length / 4, at most 128)', commands: ALL, min: 0 },
   { name: 'warmup-ratio', type: 'number', help: "fraction of steps for linear warmup (transformers' default is 0)", default: 0.1, commands: T, arg: 'warmupRatio' },
   { name: 'warmup-steps', type: 'int', help: 'warmup steps (overrides --warmup-ratio)', commands: T, arg: 'warmupSteps' },

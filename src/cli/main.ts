@@ -91,6 +91,7 @@ async function checkLengths(f: Parsed, task: Task, tok: PreTrainedTokenizer, con
   }
   const spec = taskSpec(task);
   const block = num(f, 'block-size');
+  if (f['mlm-probability'] !== undefined && !spec.masksTokens) throw new UsageError(`--mlm-probability applies to --task ${TASK_SPECS.filter((t) => t.masksTokens).map((t) => t.name).join(', ')} only`);
   if ((block !== undefined || f.packing === false) && !spec.packs) throw new UsageError(`${block !== undefined ? '--block-size' : '--no-packing'} applies to --task ${TASK_SPECS.filter((t) => t.packs).map((t) => t.name).join(', ')} only`);
   if (block !== undefined && positions !== null && block > positions.value) throw new UsageError(`--block-size ${block} exceeds the model's ${positions.field} ${positions.value} (${path.join(modelDir, 'config.json')})`);
   const pair = spec.alwaysPairs || (f['text-pair-column'] !== undefined && !spec.wordLists);
@@ -258,7 +259,7 @@ async function loadForInference(f: Parsed, command: 'eval' | 'predict') {
     }),
   );
   const a = trainingArgs(f, command);
-  const trainer = new Trainer({ model, tokenizer: tok, eval: data, labels, args: { outputDir: '', task, batchSize: a.batchSize, evalBatchSize: a.evalBatchSize, device, bf16: a.bf16, fp16: a.fp16, quiet: true } });
+  const trainer = new Trainer({ model, tokenizer: tok, eval: data, labels, args: { outputDir: '', task, batchSize: a.batchSize, evalBatchSize: a.evalBatchSize, device, bf16: a.bf16, fp16: a.fp16, mlmProbability: a.mlmProbability, seed: a.seed, quiet: true } });
   return { task, labels, data, trainer };
 }
 

@@ -2,7 +2,7 @@
 import { Tensor } from '../tensor/tensor';
 import { Feature } from './features';
 import { Task } from './tasks';
-import { taskSpec } from './specs';
+import { CollateContext, taskSpec } from './specs';
 
 export interface Batch {
   inputIds: Tensor; // (B, T) int64
@@ -18,9 +18,9 @@ export interface Batch {
   numItems: number;
 }
 
-/** Pads features into a batch for a task (its spec's collate). */
-export function collate(features: Feature[], task: Task, padId: number): Batch {
-  return taskSpec(task).collate(features, padId);
+/** Pads features into a batch for a task (its spec's collate); ctx: for tasks that draw targets per batch (masked-lm). */
+export function collate(features: Feature[], task: Task, padId: number, ctx?: CollateContext): Batch {
+  return taskSpec(task).collate(features, padId, ctx);
 }
 
 /** A small seeded PRNG (mulberry32): the data order depends on nothing but the seed and epoch. */

@@ -27,6 +27,8 @@ export interface Feature {
   words?: (number | null)[];
   /** token classification: the input's words, so that every word gets a prediction (cut or not) */
   tokens?: string[];
+  /** masked-lm: 1 for the tokenizer's special tokens (never drawn as targets) */
+  special?: number[];
   /** causal-lm packing: each token's position in its document (restarting at every document) */
   pos?: number[];
   /** QA: the example this window came from, and each token's character span in the context (null outside it) */

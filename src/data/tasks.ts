@@ -7,7 +7,7 @@ import { taskSpec } from './specs';
 import type { ChatMessage } from '../tokenize/tokenizer';
 import type { ResolvedColumns } from './specs';
 
-export const TASKS = ['sequence-classification', 'multi-label', 'regression', 'token-classification', 'question-answering', 'causal-lm', 'sft'] as const;
+export const TASKS = ['sequence-classification', 'multi-label', 'regression', 'token-classification', 'question-answering', 'causal-lm', 'masked-lm', 'sft'] as const;
 export type Task = (typeof TASKS)[number];
 
 export interface Columns {

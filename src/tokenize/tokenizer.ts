@@ -204,6 +204,10 @@ export class PreTrainedTokenizer {
   get eosTokenId(): number | null {
     return this.specialId('eos_token');
   }
+  /** The configured mask token's id (tokenizer_config.json mask_token), or null. */
+  get maskTokenId(): number | null {
+    return this.specialId('mask_token');
+  }
   /** The configured BOS token's id (tokenizer_config.json bos_token), or null. */
   get bosTokenId(): number | null {
     return this.specialId('bos_token');

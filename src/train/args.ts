@@ -46,6 +46,7 @@ export const ARG_RULES: Record<keyof TrainingArgs, Rule> = {
   resume: { kind: 'resume' },
   overwriteOutputDir: { kind: 'boolean' },
   quiet: { kind: 'boolean' },
+  mlmProbability: { kind: 'number', above: 0, below: 1 },
 };
 
 /** transformers' TrainingArguments names and the fulltune option each corresponds to. */

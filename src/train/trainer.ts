@@ -4,7 +4,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Batch, SamplerKind, collate, epochOrder } from '../data/collate';
+import { Batch, SamplerKind, collate, epochOrder, prng } from '../data/collate';
+import type { CollateContext } from '../data/specs';
 import { Feature, FeatureStore } from '../data/features';
 import { Task } from '../data/tasks';
 import { PreTrainedModel } from '../models/pretrained';
@@ -77,6 +78,8 @@ export interface TrainingArgs {
   /** Start over in an output folder that holds an earlier run (its files are removed first). */
   overwriteOutputDir?: boolean;
   quiet?: boolean;
+  /** masked-lm: the share of tokens drawn as targets in each batch (DataCollatorForLanguageModeling's mlm_probability); 0.15 */
+  mlmProbability?: number;
 }
 
 export interface Callbacks {
@@ -120,6 +123,13 @@ export class NonFiniteLossError extends Error {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyModel = PreTrainedModel & { forward(x: any): any };
 
+/** One 32-bit seed from several integers (FNV-1a over their decimal forms). */
+function seedOf(parts: number[]): number {
+  let h = 0x811c9dc5;
+  for (const c of parts.join(',')) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return h;
+}
+
 export class Trainer {
   readonly model: AnyModel;
   readonly args: Required<Pick<TrainingArgs, 'epochs' | 'batchSize' | 'lr' | 'weightDecay' | 'schedule' | 'gradAccum' | 'maxGradNorm' | 'seed' | 'device' | 'sampler' | 'loggingSteps' | 'optimizer'>> & TrainingArgs;
@@ -156,6 +166,9 @@ export class Trainer {
       loggingSteps: a.loggingSteps ?? 10,
       optimizer: a.optimizer ?? 'adamw',
     };
+    if (taskSpec(a.task).masksTokens && (o.tokenizer?.maskTokenId ?? null) === null) {
+      throw new TypeError(`Trainer: --task ${a.task} needs a tokenizer with a mask token (tokenizer_config.json's mask_token)${o.tokenizer ? '' : ': pass tokenizer'}`);
+    }
   }
 
   /**
@@ -215,11 +228,27 @@ export class Trainer {
     return out.loss;
   }
 
-  private batch(features: Feature[]): Batch {
+  /**
+   * Pads features into a batch on the device. `draw` seeds the targets of tasks that draw them
+   * per batch (masked-lm): the same batch of the same epoch and seed gets the same masks, on a
+   * resumed run too, and evaluation's are the same at every evaluation.
+   */
+  private batch(features: Feature[], draw: number[] = []): Batch {
     const tok = this.opts.tokenizer;
     // the config's pad id when it has one: decoders' classification heads find each row's last real token by it
     const cfgPad = this.model.config.pad_token_id;
-    const b = collate(features, this.args.task, typeof cfgPad === 'number' ? cfgPad : (tok?.padTokenId ?? 0));
+    let ctx: CollateContext | undefined;
+    if (taskSpec(this.args.task).masksTokens) {
+      const vocab = this.model.config.vocab_size;
+      ctx = {
+        maskTokenId: tok?.maskTokenId ?? null,
+        // random replacements come from the tokenizer's vocabulary, within the model's embedding
+        vocabSize: Math.min(tok?.vocabSize ?? Infinity, typeof vocab === 'number' ? vocab : Infinity),
+        mlmProbability: this.args.mlmProbability ?? 0.15,
+        rand: prng(seedOf([this.args.seed, ...draw])),
+      };
+    }
+    const b = collate(features, this.args.task, typeof cfgPad === 'number' ? cfgPad : (tok?.padTokenId ?? 0), ctx);
     if (this.args.device === 'cpu') return b;
     const mv = (t: Tensor | null) => (t ? t.to(this.args.device) : null);
     return { ...b, inputIds: mv(b.inputIds)!, attentionMask: mv(b.attentionMask), tokenTypeIds: mv(b.tokenTypeIds), positionIds: mv(b.positionIds ?? null), labels: mv(b.labels), startPositions: mv(b.startPositions), endPositions: mv(b.endPositions) };
@@ -269,7 +298,7 @@ export class Trainer {
         const feats = idx.map((j) => ds.get(j));
         tidy(() =>
           noGrad(() => {
-            const b = this.batch(feats);
+            const b = this.batch(feats, [-1, i]);
             const o = this.forward(b);
             if (b.labels || b.startPositions) {
               out.lossSum += this.lossSum(o).item();
@@ -467,7 +496,7 @@ export class Trainer {
         const lr = baseLrs.map((b) => b * lrMultiplier(a.schedule, state.globalStep, warmup, total));
         opt.setLr(lr);
         const stepLoss = await scope(async () => {
-          const collated = micro.map((idx) => this.batch(idx.map((i) => train.get(i))));
+          const collated = micro.map((idx, k) => this.batch(idx.map((i) => train.get(i)), [state.epoch, state.batchInEpoch + k]));
           const numItems = collated.reduce((s, b) => s + b.numItems, 0);
           let sum = 0;
           for (const b of collated) {

@@ -1,12 +1,13 @@
 // Every task fulltune trains, by name: the one place that lists them.
 import { causalLM } from './causal-lm';
+import { maskedLM } from './masked-lm';
 import { sft } from './sft';
 import { questionAnswering } from './question-answering';
 import { multiLabel, regression, sequenceClassification } from './sequence';
 import { TaskSpec } from './spec';
 import { tokenClassification } from './token-classification';
 
-export const TASK_SPECS: readonly TaskSpec[] = [sequenceClassification, multiLabel, regression, tokenClassification, questionAnswering, causalLM, sft];
+export const TASK_SPECS: readonly TaskSpec[] = [sequenceClassification, multiLabel, regression, tokenClassification, questionAnswering, causalLM, maskedLM, sft];
 
 const byName = new Map(TASK_SPECS.map((s) => [s.name, s]));
 
@@ -17,5 +18,5 @@ export function taskSpec(name: string): TaskSpec {
   return s;
 }
 
-export type { TaskSpec, Predictions, FeaturizeContext, ResolvedColumns } from './spec';
+export type { TaskSpec, Predictions, FeaturizeContext, ResolvedColumns, CollateContext } from './spec';
 export { qaAnswers } from './question-answering';

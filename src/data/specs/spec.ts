@@ -35,6 +35,18 @@ export interface FeaturizeContext {
   notes: Record<string, number>;
 }
 
+/** What collating needs beyond the features for tasks that draw their targets per batch (masked-lm). */
+export interface CollateContext {
+  /** the tokenizer's mask token (null: it has none) */
+  maskTokenId: number | null;
+  /** random replacement tokens are drawn from [0, vocabSize) */
+  vocabSize: number;
+  /** the share of (non-special) tokens drawn as targets */
+  mlmProbability: number;
+  /** uniform in [0, 1), seeded by the caller */
+  rand: () => number;
+}
+
 export interface TaskSpec {
   readonly name: string;
   /** the model head that serves this task */
@@ -65,8 +77,10 @@ export interface TaskSpec {
   finish?(ctx: FeaturizeContext): Feature[];
   /** the loss targets of one feature, for tasks whose labels are per token (the store refuses data with none) */
   targets?(f: Feature): number;
+  /** the targets are drawn when batches are collated (collate needs a CollateContext) */
+  readonly masksTokens?: boolean;
   /** pads features into a batch; numItems counts the targets the loss is normalised by */
-  collate(features: Feature[], padId: number): Batch;
+  collate(features: Feature[], padId: number, ctx?: CollateContext): Batch;
   /** copies what metrics need of one evaluation batch to JS (nothing for language modelling) */
   gather(out: Record<string, Tensor | null>, feats: Feature[], into: Predictions): void;
   /** metrics evaluation reports besides loss (without eval_), what metricForBestModel may name */
