@@ -313,6 +313,11 @@ def main():
                 model.config.sparse_prediction = False
                 model.sparse_prediction = False
                 model.train()
+            if fam in ("deberta-v3", "modernbert") and head == "base":
+                # bfloat16 weights and compute (from_pretrained(dtype=bfloat16)), eval mode
+                bf = cls.from_pretrained(d, attn_implementation=attn, dtype=torch.bfloat16).eval()
+                with torch.no_grad():
+                    h["bf16"] = {"last_hidden_state": b64(bf(**inputs).last_hidden_state.float())}
             if fam.startswith("deberta") and head == "base":
                 # a short batch, whose relative distances reach only part of the relative embedding table
                 with torch.no_grad():

@@ -24,6 +24,7 @@ interface HeadFx {
   partial_loss?: number;
   sparse?: { logits: B64; loss: number };
   short?: { inputs: Record<string, number[][]>; last_hidden_state: B64 };
+  bf16?: { last_hidden_state: B64 };
 }
 interface TokCase {
   name: string;
@@ -175,6 +176,24 @@ for (const [family, fx] of Object.entries(expected.families)) {
         m.dispose();
       });
 
+      if (h.bf16) {
+        // measured here: bitwise equal; before rounding DeBERTa's scale to bfloat16 and rotating
+        // ModernBERT's q and k in float32 (as transformers), 37% and 20% of the elements differed
+        test(`${head}: bfloat16 weights and compute match transformers' (from_pretrained dtype bfloat16)`, async () => {
+          const m = await AUTO[head].fromPretrained(dir, { ...quiet, dtype: 'bfloat16' });
+          m.eval();
+          ft.tidy(() => {
+            const got = m.forward(inputsOf(fx, head, m)).lastHiddenState.float().toNumbers();
+            const want = f32(h.bf16!.last_hidden_state);
+            let differing = 0;
+            for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) differing++;
+            expect(differing / want.length).toBeLessThan(0.02);
+            compareNumbers(got, want, 0, 1e-2, `${family} bf16 hidden states`);
+          });
+          m.dispose();
+        });
+      }
+
       if (h.short) {
         test(`${head}: a short batch (its distances reach part of the relative embedding table)`, async () => {
           const m = await AUTO[head].fromPretrained(dir, quiet);
@@ -268,5 +287,22 @@ test("ModernBERT's older config fields (global_attn_every_n_layers, global_rope_
     expect(Math.max(...Array.from(h.toNumbers()).map((v, i) => Math.abs(v - want[i])))).toBeGreaterThan(1e-3);
   });
   other.dispose();
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('a RoBERTa head checkpoint (no pooler, as roberta-base has none) loads into the base model, its pooler initialised and named', async () => {
+  const said: string[] = [];
+  const m = await ft.AutoBaseModel.fromPretrained(path.join(FX, 'roberta', 'seqcls'), { warn: (s: string) => said.push(s) });
+  expect(said.join('\n')).toMatch(/newly initialised: pooler\.dense\.weight, pooler\.dense\.bias/);
+  expect(said.join('\n')).toMatch(/not used by RobertaModel: classifier\./);
+  m.dispose();
+});
+
+test('RoBERTa refuses a pad_token_id that leaves no positions, naming the field', async () => {
+  const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'ft-roberta-pad-'));
+  const cfg = JSON.parse(fs.readFileSync(path.join(FX, 'roberta', 'base', 'config.json'), 'utf8'));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, pad_token_id: cfg.max_position_embeddings - 1 }));
+  fs.copyFileSync(path.join(FX, 'roberta', 'base', 'model.safetensors'), path.join(dir, 'model.safetensors'));
+  await expect(ft.AutoBaseModel.fromPretrained(dir, quiet)).rejects.toThrow(/config\.json: pad_token_id 63 leaves no positions/);
   fs.rmSync(dir, { recursive: true });
 });

@@ -35,7 +35,8 @@ export function stringifyKeepingFloats(value: Record<string | symbol, unknown>):
     value,
     function (this: Record<string | symbol, unknown>, key: string, v: unknown) {
       const floats = this === value ? rootKeys : FLOATS.get(this);
-      return typeof v === 'number' && Number.isInteger(v) && floats?.has(key) ? `${MARK}${v}.0` : v;
+      // from 1e21 JavaScript writes an exponent, which JSON reads as a float already
+      return typeof v === 'number' && Number.isInteger(v) && Math.abs(v) < 1e21 && floats?.has(key) ? `${MARK}${v}.0` : v;
     },
     2,
   );

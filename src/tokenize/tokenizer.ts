@@ -481,10 +481,12 @@ export class PreTrainedTokenizer {
   /** This tokenizer without its post-processor, truncation or padding (made once, from its own serialisation). */
   private withoutPostProcessor(): RustTokenizer {
     if (this.rawTokenizer === null) {
+      // the file it was loaded from; a tokenizer built here (vocab.txt, vocab.json) is saved to a temporary file
+      const own = this.sourceFiles.includes('tokenizer.json') ? path.join(this.dir, 'tokenizer.json') : null;
       const tmp = path.join(os.tmpdir(), `fulltune-tokenizer-${process.pid}-${crypto.randomBytes(6).toString('hex')}.json`);
       try {
-        this.rust.save(tmp, false);
-        const spec = JSON.parse(fs.readFileSync(tmp, 'utf8')) as Record<string, unknown>;
+        if (own === null) this.rust.save(tmp, false);
+        const spec = JSON.parse(fs.readFileSync(own ?? tmp, 'utf8')) as Record<string, unknown>;
         spec.post_processor = null;
         // the settings of the moment are saved with it: this copy cuts and pads nothing
         spec.truncation = null;

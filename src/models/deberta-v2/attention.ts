@@ -7,7 +7,16 @@ import { LayerNorm } from '../../nn/layernorm';
 import { Dropout } from '../../nn/dropout';
 import { Tensor } from '../../tensor/tensor';
 import { DType } from '../../tensor/dtype';
+import { tensor } from '../../tensor/create';
+import { tidy } from '../../tensor/scope';
 import { DebertaV2Config } from './config';
+
+/** x rounded to float32, then to `dtype`. */
+function inDtype(x: number, dtype: DType): number {
+  const f = Math.fround(x);
+  if (dtype === 'float32' || dtype === 'float64') return f;
+  return tidy(() => tensor([f]).to(dtype).float().item() as number);
+}
 
 /** torch.finfo(dtype).min: what masked scores are filled with. */
 const FINFO_MIN: Partial<Record<DType, number>> = { float32: -3.4028234663852886e38, bfloat16: -3.3895313892515355e38, float16: -65504 };
@@ -72,7 +81,8 @@ export class DisentangledSelfAttention extends Module {
     const v = this.split(this.value_proj.forward(x)); // (B, H, T, D)
     const D = C / this.heads;
     const factor = 1 + (this.c2p ? 1 : 0) + (this.p2c ? 1 : 0);
-    const scale = Math.fround(Math.sqrt(D * factor)); // a float32 tensor in transformers
+    // a float32 tensor in transformers, cast to the query's dtype before dividing (bf16: 13.875 for 192)
+    const scale = inDtype(Math.sqrt(D * factor), q.dtype);
     let scores = q.matmul(k.transpose(-1, -2).div(scale)); // (B, H, T, T)
     if (this.relative && relative) {
       const rel = this.relativeScores(q, k, relative, scale);

@@ -7,7 +7,7 @@ import { activation } from '../../nn/activations';
 import { zeros } from '../../nn/init';
 import { Tensor } from '../../tensor/tensor';
 import { crossEntropy, linear, mseLoss } from '../../tensor/functional';
-import { ConfigError, numLabels } from '../config';
+import { numLabels } from '../config';
 import { ClassifierOutput, HeadInputs, LossReduction, QAInputs, QAOutput, questionAnsweringOutput, sequenceClassificationLoss, tokenClassificationLoss } from '../losses';
 import { PreTrainedModel } from '../pretrained';
 import { BertInputs } from '../bert/model';
@@ -209,9 +209,6 @@ export class DebertaV2ForMaskedLM extends DebertaV2HeadModel {
     if (config.legacy) {
       this.cls = new LegacyDebertaV2OnlyMLMHead(config, this.deberta.embeddings.word_embeddings.weight);
     } else {
-      if (config.embedding_size !== config.hidden_size) {
-        throw new ConfigError('config.json', `the non-legacy masked-LM head (legacy false) needs embedding_size ${config.embedding_size} equal to hidden_size ${config.hidden_size}`);
-      }
       this.lm_predictions = new DebertaV2OnlyMLMHead(config);
     }
   }

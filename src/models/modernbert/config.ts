@@ -105,6 +105,10 @@ export function modernBertConfig(raw: Record<string, unknown>, where = 'config.j
   if (c.hidden_size % c.num_attention_heads !== 0) r.fail(`hidden_size ${c.hidden_size} is not a multiple of num_attention_heads ${c.num_attention_heads}`);
   if ((c.hidden_size / c.num_attention_heads) % 2 !== 0) r.fail(`the head size ${c.hidden_size / c.num_attention_heads} must be even (rotary embeddings rotate pairs)`);
   ropeThetas(c, where); // validated now, not at the first forward
+  const scaling = src.rope_scaling as Record<string, unknown> | null | undefined;
+  if (scaling !== undefined && scaling !== null && (scaling.rope_type ?? scaling.type ?? 'default') !== 'default') {
+    r.fail(`rope_scaling ${JSON.stringify(scaling)} is not supported for ModernBERT (only the default rotary embedding)`);
+  }
   const h = c.hidden_size;
   const perLayer = 4 * h * h + 3 * h * c.intermediate_size + 4 * h;
   checkParameterCount(r, vocab * h + layers * perLayer, 4, `num_hidden_layers ${layers}, hidden_size ${h}, intermediate_size ${c.intermediate_size}, vocab_size ${vocab}`);

@@ -136,6 +136,7 @@ export class ModernBertForMaskedLM extends ModernBertHeadModel {
       labels = flat.indexSelect(0, kept); // (N)
     }
     const logits = this.decoder.forward(this.head.forward(h)); // (B, T, V), or (N, V)
-    return { loss: labels ? tokenClassificationLoss(logits, labels, x.lossReduction) : null, logits };
+    // transformers' ForMaskedLMLoss takes the logits to float32 first
+    return { loss: labels ? tokenClassificationLoss(logits.float(), labels, x.lossReduction) : null, logits };
   }
 }

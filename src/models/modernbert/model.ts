@@ -39,7 +39,7 @@ export class ModernBertEmbeddings extends Module {
     this.drop = new Dropout(c.embedding_dropout);
   }
   forward(ids: Tensor): Tensor {
-    return this.drop.forward(this.norm.forward(this.tok_embeddings.forward(ids))); // (B, T, C)
+    return tidy(() => this.drop.forward(this.norm.forward(this.tok_embeddings.forward(ids)))); // (B, T, C)
   }
 }
 
@@ -63,7 +63,9 @@ export class ModernBertAttention extends Module {
     const [B, T, C] = x.shape;
     const D = C / this.heads;
     const [q, k, v] = this.Wqkv.forward(x).view(B, T, 3, this.heads, D).permute(2, 0, 3, 1, 4).split(1, 0).map((t) => t.squeeze(0)); // each (B, H, T, D)
-    const y = scaledDotProductAttention(applyRotary(q, cos, sin), applyRotary(k, cos, sin), v, {
+    // ModernBERT rotates in float32 (cos and sin as given, in the model's dtype) and rounds once
+    const rotate = (t: Tensor) => (t.dtype === 'float32' ? applyRotary(t, cos, sin) : applyRotary(t.float(), cos.float(), sin.float()).to(t.dtype));
+    const y = scaledDotProductAttention(rotate(q), rotate(k), v, {
       attnMask: mask,
       dropoutP: this.training ? this.dropoutP : 0,
       scale: 1 / Math.sqrt(D),

@@ -17,7 +17,8 @@ export function classPrefix(c: RobertaConfig): string {
 export class RobertaModel extends PreTrainedModel<RobertaConfig> {
   readonly basePrefix = null;
   readonly baseModelPrefix = 'roberta';
-  readonly headKeys = [];
+  // roberta-base/large and every RoBERTa head checkpoint have no pooler: it is initialised, as transformers does
+  readonly headKeys = [/^pooler\./];
   readonly ignoredKeys = [/^(lm_head|classifier|qa_outputs)\./, /(^|\.)embeddings\.position_ids$/];
   // RoBERTa's tokenizers return no token types (roberta-base has a single one): the Trainer passes none
   readonly acceptsTokenTypeIds = false;
