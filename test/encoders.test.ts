@@ -306,3 +306,21 @@ test('RoBERTa refuses a pad_token_id that leaves no positions, naming the field'
   await expect(ft.AutoBaseModel.fromPretrained(dir, quiet)).rejects.toThrow(/config\.json: pad_token_id 63 leaves no positions/);
   fs.rmSync(dir, { recursive: true });
 });
+
+test('every head loads from every other head\'s checkpoint of its family (as transformers: the other head unused, its own initialised)', async () => {
+  const heads = ['seqcls', 'tokencls', 'qa', 'mlm'];
+  for (const family of Object.keys(expected.families)) {
+    for (const src of heads) {
+      for (const dst of heads) {
+        const said: string[] = [];
+        const m = await AUTO[dst].fromPretrained(path.join(FX, family, src), { warn: (s: string) => said.push(s), ignoreMismatchedHead: true });
+        m.dispose();
+        // RoBERTa's and ELECTRA's two classifiers share the name `classifier` but not the structure
+        if ((family === 'roberta' || family === 'electra') && src === 'seqcls' && dst === 'tokencls') {
+          expect(said.join("\n")).toMatch(/not used by \w+ForTokenClassification: classifier\.dense\.bias, classifier\.dense\.weight/);
+          expect(said.join('\n')).toMatch(/newly initialised: classifier\.weight, classifier\.bias/);
+        }
+      }
+    }
+  }
+});

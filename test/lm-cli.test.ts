@@ -144,7 +144,7 @@ describe('fulltune train --task causal-lm / sft', () => {
   test('flags that do not apply are refused before any work', () => {
     const seq = cli(['train', '--model', LLAMA, '--task', 'sequence-classification', '--train', DOCS, '--output', path.join(tmp, 'x1'), '--block-size', '16', ...common]);
     expect(seq.status).toBe(2);
-    expect(seq.stderr).toMatch(/--block-size applies to --task causal-lm only/);
+    expect(seq.stderr).toMatch(/--block-size applies to --task causal-lm, masked-lm only/);
     const big = cli(['train', '--model', LLAMA, '--task', 'causal-lm', '--train', DOCS, '--output', path.join(tmp, 'x2'), '--block-size', '999', ...common]);
     expect(big.stderr).toMatch(/--block-size 999 exceeds the model's max_position_embeddings 256/);
     const both = cli(['generate', '--model', LLAMA, '--prompt', 'a', '--data', DOCS]);

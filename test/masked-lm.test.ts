@@ -32,7 +32,7 @@ test('collation draws mlmProbability of the non-special tokens as targets, 80% m
     const special = ids.map((_, t) => (t === 0 || t === n - 1 ? 1 : 0));
     return { ids, special };
   });
-  const draw = (seed: number) => collate(features, 'masked-lm', 0, { maskTokenId: MASK, vocabSize: V, mlmProbability: 0.15, rand: prng(seed) });
+  const draw = (seed: number) => collate(features, 'masked-lm', 0, { maskTokenId: MASK, vocabSize: V, mlmProbability: 0.15, randFor: (row) => prng(seed * 1000 + row) });
   const b = draw(7);
   const [B, T] = b.inputIds.shape;
   const ids = b.inputIds.toNumbers();
@@ -93,6 +93,9 @@ test('the Trainer trains RoBERTa on masked tokens: the loss falls, evaluation re
   const before = await trainer.evaluate();
   const again = await trainer.evaluate();
   expect(again.loss).toBe(before.loss); // the same masks: evaluations compare
+  // each feature's masks are its own, whatever batch it falls in
+  const other = new ft.Trainer({ model, tokenizer: tok, eval: train, labels: [], args: { outputDir: path.join(tmp, 'roberta-mlm-eval'), task: 'masked-lm', evalBatchSize: 3, quiet: true } });
+  expect((await other.evaluate()).loss).toBeCloseTo(before.loss, 5);
   expect(before.perplexity).toBeCloseTo(Math.exp(before.loss), 6);
   await trainer.train();
   const after = await trainer.evaluate();
@@ -137,4 +140,15 @@ test('the command trains, evaluates and refuses to predict masked-lm (DeBERTa-v3
   const p = cli(['predict', '--model', out, '--task', 'masked-lm', '--data', DOCS, '--cache-dir', cacheDir]);
   expect(p.status).not.toBe(0);
   expect(p.stderr).toMatch(/masked-lm has no per-row predictions/);
+});
+
+test("RoBERTa's usable length is max_position_embeddings - pad_token_id - 1: the default max length fits, one more is refused before any work", () => {
+  const model = hubLike('roberta'); // max_position_embeddings 64, pad_token_id 1: 62 tokens
+  const out = path.join(tmp, 'roberta-len');
+  const r = cli(['train', '--model', model, '--task', 'masked-lm', '--train', DOCS, '--output', out, '--max-steps', '1', '--batch-size', '4', '--cache-dir', cacheDir, '--quiet']);
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  const bad = cli(['train', '--model', model, '--task', 'masked-lm', '--train', DOCS, '--output', path.join(tmp, 'roberta-len2'), '--max-length', '63', '--cache-dir', cacheDir]);
+  expect(bad.status).toBe(2);
+  expect(bad.stderr).toMatch(/--max-length 63 exceeds the model's max_position_embeddings - pad_token_id - 1 62/);
 });

@@ -20,6 +20,11 @@ export interface ModelFamily {
   architectures: Record<string, ArchitectureSpec>;
   /** The architecture used when config.json names none, or one this family does not have. */
   defaultArchitecture: string;
+  /**
+   * The longest sequence the family's positions take, and what says so, when it is not
+   * max_position_embeddings itself (RoBERTa's positions start after pad_token_id).
+   */
+  maxPositions?: (raw: Record<string, unknown>) => { value: number; field: string } | null;
 }
 
 export class UnsupportedModelError extends Error {
@@ -51,6 +56,11 @@ export function familyOf(raw: Record<string, unknown>, where: string): ModelFami
     throw new UnsupportedModelError(where, `${what} (supported: ${supportedModelTypes().join(', ')})`);
   }
   return f;
+}
+
+/** The family of a raw config, or null for a model_type no family registers (no error). */
+export function findFamily(raw: Record<string, unknown>): ModelFamily | null {
+  return typeof raw.model_type === 'string' ? (byType.get(raw.model_type) ?? null) : null;
 }
 
 /** The architecture name that serves `head` in the family of `raw`, or null when it has none. */

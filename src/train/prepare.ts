@@ -6,7 +6,7 @@ import { checkKeys } from '../util/names';
 import { checkTask } from './args';
 import { Columns, Task } from '../data/tasks';
 import { AnyPreTrainedModel } from '../models/auto';
-import { buildModel } from '../models/registry';
+import { buildModel, findFamily } from '../models/registry';
 import '../models/families'; // every family registers itself
 import { taskSpec } from '../data/specs';
 import { fromPretrained, FromPretrainedOptions, readJson } from '../hub/pretrained';
@@ -24,6 +24,8 @@ export function defaultMaxLength(tok: PreTrainedTokenizer, config: Record<string
 
 /** The longest sequence a model's position table takes and the config field that says so (max_position_embeddings; GPT-2's n_positions), or null when unbounded. */
 export function maxPositions(config: Record<string, unknown>): { value: number; field: string } | null {
+  const own = findFamily(config)?.maxPositions;
+  if (own) return own(config);
   for (const k of ['max_position_embeddings', 'n_positions']) if (typeof config[k] === 'number') return { value: config[k] as number, field: k };
   return null;
 }

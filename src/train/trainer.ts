@@ -229,11 +229,12 @@ export class Trainer {
   }
 
   /**
-   * Pads features into a batch on the device. `draw` seeds the targets of tasks that draw them
-   * per batch (masked-lm): the same batch of the same epoch and seed gets the same masks, on a
-   * resumed run too, and evaluation's are the same at every evaluation.
+   * Pads features into a batch on the device. For tasks that draw their targets when collating
+   * (masked-lm), each feature's draws are seeded by the seed, `epoch` (-1: evaluation) and the
+   * feature's index: the same feature gets the same masks in an epoch whatever the batch size or
+   * accumulation, on a resumed run too, and evaluation's are the same at every evaluation.
    */
-  private batch(features: Feature[], draw: number[] = []): Batch {
+  private batch(features: Feature[], epoch = -1, indices: number[] = []): Batch {
     const tok = this.opts.tokenizer;
     // the config's pad id when it has one: decoders' classification heads find each row's last real token by it
     const cfgPad = this.model.config.pad_token_id;
@@ -245,7 +246,7 @@ export class Trainer {
         // random replacements come from the tokenizer's vocabulary, within the model's embedding
         vocabSize: Math.min(tok?.vocabSize ?? Infinity, typeof vocab === 'number' ? vocab : Infinity),
         mlmProbability: this.args.mlmProbability ?? 0.15,
-        rand: prng(seedOf([this.args.seed, ...draw])),
+        randFor: (row) => prng(seedOf([this.args.seed, epoch, indices[row] ?? row])),
       };
     }
     const b = collate(features, this.args.task, typeof cfgPad === 'number' ? cfgPad : (tok?.padTokenId ?? 0), ctx);
@@ -298,7 +299,7 @@ export class Trainer {
         const feats = idx.map((j) => ds.get(j));
         tidy(() =>
           noGrad(() => {
-            const b = this.batch(feats, [-1, i]);
+            const b = this.batch(feats, -1, idx);
             const o = this.forward(b);
             if (b.labels || b.startPositions) {
               out.lossSum += this.lossSum(o).item();
@@ -496,7 +497,7 @@ export class Trainer {
         const lr = baseLrs.map((b) => b * lrMultiplier(a.schedule, state.globalStep, warmup, total));
         opt.setLr(lr);
         const stepLoss = await scope(async () => {
-          const collated = micro.map((idx, k) => this.batch(idx.map((i) => train.get(i)), [state.epoch, state.batchInEpoch + k]));
+          const collated = micro.map((idx) => this.batch(idx.map((i) => train.get(i)), state.epoch, idx));
           const numItems = collated.reduce((s, b) => s + b.numItems, 0);
           let sum = 0;
           for (const b of collated) {

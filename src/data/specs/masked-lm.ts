@@ -74,19 +74,20 @@ export const maskedLM: TaskSpec = {
     const mask = new Float64Array(B * T);
     const labels = new Float64Array(B * T).fill(-100);
     let numItems = 0;
-    features.forEach((f, b) =>
+    features.forEach((f, b) => {
+      const rand = c.randFor(b);
       f.ids.forEach((id, t) => {
         const k = b * T + t;
         ids[k] = id;
         mask[k] = 1;
-        if (f.special?.[t] === 1 || c.rand() >= c.mlmProbability) return;
+        if (f.special?.[t] === 1 || rand() >= c.mlmProbability) return;
         labels[k] = id;
         numItems++;
-        const r = c.rand();
+        const r = rand();
         if (r < 0.8) ids[k] = c.maskTokenId!;
-        else if (r < 0.9) ids[k] = Math.floor(c.rand() * c.vocabSize);
-      }),
-    );
+        else if (r < 0.9) ids[k] = Math.floor(rand() * c.vocabSize);
+      });
+    });
     return { inputIds: i64(ids, [B, T]), attentionMask: i64(mask, [B, T]), tokenTypeIds: null, labels: i64(labels, [B, T]), startPositions: null, endPositions: null, numItems };
   },
 

@@ -43,8 +43,8 @@ export interface CollateContext {
   vocabSize: number;
   /** the share of (non-special) tokens drawn as targets */
   mlmProbability: number;
-  /** uniform in [0, 1), seeded by the caller */
-  rand: () => number;
+  /** a uniform [0, 1) generator for each row of the batch, seeded by the caller (by the feature, not the batch it falls in) */
+  randFor: (row: number) => () => number;
 }
 
 export interface TaskSpec {

@@ -51,7 +51,8 @@ export class ElectraClassificationHead extends Module {
 export class ElectraForSequenceClassification extends ElectraHeadModel {
   readonly architecture = 'ElectraForSequenceClassification';
   readonly headKeys = [/^classifier\./];
-  readonly ignoredKeys = othersThan('classifier');
+  // a token-classification checkpoint's classifier is another head under the same name
+  readonly ignoredKeys = [...othersThan('classifier'), /^classifier\.(weight|bias)$/];
   classifier: ElectraClassificationHead;
   constructor(config: ElectraConfig) {
     super(config);
@@ -68,7 +69,8 @@ export class ElectraForSequenceClassification extends ElectraHeadModel {
 export class ElectraForTokenClassification extends ElectraHeadModel {
   readonly architecture = 'ElectraForTokenClassification';
   readonly headKeys = [/^classifier\./];
-  readonly ignoredKeys = othersThan('classifier');
+  // a sequence-classification checkpoint's classifier (dense, out_proj) is another head under the same name
+  readonly ignoredKeys = [...othersThan('classifier'), /^classifier\.(dense|out_proj)\./];
   dropout: Dropout;
   classifier: Linear;
   constructor(config: ElectraConfig) {

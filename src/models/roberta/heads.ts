@@ -57,7 +57,8 @@ export class RobertaClassificationHead extends Module {
 /** Sequence classification: single-label, multi-label or regression by config.problem_type. */
 export class RobertaForSequenceClassification extends RobertaHeadModel {
   readonly headKeys = [/^classifier\./];
-  readonly ignoredKeys = othersThan('classifier');
+  // a token-classification checkpoint's classifier is another head under the same name
+  readonly ignoredKeys = [...othersThan('classifier'), /^classifier\.(weight|bias)$/];
   classifier: RobertaClassificationHead;
   constructor(config: RobertaConfig) {
     super(config, 'ForSequenceClassification');
@@ -74,7 +75,8 @@ export class RobertaForSequenceClassification extends RobertaHeadModel {
 /** Token classification: labels (B, T) with -100 where no label applies. */
 export class RobertaForTokenClassification extends RobertaHeadModel {
   readonly headKeys = [/^classifier\./];
-  readonly ignoredKeys = othersThan('classifier');
+  // a sequence-classification checkpoint's classifier (dense, out_proj) is another head under the same name
+  readonly ignoredKeys = [...othersThan('classifier'), /^classifier\.(dense|out_proj)\./];
   dropout: Dropout;
   classifier: Linear;
   constructor(config: RobertaConfig) {

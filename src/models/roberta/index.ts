@@ -9,6 +9,11 @@ for (const [type, prefix] of [['roberta', 'Roberta'], ['xlm-roberta', 'XLMRobert
   registerFamily({
     modelTypes: [type],
     defaultArchitecture: `${prefix}Model`,
+    // positions count from pad_token_id + 1: roberta-base's 514 take 512 tokens
+    maxPositions: (raw) => {
+      const c = cfg(raw, 'config.json');
+      return { value: c.max_position_embeddings - c.pad_token_id - 1, field: 'max_position_embeddings - pad_token_id - 1' };
+    },
     architectures: {
       [`${prefix}Model`]: { head: 'base', build: (r, w) => new RobertaModel(cfg(r, w)) },
       [`${prefix}ForSequenceClassification`]: { head: 'sequence-classification', build: (r, w) => new RobertaForSequenceClassification(cfg(r, w)) },
