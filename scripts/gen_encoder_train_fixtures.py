@@ -3,7 +3,7 @@
 
 Run after scripts/gen_encoder_fixtures.py and scripts/gen_train_fixtures.py (torch==2.13.0, transformers 5.x):
     python scripts/gen_encoder_train_fixtures.py
-Writes test/fixtures/encoders/trajectory.json: per family, the loss and gradient norm (before
+Writes test/fixtures/train/encoder_trajectories.json (outside encoders/, which gen_encoder_fixtures.py rewrites whole): per family, the loss and gradient norm (before
 clipping) of every step and, per parameter, the final weights' norm and dot with a fixed pattern.
 The loop is the one of scripts/gen_train_fixtures.py: the family's sequence-classification fixture
 on test/fixtures/train/tiny.csv, AdamW (fused; no decay on biases and LayerNorm weights), linear
@@ -56,7 +56,7 @@ def trajectory(family):
 
 
 out = {"generator": "scripts/gen_encoder_train_fixtures.py", "families": {f: trajectory(f) for f in ["roberta", "deberta-v3"]}}
-with open(os.path.join(ENC, "trajectory.json"), "w") as f:
+with open(os.path.join(FX, "train", "encoder_trajectories.json"), "w") as f:
     json.dump(out, f)
 for f, t in out["families"].items():
     print(f, "loss", t["losses"][0], "->", t["losses"][-1])

@@ -10,7 +10,7 @@ import { closeNumbers } from './helpers';
 const FX = path.join(__dirname, 'fixtures');
 const ENC = path.join(FX, 'encoders');
 const TINY = path.join(FX, 'train', 'tiny.csv');
-const trajectories = JSON.parse(fs.readFileSync(path.join(ENC, 'trajectory.json'), 'utf8')) as {
+const trajectories = JSON.parse(fs.readFileSync(path.join(FX, 'train', 'encoder_trajectories.json'), 'utf8')) as {
   families: Record<string, { losses: number[]; grad_norms: number[]; final: Record<string, [number, number]> }>;
 };
 // The bar, 1e-4 relative to PyTorch's value (the pattern dot: relative to the parameter's norm).
