@@ -18,7 +18,7 @@ import json
 import os
 
 import torch
-from transformers import (AutoTokenizer, BertForQuestionAnswering, BertForSequenceClassification,
+from transformers import (AutoTokenizer, BertForMaskedLM, BertForQuestionAnswering, BertForSequenceClassification,
                           BertForTokenClassification)
 
 torch.set_num_threads(1)
@@ -105,6 +105,92 @@ def qa_task(max_length, stride):
     return {"task": "question-answering", "model": "qa", "data": "qa.jsonl", "max_length": max_length, "doc_stride": stride}, feats
 
 
+def paragraphs(file):
+    """fulltune's .txt rows: lines up to a blank line, joined with a newline."""
+    out, para = [], []
+    for line in open(file, encoding="utf-8").read().split("\n"):
+        line = line[:-1] if line.endswith("\r") else line
+        if line.strip() == "":
+            if para:
+                out.append("\n".join(para))
+            para = []
+        else:
+            para.append(line)
+    if para:
+        out.append("\n".join(para))
+    return out
+
+
+def seed_of(parts):
+    """The Trainer's per-feature seed: FNV-1a over the parts joined with commas."""
+    h = 0x811C9DC5
+    for c in ",".join(str(p) for p in parts):
+        h = ((h ^ ord(c)) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def mulberry32(seed):
+    """src/data/collate.ts's prng, in uint32 arithmetic."""
+    state = [seed & 0xFFFFFFFF]
+    M = 0xFFFFFFFF
+
+    def rand():
+        state[0] = (state[0] + 0x6D2B79F5) & M
+        t = state[0]
+        t = ((t ^ (t >> 15)) * (t | 1)) & M
+        t = (t ^ ((t + (((t ^ (t >> 7)) * (t | 61)) & M)) & M)) & M
+        return ((t ^ (t >> 14)) & M) / 4294967296
+    return rand
+
+
+def mlm_batch(feats, seeds, mask_id, vocab, p=0.15):
+    """DataCollatorForLanguageModeling's draws, with the Trainer's generator for each feature."""
+    ids, labels = [], []
+    for f, s in zip(feats, seeds):
+        rand = mulberry32(s)
+        x, y = list(f["ids"]), [-100] * len(f["ids"])
+        for t, tok in enumerate(f["ids"]):
+            if f["special"][t] == 1 or rand() >= p:
+                continue
+            y[t] = tok
+            r = rand()
+            if r < 0.8:
+                x[t] = mask_id
+            elif r < 0.9:
+                x[t] = int(rand() * vocab)
+        ids.append(x)
+        labels.append(y)
+    return ids, labels
+
+
+def mlm_task(block, seed=42):
+    """masked-lm on docs.txt with BERT's masked-LM fixture: blocks of `block` tokens (the last kept), the
+    summed loss over all targets divided by their count, for evaluation's draws and the first step's."""
+    model_dir = os.path.join(FX, "bert", "mlm")
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    enc = tok(paragraphs(os.path.join(FX, "lm", "docs.txt")), return_special_tokens_mask=True)
+    flat_ids = [i for r in enc["input_ids"] for i in r]
+    flat_sp = [s for r in enc["special_tokens_mask"] for s in r]
+    feats = [{"ids": flat_ids[i:i + block], "special": flat_sp[i:i + block]} for i in range(0, len(flat_ids), block)]
+    model = BertForMaskedLM.from_pretrained(model_dir, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0).train()
+    vocab = min(len(tok), model.config.vocab_size)
+
+    def loss(epoch):
+        ids, labels = mlm_batch(feats, [seed_of([seed, epoch, i]) for i in range(len(feats))], tok.mask_token_id, vocab)
+        T = max(len(x) for x in ids)
+        batch = {"input_ids": torch.tensor([x + [0] * (T - len(x)) for x in ids]),
+                 "attention_mask": torch.tensor([[1] * len(x) + [0] * (T - len(x)) for x in ids])}
+        y = torch.tensor([l + [-100] * (T - len(l)) for l in labels])
+        with torch.no_grad():
+            logits = model(**batch).logits
+        return torch.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1)).item()
+    spec = {"task": "masked-lm", "model": "mlm", "data": "../lm/docs.txt", "max_length": block, "labels": [],
+            "batch_size": len(feats) // 2 + 1, "features": [{"ids": f["ids"]} for f in feats],
+            # evaluation draws with epoch -1, the first training step with epoch 0
+            "loss": loss(-1), "train_loss": loss(0)}
+    return spec
+
+
 def reference_loss(spec, feats):
     T = max(len(f["ids"]) for f in feats)
     pad = lambda xs, v: [x + [v] * (T - len(x)) for x in xs]  # noqa: E731
@@ -173,6 +259,9 @@ def main():
         print(spec["task"], n, "features, loss", spec["loss"])
     out.append(lm_case)
     out.append(sft_case)
+    mlm_case = mlm_task(32)
+    out.append(mlm_case)
+    print("masked-lm", len(mlm_case["features"]), "features, loss", mlm_case["loss"], "first step", mlm_case["train_loss"])
     print("causal-lm", len(lm_feats), "features, loss", lm_case["loss"])
     with open(os.path.join(TRAIN, "task_losses.json"), "w") as f:
         json.dump({"generator": "scripts/gen_task_loss_fixtures.py", "torch": torch.__version__, "cases": out}, f)

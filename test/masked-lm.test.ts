@@ -104,16 +104,19 @@ test('the Trainer trains RoBERTa on masked tokens: the loss falls, evaluation re
 });
 
 test('masked-lm needs a mask token and a masked-LM head, and --mlm-probability applies to it only', async () => {
-  // a tokenizer without a mask token
+  // a config without mask_token: the class default found in the vocabulary (<mask> for RoBERTa), as transformers
   const dir = path.join(tmp, 'no-mask');
   fs.cpSync(hubLike('roberta'), dir, { recursive: true });
   const cfgFile = path.join(dir, 'tokenizer_config.json');
   const { mask_token: _m, ...cfg } = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
   fs.writeFileSync(cfgFile, JSON.stringify(cfg));
-  const tok = await ft.AutoTokenizer.fromPretrained(dir);
-  expect(tok.maskTokenId).toBeNull();
+  const roberta = await ft.AutoTokenizer.fromPretrained(dir);
+  expect(roberta.maskTokenId).toBe(roberta.tokenToId('<mask>'));
+  // a tokenizer with no mask token at all (GPT-2's)
+  const gpt2 = await ft.AutoTokenizer.fromPretrained(path.join(FX, 'lm', 'gpt2'));
+  expect(gpt2.maskTokenId).toBeNull();
   const model = await ft.AutoModelForMaskedLM.fromPretrained(dir, { warn: () => undefined });
-  expect(() => new ft.Trainer({ model, tokenizer: tok, labels: [], args: { outputDir: path.join(tmp, 'nm'), task: 'masked-lm' } })).toThrow(/--task masked-lm needs a tokenizer with a mask token \(tokenizer_config.json's mask_token\)/);
+  expect(() => new ft.Trainer({ model, tokenizer: gpt2, labels: [], args: { outputDir: path.join(tmp, 'nm'), task: 'masked-lm' } })).toThrow(/--task masked-lm needs a tokenizer with a mask token \(tokenizer_config.json's mask_token\)/);
   model.dispose();
   // a family without a masked-LM head
   const r = cli(['train', '--model', path.join(FX, 'lm', 'llama'), '--task', 'masked-lm', '--train', DOCS, '--output', path.join(tmp, 'x'), '--cache-dir', cacheDir]);

@@ -20,6 +20,8 @@ interface Case {
   batch_size: number;
   features: { ids: number[]; tt?: number[]; label?: number | number[]; start?: number; end?: number }[];
   loss: number;
+  /** masked-lm: the first step's loss (its targets are drawn with the epoch's seeds, evaluation's with its own) */
+  train_loss?: number;
 }
 const fixture = JSON.parse(fs.readFileSync(path.join(FX, 'train', 'task_losses.json'), 'utf8')) as { cases: Case[] };
 // The logged training loss and eval_loss against transformers' loss: measured (torch 2.13 CPU)
@@ -63,7 +65,7 @@ describe('the Trainer loss of every task equals transformers', () => {
       await trainer.train();
       const logged = trainer.log.filter((e) => typeof e.loss === 'number');
       expect(logged.map((e) => e.step)).toEqual([1]);
-      closeNumbers([logged[0].loss as number], [c.loss], LOSS_RTOL, 0, `${c.task} training loss`);
+      closeNumbers([logged[0].loss as number], [c.train_loss ?? c.loss], LOSS_RTOL, 0, `${c.task} training loss`);
       model.dispose();
       store.close();
     });

@@ -204,9 +204,13 @@ export class PreTrainedTokenizer {
   get eosTokenId(): number | null {
     return this.specialId('eos_token');
   }
-  /** The configured mask token's id (tokenizer_config.json mask_token), or null. */
+  /**
+   * The mask token's id: tokenizer_config.json's mask_token; without one (bert-base-uncased's
+   * config names none), the class defaults' [MASK] (BERT, DistilBERT, ELECTRA, DeBERTa) or
+   * <mask> (RoBERTa, XLM-R) when the vocabulary has it; else null.
+   */
   get maskTokenId(): number | null {
-    return this.specialId('mask_token');
+    return this.specialId('mask_token') ?? this.rust.tokenToId('[MASK]') ?? this.rust.tokenToId('<mask>') ?? null;
   }
   /** The configured BOS token's id (tokenizer_config.json bos_token), or null. */
   get bosTokenId(): number | null {
