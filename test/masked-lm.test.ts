@@ -118,10 +118,20 @@ test('masked-lm needs a mask token and a masked-LM head, and --mlm-probability a
   const model = await ft.AutoModelForMaskedLM.fromPretrained(dir, { warn: () => undefined });
   expect(() => new ft.Trainer({ model, tokenizer: gpt2, labels: [], args: { outputDir: path.join(tmp, 'nm'), task: 'masked-lm' } })).toThrow(/--task masked-lm needs a tokenizer with a mask token \(tokenizer_config.json's mask_token\)/);
   model.dispose();
+  // the command refuses it before reading any data
+  const mixed = path.join(tmp, 'mixed');
+  fs.mkdirSync(mixed, { recursive: true });
+  for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(ENC, 'roberta', 'mlm', f), path.join(mixed, f));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(FX, 'lm', 'gpt2', f), path.join(mixed, f));
+  const nm = cli(['train', '--model', mixed, '--task', 'masked-lm', '--train', DOCS, '--output', path.join(tmp, 'nm-cli'), '--cache-dir', cacheDir]);
+  expect(nm.status).toBe(2);
+  expect(nm.stderr).toMatch(/--task masked-lm needs a tokenizer with a mask token/);
+  expect(nm.stderr).not.toMatch(/tokenising/);
   // a family without a masked-LM head
   const r = cli(['train', '--model', path.join(FX, 'lm', 'llama'), '--task', 'masked-lm', '--train', DOCS, '--output', path.join(tmp, 'x'), '--cache-dir', cacheDir]);
   expect(r.status).not.toBe(0);
   expect(r.stderr).toMatch(/model_type 'llama' has no masked-lm model/);
+  expect(r.stderr).not.toMatch(/tokenising/); // refused before any data is read
   const s = cli(['train', '--model', path.join(FX, 'bert', 'seqcls'), '--train', path.join(FX, 'train', 'tiny.csv'), '--output', path.join(tmp, 'y'), '--mlm-probability', '0.2', '--cache-dir', cacheDir]);
   expect(s.status).toBe(2);
   expect(s.stderr).toMatch(/--mlm-probability applies to --task masked-lm only/);

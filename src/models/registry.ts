@@ -69,6 +69,14 @@ export function architectureFor(raw: Record<string, unknown>, head: HeadKind, wh
   return Object.entries(f.architectures).find(([, a]) => a.head === head)?.[0] ?? null;
 }
 
+/** Throws, as buildModel would, when the family of `raw` has no model for `head`: a check before any work. */
+export function checkHead(raw: Record<string, unknown>, head: HeadKind, where: string): void {
+  if (architectureFor(raw, head, where) === null) {
+    const heads = [...new Set(Object.values(familyOf(raw, where).architectures).map((a) => a.head))].join(', ');
+    throw new UnsupportedModelError(where, `model_type '${String(raw.model_type)}' has no ${head} model (it has: ${heads})`);
+  }
+}
+
 /** Builds the model for `head` (or the class config.json's architectures names) from a raw config. */
 export function buildModel(raw: Record<string, unknown>, where: string, head: HeadKind | 'from-architecture'): PreTrainedModel {
   const f = familyOf(raw, where);
@@ -77,12 +85,8 @@ export function buildModel(raw: Record<string, unknown>, where: string, head: He
     const named = Array.isArray(raw.architectures) ? String(raw.architectures[0]) : undefined;
     name = named !== undefined && named in f.architectures ? named : f.defaultArchitecture;
   } else {
-    const found = architectureFor(raw, head, where);
-    if (found === null) {
-      const heads = [...new Set(Object.values(f.architectures).map((a) => a.head))].join(', ');
-      throw new UnsupportedModelError(where, `model_type '${String(raw.model_type)}' has no ${head} model (it has: ${heads})`);
-    }
-    name = found;
+    checkHead(raw, head, where);
+    name = architectureFor(raw, head, where)!;
   }
   return f.architectures[name].build(raw, where);
 }
