@@ -40,3 +40,11 @@ export abstract class PreTrainedModel<C extends PretrainedConfigLike = Pretraine
     super();
   }
 }
+
+/**
+ * The keys of a family's other heads, for ignoredKeys: its head modules (`heads`, by attribute
+ * name) other than the ones the model itself has (`own`).
+ */
+export function otherHeads(heads: readonly string[], own: readonly string[]): RegExp {
+  return new RegExp(`^(${heads.filter((h) => !own.includes(h)).join('|')})\\.`);
+}

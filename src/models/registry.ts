@@ -69,12 +69,14 @@ export function architectureFor(raw: Record<string, unknown>, head: HeadKind, wh
   return Object.entries(f.architectures).find(([, a]) => a.head === head)?.[0] ?? null;
 }
 
-/** Throws, as buildModel would, when the family of `raw` has no model for `head`: a check before any work. */
-export function checkHead(raw: Record<string, unknown>, head: HeadKind, where: string): void {
-  if (architectureFor(raw, head, where) === null) {
+/** The architecture that serves `head` in the family of `raw`; throws when it has none (the command calls it before any work). */
+export function checkHead(raw: Record<string, unknown>, head: HeadKind, where: string): string {
+  const name = architectureFor(raw, head, where);
+  if (name === null) {
     const heads = [...new Set(Object.values(familyOf(raw, where).architectures).map((a) => a.head))].join(', ');
     throw new UnsupportedModelError(where, `model_type '${String(raw.model_type)}' has no ${head} model (it has: ${heads})`);
   }
+  return name;
 }
 
 /** Builds the model for `head` (or the class config.json's architectures names) from a raw config. */
@@ -85,8 +87,7 @@ export function buildModel(raw: Record<string, unknown>, where: string, head: He
     const named = Array.isArray(raw.architectures) ? String(raw.architectures[0]) : undefined;
     name = named !== undefined && named in f.architectures ? named : f.defaultArchitecture;
   } else {
-    checkHead(raw, head, where);
-    name = architectureFor(raw, head, where)!;
+    name = checkHead(raw, head, where);
   }
   return f.architectures[name].build(raw, where);
 }

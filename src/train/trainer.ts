@@ -138,6 +138,8 @@ export class Trainer {
   /** Told of each evaluation batch (done, total): train() points it at its progress line. */
   onEvalBatch: ((batches: number, total: number) => void) | null = null;
   private stopReason: string | null = null;
+  /** masked-lm: what collating draws targets with, besides each feature's generator (fixed for the run) */
+  private readonly masking: Omit<CollateContext, 'randFor'> | null = null;
   private inTraining = false;
 
   constructor(o: TrainerOptions) {
@@ -166,8 +168,16 @@ export class Trainer {
       loggingSteps: a.loggingSteps ?? 10,
       optimizer: a.optimizer ?? 'adamw',
     };
-    if (taskSpec(a.task).masksTokens && (o.tokenizer?.maskTokenId ?? null) === null) {
-      throw new TypeError(`Trainer: --task ${a.task} needs a tokenizer with a mask token (tokenizer_config.json's mask_token)${o.tokenizer ? '' : ': pass tokenizer'}`);
+    if (taskSpec(a.task).masksTokens) {
+      const maskTokenId = o.tokenizer?.maskTokenId ?? null;
+      if (maskTokenId === null) throw new TypeError(`Trainer: --task ${a.task} needs a tokenizer with a mask token (tokenizer_config.json's mask_token)${o.tokenizer ? '' : ': pass tokenizer'}`);
+      const vocab = this.model.config.vocab_size;
+      this.masking = {
+        maskTokenId,
+        // random replacements come from the tokenizer's vocabulary, within the model's embedding
+        vocabSize: Math.min(o.tokenizer!.vocabSize, typeof vocab === 'number' ? vocab : Infinity),
+        mlmProbability: a.mlmProbability ?? 0.15,
+      };
     }
   }
 
@@ -238,17 +248,7 @@ export class Trainer {
     const tok = this.opts.tokenizer;
     // the config's pad id when it has one: decoders' classification heads find each row's last real token by it
     const cfgPad = this.model.config.pad_token_id;
-    let ctx: CollateContext | undefined;
-    if (taskSpec(this.args.task).masksTokens) {
-      const vocab = this.model.config.vocab_size;
-      ctx = {
-        maskTokenId: tok?.maskTokenId ?? null,
-        // random replacements come from the tokenizer's vocabulary, within the model's embedding
-        vocabSize: Math.min(tok?.vocabSize ?? Infinity, typeof vocab === 'number' ? vocab : Infinity),
-        mlmProbability: this.args.mlmProbability ?? 0.15,
-        randFor: (row) => prng(seedOf([this.args.seed, epoch, indices[row] ?? row])),
-      };
-    }
+    const ctx: CollateContext | undefined = this.masking ? { ...this.masking, randFor: (row) => prng(seedOf([this.args.seed, epoch, indices[row] ?? row])) } : undefined;
     const b = collate(features, this.args.task, typeof cfgPad === 'number' ? cfgPad : (tok?.padTokenId ?? 0), ctx);
     if (this.args.device === 'cpu') return b;
     const mv = (t: Tensor | null) => (t ? t.to(this.args.device) : null);

@@ -9,7 +9,7 @@ import { Tensor } from '../../tensor/tensor';
 import { crossEntropy, linear, mseLoss } from '../../tensor/functional';
 import { numLabels } from '../config';
 import { ClassifierOutput, HeadInputs, LossReduction, QAInputs, QAOutput, questionAnsweringOutput, sequenceClassificationLoss, tokenClassificationLoss } from '../losses';
-import { PreTrainedModel } from '../pretrained';
+import { otherHeads, PreTrainedModel } from '../pretrained';
 import { BertInputs } from '../bert/model';
 import { DebertaV2Config } from './config';
 import { DebertaV2Model } from './model';
@@ -17,7 +17,7 @@ import { DebertaV2Model } from './model';
 const HEADS = ['cls', 'lm_predictions', 'mask_predictions', 'pooler', 'classifier', 'qa_outputs'];
 /** Keys of the other heads, the legacy position_ids buffer, unused absolute positions. */
 function othersThan(c: DebertaV2Config, ...own: string[]): RegExp[] {
-  const res = [new RegExp(`^(${HEADS.filter((h) => !own.includes(h)).join('|')})\\.`), /^deberta\.embeddings\.position_ids$/];
+  const res = [otherHeads(HEADS, own), /^deberta\.embeddings\.position_ids$/];
   if (!c.position_biased_input) res.push(/^deberta\.embeddings\.position_embeddings\./);
   return res;
 }

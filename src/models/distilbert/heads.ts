@@ -6,13 +6,13 @@ import { activation } from '../../nn/activations';
 import { Tensor } from '../../tensor/tensor';
 import { numLabels } from '../config';
 import { ClassifierOutput, HeadInputs, QAInputs, QAOutput, questionAnsweringOutput, sequenceClassificationLoss, tokenClassificationLoss } from '../losses';
-import { PreTrainedModel } from '../pretrained';
+import { otherHeads, PreTrainedModel } from '../pretrained';
 import { DistilBertConfig } from './config';
 import { DistilBertInputs, DistilBertModel } from './model';
 
 const HEADS = ['vocab_transform', 'vocab_layer_norm', 'vocab_projector', 'pre_classifier', 'classifier', 'qa_outputs'];
 /** Keys of the other heads (base and other head checkpoints carry them). */
-const othersThan = (...own: string[]) => [new RegExp(`^(${HEADS.filter((h) => !own.includes(h)).join('|')})\\.`), /^distilbert\.embeddings\.position_ids$/];
+const othersThan = (...own: string[]) => [otherHeads(HEADS, own), /^distilbert\.embeddings\.position_ids$/];
 
 abstract class DistilBertHeadModel extends PreTrainedModel<DistilBertConfig> {
   readonly basePrefix = 'distilbert';

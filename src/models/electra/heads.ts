@@ -8,14 +8,14 @@ import { Tensor } from '../../tensor/tensor';
 import { gelu } from '../../tensor/functional';
 import { numLabels } from '../config';
 import { ClassifierOutput, HeadInputs, QAInputs, QAOutput, questionAnsweringOutput, sequenceClassificationLoss, tokenClassificationLoss } from '../losses';
-import { PreTrainedModel } from '../pretrained';
+import { otherHeads, PreTrainedModel } from '../pretrained';
 import { BertInputs } from '../bert/model';
 import { ElectraConfig } from './config';
 import { ElectraModel } from './model';
 
 const HEADS = ['discriminator_predictions', 'generator_predictions', 'generator_lm_head', 'classifier', 'qa_outputs'];
 /** Keys of the other heads (a discriminator checkpoint carries discriminator_predictions). */
-const othersThan = (...own: string[]) => [new RegExp(`^(${HEADS.filter((h) => !own.includes(h)).join('|')})\\.`), /^electra\.embeddings\.position_ids$/];
+const othersThan = (...own: string[]) => [otherHeads(HEADS, own), /^electra\.embeddings\.position_ids$/];
 
 abstract class ElectraHeadModel extends PreTrainedModel<ElectraConfig> {
   readonly basePrefix = 'electra';

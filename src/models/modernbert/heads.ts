@@ -9,12 +9,12 @@ import { Tensor } from '../../tensor/tensor';
 import { tensor } from '../../tensor/create';
 import { numLabels } from '../config';
 import { ClassifierOutput, HeadInputs, QAInputs, QAOutput, questionAnsweringOutput, sequenceClassificationLoss, tokenClassificationLoss } from '../losses';
-import { PreTrainedModel } from '../pretrained';
+import { otherHeads, PreTrainedModel } from '../pretrained';
 import { ModernBertConfig } from './config';
 import { ModernBertInputs, ModernBertModel, outStd } from './model';
 
 const HEADS = ['head', 'decoder', 'classifier'];
-const othersThan = (...own: string[]) => [new RegExp(`^(${HEADS.filter((h) => !own.includes(h)).join('|')})\\.`)];
+const othersThan = (...own: string[]) => [otherHeads(HEADS, own)];
 
 /** dense -> classifier_activation -> norm. */
 export class ModernBertPredictionHead extends Module {

@@ -7,7 +7,7 @@ import { Tensor } from '../../tensor/tensor';
 import { gelu } from '../../tensor/functional';
 import { numLabels } from '../config';
 import { ClassifierOutput, HeadInputs, QAInputs, QAOutput, questionAnsweringOutput, sequenceClassificationLoss, tokenClassificationLoss } from '../losses';
-import { PreTrainedModel } from '../pretrained';
+import { otherHeads, PreTrainedModel } from '../pretrained';
 import { BertInputs } from '../bert/model';
 import { RobertaConfig } from './config';
 import { classPrefix, RobertaModel } from './model';
@@ -15,7 +15,7 @@ import { classPrefix, RobertaModel } from './model';
 const LEGACY_POSITION_IDS = /^roberta\.embeddings\.position_ids$/;
 const HEADS = ['lm_head', 'classifier', 'qa_outputs'];
 /** Keys of the other heads, and the pooler (no RoBERTa head uses it): present in base and other head checkpoints. */
-const othersThan = (own: string) => [new RegExp(`^(${HEADS.filter((h) => h !== own).join('|')})\\.`), /^roberta\.pooler\./, LEGACY_POSITION_IDS];
+const othersThan = (own: string) => [otherHeads(HEADS, [own]), /^roberta\.pooler\./, LEGACY_POSITION_IDS];
 
 abstract class RobertaHeadModel extends PreTrainedModel<RobertaConfig> {
   readonly basePrefix = 'roberta';
