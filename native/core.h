@@ -77,6 +77,13 @@ class Registry {
 // Puts the large-block cache of cpu_cache.cc in front of libtorch's CPU allocator (once).
 void installCpuCache();
 
+// at::dropout(x, p, train), bit for bit and leaving the same generator state, with a faster
+// draw on the CPU where it provably equals libtorch's (exact_dropout.cc).
+at::Tensor exactDropout(const at::Tensor& x, double p, bool train);
+// at::scaled_dot_product_attention, bit for bit, its attention dropout through exactDropout.
+at::Tensor exactAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const std::optional<at::Tensor>& mask, double p,
+                          bool causal, std::optional<double> scale, bool gqa);
+
 // The registry of the environment (main thread or worker) running on this thread.
 Registry& registry();
 void installRegistry(Napi::Env env);

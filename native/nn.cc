@@ -22,7 +22,7 @@ FT_FN(layerNorm) {
 }
 
 // dropout(x, p, train): identity when !train, as torch.nn.functional.dropout.
-FT_FN(dropout) { return ft::ret(a.env(), at::dropout(a.tensor(0), a.f64(1), a.flag(2))); }
+FT_FN(dropout) { return ft::ret(a.env(), ft::exactDropout(a.tensor(0), a.f64(1), a.flag(2))); }
 
 // embedding(weight, indices, paddingIdx): rows of weight; paddingIdx (-1: none) gets no gradient.
 FT_FN(embedding) { return ft::ret(a.env(), at::embedding(a.tensor(0), a.tensor(1), a.i64(2))); }
@@ -33,7 +33,7 @@ FT_FN(embedding) { return ft::ret(a.env(), at::embedding(a.tensor(0), a.tensor(1
 // broadcastable to (B, H, Tq, Tk).
 FT_FN(scaledDotProductAttention) {
   const bool gqa = !a.missing(7) && a.flag(7);
-  return ft::ret(a.env(), at::scaled_dot_product_attention(a.tensor(0), a.tensor(1), a.tensor(2), a.optTensor(3), a.f64(4),
+  return ft::ret(a.env(), ft::exactAttention(a.tensor(0), a.tensor(1), a.tensor(2), a.optTensor(3), a.f64(4),
                                                            a.flag(5), a.optF64(6), gqa));
 }
 

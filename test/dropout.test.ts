@@ -13,6 +13,7 @@ import * as path from 'path';
 import { execFileSync } from 'child_process';
 import * as ft from '../src';
 import { native } from '../src/tensor/native';
+import { dtypeCode } from '../src/tensor/dtype';
 
 const Z = 5;
 
@@ -392,6 +393,126 @@ describe('fusedDropout: dtypes and sizes', () => {
       const tv = t.toNumbers();
       y.toNumbers().forEach((v, i) => expect(v === 0 || Math.abs(v - 2 * tv[i]) < 1e-5).toBe(true));
       expect(() => ft.fusedDropout(x, 1.5)).toThrow(RangeError);
+    });
+  });
+});
+
+describe("libtorch's dropout, drawn fast: bit for bit", () => {
+  // native/exact_dropout.cc draws libtorch's masks with its own block-at-a-time mt19937 wherever a
+  // self-check finds libtorch's bernoulli_ on its portable path (every CPU vendor but Intel, where
+  // libtorch draws with MKL); elsewhere dropout() is at::dropout itself. Either way the results,
+  // the gradients and every later draw must equal libtorch's own (dropoutReference,
+  // attentionReference).
+  const code = (d: ft.DType) => dtypeCode(d);
+  /** d(out . g)/d(inputs), each in a fresh gradient. */
+  const gradOf = (out: ft.Tensor, inputs: ft.Tensor[], g: ft.Tensor) => {
+    for (const t of inputs) t.grad = null;
+    out.backward(g);
+    return inputs.map((t) => t.grad!);
+  };
+  const same = (a: ft.Tensor, b: ft.Tensor) => {
+    expect(a.shape).toEqual(b.shape);
+    expect(a.dtype).toBe(b.dtype);
+    expect(a.toNumbers()).toEqual(b.toNumbers());
+  };
+  const vendor = (() => {
+    try {
+      return /vendor_id\s*:\s*(\S+)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
+    } catch {
+      return 'unknown';
+    }
+  })();
+
+  test('the fast draw is on exactly where libtorch draws without MKL (not on Intel CPUs)', () => {
+    for (const d of ['float32', 'float64', 'bfloat16', 'float16'] as const) {
+      const [drop, attention] = native.dropoutFastDraw(code(d));
+      if (vendor === 'GenuineIntel') expect(drop).toBe(false);
+      else if (vendor !== 'unknown') expect(drop).toBe(true);
+      // the composed attention path serves float32 and float64, and only with the fast draw
+      expect(attention).toBe(drop && (d === 'float32' || d === 'float64'));
+    }
+  });
+
+  test.each(['float32', 'float64', 'bfloat16', 'float16'] as const)(
+    '%s: sizes across the 624-word blocks and 2048-element chunks, several p: output, gradient and the next draws equal',
+    (dtype) => {
+      ft.tidy(() => {
+        for (const n of [1, 7, 311, 312, 313, 623, 2047, 2048, 2049, 5000, 100003]) {
+          for (const p of [0.1, 0.5, 0.9, 0.3333]) {
+            const x = ft.randn([n], { dtype, requiresGrad: true });
+            const seed = n * 7 + Math.round(p * 1e4);
+            ft.manualSeed(seed);
+            ft.rand([n % 5]); // start mid-block
+            const a = ft.dropout(x, p, true);
+            const nextA = ft.rand([3], { dtype: 'float64' });
+            ft.manualSeed(seed);
+            ft.rand([n % 5]);
+            const b = new ft.Tensor(native.dropoutReference(x.handle, p, true));
+            const nextB = ft.rand([3], { dtype: 'float64' });
+            same(a, b);
+            same(nextA, nextB);
+            const g = ft.randn([n], { dtype });
+            const [ga] = gradOf(a, [x], g);
+            const [gb] = gradOf(b, [x], g);
+            same(ga, gb);
+          }
+        }
+      });
+    },
+  );
+
+  test('shapes of the models (3-D hidden states, 4-D attention probabilities), a non-contiguous input, p = 0 and 1, eval mode', () => {
+    ft.tidy(() => {
+      const cases: [ft.Tensor, number, boolean][] = [
+        [ft.randn([4, 33, 48]), 0.1, true],
+        [ft.randn([2, 3, 17, 17]), 0.25, true],
+        [ft.randn([8, 16]).transpose(0, 1), 0.3, true], // not contiguous: libtorch's own
+        [ft.randn([5, 5]), 0, true],
+        [ft.randn([5, 5]), 1, true],
+        [ft.randn([5, 5]), 0.5, false],
+        [ft.zeros([0, 3]), 0.5, true],
+      ];
+      for (const [x, p, train] of cases) {
+        ft.manualSeed(11);
+        const a = ft.dropout(x, p, train);
+        const nextA = ft.rand([2]);
+        ft.manualSeed(11);
+        const b = new ft.Tensor(native.dropoutReference(x.handle, p, train));
+        same(a, b);
+        same(nextA, ft.rand([2]));
+      }
+    });
+  });
+
+  test('attention with dropout (boolean and additive masks, causal, a scale, unequal lengths, float64): output, gradients and the next draws equal', () => {
+    ft.tidy(() => {
+      type Case = { q: number[]; k: number[]; mask?: 'bool' | 'float'; causal?: boolean; scale?: number; dtype?: ft.DType; p: number };
+      const cases: Case[] = [
+        { q: [2, 4, 33, 16], k: [2, 4, 33, 16], mask: 'bool', p: 0.1 },
+        { q: [2, 4, 33, 16], k: [2, 4, 40, 16], mask: 'float', scale: 0.2, p: 0.3 },
+        { q: [3, 2, 29, 8], k: [3, 2, 29, 8], causal: true, p: 0.1 },
+        { q: [1, 2, 9, 8], k: [1, 2, 9, 8], dtype: 'float64', mask: 'bool', p: 0.5 },
+        { q: [2, 2, 5, 8], k: [2, 2, 5, 8], dtype: 'bfloat16', p: 0.1 }, // libtorch's own
+      ];
+      for (const c of cases) {
+        const dtype = c.dtype ?? 'float32';
+        const q = ft.randn(c.q, { dtype, requiresGrad: true });
+        const k = ft.randn(c.k, { dtype, requiresGrad: true });
+        const v = ft.randn(c.k, { dtype, requiresGrad: true });
+        const mshape = [c.q[0], 1, c.q[2], c.k[2]];
+        const mask = c.mask === 'bool' ? ft.rand(mshape).gt(0.2) : c.mask === 'float' ? ft.randn(mshape, { dtype }) : null;
+        ft.manualSeed(5);
+        const a = ft.scaledDotProductAttention(q, k, v, { attnMask: mask ?? undefined, dropoutP: c.p, isCausal: c.causal, scale: c.scale });
+        const nextA = ft.rand([2]);
+        ft.manualSeed(5);
+        const b = new ft.Tensor(native.attentionReference(q.handle, k.handle, v.handle, mask?.handle ?? null, c.p, c.causal ?? false, c.scale ?? null));
+        same(a, b);
+        same(nextA, ft.rand([2]));
+        const g = ft.randn([...a.shape], { dtype });
+        const ga = gradOf(a, [q, k, v], g);
+        const gb = gradOf(b, [q, k, v], g);
+        for (let i = 0; i < 3; i++) same(ga[i], gb[i]);
+      }
     });
   });
 });

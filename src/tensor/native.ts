@@ -168,6 +168,9 @@ export interface NativeAddon {
   decodeMatmulAvailable(): boolean;
   dropout(x: H, p: number, train: boolean): H;
   fusedDropout(x: H, p: number, train: boolean): H;
+  dropoutReference(x: H, p: number, train: boolean): H;
+  dropoutFastDraw(dtype: number): [boolean, boolean];
+  attentionReference(q: H, k: H, v: H, mask: H | null, dropoutP: number, isCausal: boolean, scale: number | null): H;
   /** The fused kernel's keep flags (uint8) for elements first .. first + count - 1 under seed seedHi * 2^32 + seedLo. */
   fusedDropoutMask(seedLo: number, seedHi: number, p: number, first: number, count: number): H;
   embedding(w: H, idx: H, paddingIdx: number): H;

@@ -1,0 +1,273 @@
+// torch.nn.functional.dropout on the CPU, bit for bit, without its slow draw. libtorch's CPU
+// dropout is noise = bernoulli_(1 - p) (empty_like(input)), noise.div_(1 - p), input * noise.
+// Where libtorch's bernoulli_ takes its portable path (every CPU but Intel's: the MKL path is
+// Intel-only), each element costs two serial calls of the mt19937 engine through a
+// TensorIterator, about 8 ns: 70-100 ms of a BERT-base-shaped training step on 2 cores.
+// Here the same engine runs a block of 624 words at a time (the twist and tempering in
+// vectorised loops), the same 53-bit uniform is compared with the same threshold, and the
+// generator is left in the state libtorch would leave it in: the masks, the output and every
+// later draw equal libtorch's. The scaled value (1 / (1 - p) in the dtype) comes from libtorch's
+// own div_, and the product from at::mul, so autograd records what at::dropout records.
+//
+// Whether libtorch's bernoulli_ here is the portable path is not assumed: a self-check per dtype
+// (first use) compares this draw with libtorch's bernoulli_ + div_ on private generators, mask,
+// values and the engine state after; on a mismatch (an Intel CPU, another libtorch) every call
+// goes to at::dropout.
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Dispatch.h>
+#include <ATen/autocast_mode.h>
+#include <ATen/core/MT19937RNGEngine.h>
+
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <mutex>
+
+#include "core.h"
+
+using ft::Args;
+
+namespace {
+
+constexpr int kN = at::MERSENNE_STATE_N;  // 624
+constexpr int kM = at::MERSENNE_STATE_M;  // 397
+
+inline uint32_t twistWord(uint32_t u, uint32_t v) {
+  return (((u & at::UMASK) | (v & at::LMASK)) >> 1) ^ ((v & 1U) ? at::MATRIX_A : 0U);
+}
+
+// at::mt19937_engine::next_state(): the same three loops, written so that they vectorise (the
+// second loop reads words 227 behind the one it writes, already final).
+__attribute__((target_clones("avx2", "default"))) void twistState(uint32_t* s) {
+  for (int i = 0; i < kN - kM; ++i) s[i] = s[i + kM] ^ twistWord(s[i], s[i + 1]);
+  for (int i = kN - kM; i < kN - 1; ++i) s[i] = s[i + kM - kN] ^ twistWord(s[i], s[i + 1]);
+  s[kN - 1] = s[kM - 1] ^ twistWord(s[kN - 1], s[0]);
+}
+
+__attribute__((target_clones("avx2", "default"))) void temper(uint32_t* out, const uint32_t* s, int n) {
+  for (int i = 0; i < n; ++i) {
+    uint32_t y = s[i];
+    y ^= (y >> 11);
+    y ^= (y << 7) & 0x9d2c5680U;
+    y ^= (y << 15) & 0xefc60000U;
+    y ^= (y >> 18);
+    out[i] = y;
+  }
+}
+
+// `count` words, as `count` calls of at::mt19937::operator() return them, advancing `d` as
+// those calls would: a call with left_ == 1 twists and reads word 0.
+void drawWords(at::mt19937_data_pod& d, uint32_t* out, int64_t count) {
+  while (count > 0) {
+    if (d.left_ == 1) {
+      twistState(d.state_.data());
+      d.left_ = kN + 1;
+      d.next_ = 0;
+    }
+    const int k = static_cast<int>(std::min<int64_t>(d.left_ - 1, count));
+    temper(out, d.state_.data() + d.next_, k);
+    d.next_ += static_cast<uint32_t>(k);
+    d.left_ -= k;
+    out += k;
+    count -= k;
+  }
+}
+
+// noise[i] = (uniform53(word[2i] << 32 | word[2i + 1]) < q) ? scale : 0, as
+// bernoulli_distribution<double>(q) then div_(q): the uniform is (bits & (2^53 - 1)) * 2^-53,
+// so u < q exactly when the 53 bits are below ceil(q * 2^53).
+template <typename T>
+__attribute__((target_clones("avx2", "default"))) void noiseLoop(T* noise, const uint32_t* w, int64_t n, uint64_t threshold, T scale) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint64_t bits = ((static_cast<uint64_t>(w[2 * i]) << 32) | w[2 * i + 1]) & ((uint64_t{1} << 53) - 1);
+    noise[i] = bits < threshold ? scale : T(0);
+  }
+}
+
+uint64_t thresholdOf(double q) { return static_cast<uint64_t>(std::ceil(q * 9007199254740992.0)); }  // q * 2^53
+
+// libtorch's 1 / (1 - p) in the dtype: a one-element noise of 1 through the div_ dropout uses.
+template <typename T>
+T scaleOf(double q, at::ScalarType dtype) {
+  return at::ones({1}, at::TensorOptions().dtype(dtype)).div_(q).item<T>();
+}
+
+// Fills the contiguous `noise` from `gen` (locked by the caller) as bernoulli_(q) + div_(q).
+void fillNoise(at::Tensor& noise, double q, at::CPUGeneratorImpl* gen) {
+  at::mt19937 engine = gen->engine();
+  at::mt19937_data_pod d = engine.data();
+  const int64_t n = noise.numel();
+  const uint64_t threshold = thresholdOf(q);
+  constexpr int64_t kChunk = 2048;  // elements per batch of words: 16 KiB of words stay in L1
+  uint32_t words[2 * kChunk];
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, noise.scalar_type(), "exact_dropout_noise", [&] {
+    const scalar_t scale = scaleOf<scalar_t>(q, noise.scalar_type());
+    scalar_t* out = noise.data_ptr<scalar_t>();
+    for (int64_t i = 0; i < n; i += kChunk) {
+      const int64_t m = std::min(kChunk, n - i);
+      drawWords(d, words, 2 * m);
+      noiseLoop<scalar_t>(out + i, words, m, threshold, scale);
+    }
+  });
+  engine.set_data(d);
+  gen->set_engine(engine);
+}
+
+// Per dtype: 0 unchecked, 1 this draw equals libtorch's, 2 it does not (use at::dropout).
+std::atomic<int> verdicts[static_cast<int>(at::ScalarType::NumOptions)];
+
+bool matchesLibtorch(at::ScalarType dtype) {
+  std::atomic<int>& v = verdicts[static_cast<int>(dtype)];
+  int state = v.load();
+  if (state != 0) return state == 1;
+  bool same = true;
+  // sizes across chunk and twist boundaries, an odd size, and a p whose threshold is not a round number
+  for (const auto& [n, q] : {std::pair<int64_t, double>{5003, 0.9}, {1, 0.5}, {4097, 0.8765432}}) {
+    at::Generator a = at::detail::createCPUGenerator(20261130 + n);
+    at::Generator b = at::detail::createCPUGenerator(20261130 + n);
+    at::CPUGeneratorImpl* ga = at::check_generator<at::CPUGeneratorImpl>(a);
+    at::CPUGeneratorImpl* gb = at::check_generator<at::CPUGeneratorImpl>(b);
+    // a draw first, so the engine is mid-block
+    ga->random();
+    gb->random();
+    at::Tensor ref = at::empty({n}, at::TensorOptions().dtype(dtype)).bernoulli_(q, a).div_(q);
+    at::Tensor mine = at::empty({n}, at::TensorOptions().dtype(dtype));
+    fillNoise(mine, q, gb);
+    const auto ea = ga->engine().data();
+    const auto eb = gb->engine().data();
+    same = same && at::equal(ref, mine) && ea.left_ == eb.left_ && ea.next_ == eb.next_ && ea.state_ == eb.state_ && ga->random() == gb->random();
+  }
+  v.store(same ? 1 : 2);
+  return same;
+}
+
+// The default CPU generator's engine, read or replaced under its lock.
+at::mt19937 defaultEngine() {
+  auto gen = at::globalContext().defaultGenerator(at::kCPU);
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return at::check_generator<at::CPUGeneratorImpl>(gen)->engine();
+}
+void setDefaultEngine(const at::mt19937& e) {
+  auto gen = at::globalContext().defaultGenerator(at::kCPU);
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  at::check_generator<at::CPUGeneratorImpl>(gen)->set_engine(e);
+}
+
+std::optional<at::Tensor> additiveMask(const std::optional<at::Tensor>& mask, at::ScalarType dtype) {
+  if (!mask.has_value() || mask->scalar_type() != at::kBool) return mask;
+  // what scaled_dot_product_attention does to a boolean mask (convert_boolean_attn_mask)
+  return at::zeros_like(*mask, mask->options().dtype(dtype)).masked_fill_(mask->logical_not(), -std::numeric_limits<double>::infinity());
+}
+
+at::Tensor composedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const std::optional<at::Tensor>& mask, double p,
+                             bool causal, std::optional<double> scale);
+
+// Per dtype, as verdicts: whether composedAttention equals scaled_dot_product_attention with
+// dropout, output and generator state, from the same generator state. The check runs both from
+// a saved state of the default generator and puts the state back.
+std::atomic<int> attentionVerdicts[static_cast<int>(at::ScalarType::NumOptions)];
+
+bool attentionMatches(at::ScalarType dtype) {
+  std::atomic<int>& v = attentionVerdicts[static_cast<int>(dtype)];
+  int state = v.load();
+  if (state != 0) return state == 1;
+  const at::mt19937 saved = defaultEngine();
+  bool same = true;
+  {
+    const auto o = at::TensorOptions().dtype(dtype);
+    at::Generator g = at::detail::createCPUGenerator(7);
+    const at::Tensor q = at::randn({2, 3, 37, 16}, g, o);
+    const at::Tensor k = at::randn({2, 3, 41, 16}, g, o);
+    const at::Tensor val = at::randn({2, 3, 41, 16}, g, o);
+    const at::Tensor keep = at::rand({2, 1, 1, 41}, g, o).gt(0.2);
+    const at::Tensor bias = at::randn({2, 1, 37, 41}, g, o);
+    const at::Tensor qc = q.narrow(2, 0, 29), kc = k.narrow(2, 0, 29), vc = val.narrow(2, 0, 29);
+    struct Case {
+      const at::Tensor &q, &k, &v;
+      std::optional<at::Tensor> mask;
+      bool causal;
+      std::optional<double> scale;
+    };
+    for (const Case& c : {Case{q, k, val, keep, false, std::nullopt}, Case{q, k, val, bias, false, 0.3}, Case{qc, kc, vc, std::nullopt, true, std::nullopt}}) {
+      setDefaultEngine(saved);
+      const at::Tensor ref = at::scaled_dot_product_attention(c.q, c.k, c.v, c.mask, 0.25, c.causal, c.scale);
+      const auto afterRef = defaultEngine().data();
+      setDefaultEngine(saved);
+      const at::Tensor mine = composedAttention(c.q, c.k, c.v, c.mask, 0.25, c.causal, c.scale);
+      const auto afterMine = defaultEngine().data();
+      same = same && at::equal(ref, mine) && afterRef.left_ == afterMine.left_ && afterRef.next_ == afterMine.next_ && afterRef.state_ == afterMine.state_;
+    }
+  }
+  setDefaultEngine(saved);
+  v.store(same ? 1 : 2);
+  return same;
+}
+
+}  // namespace
+
+namespace ft {
+
+// at::dropout(x, p, train), bit for bit and with the same generator state after, drawing fast
+// where the self-check allows (a contiguous CPU floating tensor, 0 < p < 1, in train mode).
+at::Tensor exactDropout(const at::Tensor& x, double p, bool train) {
+  if (!train || !(p > 0 && p < 1) || !x.device().is_cpu() || !x.is_contiguous() || x.numel() == 0 || !at::isFloatingType(x.scalar_type()) ||
+      !matchesLibtorch(x.scalar_type()))
+    return at::dropout(x, p, train);
+  const double q = 1 - p;
+  at::Tensor noise = at::empty_like(x, at::MemoryFormat::Contiguous);
+  {
+    auto gen = at::globalContext().defaultGenerator(at::kCPU);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    fillNoise(noise, q, at::check_generator<at::CPUGeneratorImpl>(gen));
+  }
+  return x * noise;
+}
+
+// scaled_dot_product_attention(q, k, v, mask, p, causal, scale, gqa), bit for bit and with the
+// same generator state after. With dropout on the CPU libtorch takes its math path, whose
+// attention dropout is at::dropout: the same path is composed here around exactDropout, where
+// that draws fast and attentionMatches allows (float32 or float64, no grouped-query expansion).
+at::Tensor exactAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const std::optional<at::Tensor>& mask, double p,
+                          bool causal, std::optional<double> scale, bool gqa) {
+  const auto t = q.scalar_type();
+  // under autocast libtorch's call would run in the autocast dtype: left to libtorch
+  if (!(p > 0 && p < 1) || gqa || !q.device().is_cpu() || (t != at::kFloat && t != at::kDouble) || k.scalar_type() != t || v.scalar_type() != t ||
+      at::autocast::is_autocast_enabled(at::kCPU) || !matchesLibtorch(t) || !attentionMatches(t))
+    return at::scaled_dot_product_attention(q, k, v, mask, p, causal, scale, gqa);
+  return composedAttention(q, k, v, mask, p, causal, scale);
+}
+
+}  // namespace ft
+
+namespace {
+// The math path's probabilities (its second output, dropout 0), then the dropout and the
+// product with the values the math path would apply.
+at::Tensor composedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const std::optional<at::Tensor>& mask, double p,
+                             bool causal, std::optional<double> scale) {
+  const at::Tensor probs = std::get<1>(at::_scaled_dot_product_attention_math(q, k, v, additiveMask(mask, q.scalar_type()), 0.0, causal,
+                                                                               std::nullopt, scale, false));
+  return at::matmul(ft::exactDropout(probs, p, true), v);
+}
+}  // namespace
+
+// dropoutReference(x, p, train): at::dropout itself, never the fast draw: what tests compare
+// dropout() with.
+FT_FN(dropoutReference) { return ft::ret(a.env(), at::dropout(a.tensor(0), a.f64(1), a.flag(2))); }
+
+// attentionReference(q, k, v, mask?, dropoutP, isCausal, scale?): at::scaled_dot_product_attention
+// itself, never the composed path: what tests compare scaledDotProductAttention() with.
+FT_FN(attentionReference) {
+  return ft::ret(a.env(), at::scaled_dot_product_attention(a.tensor(0), a.tensor(1), a.tensor(2), a.optTensor(3), a.f64(4), a.flag(5), a.optF64(6)));
+}
+
+// dropoutFastDraw(dtype) -> [dropout, attention]: whether dropout() and attention's dropout draw
+// with this file's engine for that dtype (their self-checks passed), for tests and benchmarks.
+FT_FN(dropoutFastDraw) {
+  const at::ScalarType t = a.dtype(0);
+  Napi::Array r = Napi::Array::New(a.env(), 2);
+  r.Set(0u, Napi::Boolean::New(a.env(), at::isFloatingType(t) && matchesLibtorch(t)));
+  r.Set(1u, Napi::Boolean::New(a.env(), (t == at::kFloat || t == at::kDouble) && !at::autocast::is_autocast_enabled(at::kCPU) && matchesLibtorch(t) &&
+                                             attentionMatches(t)));
+  return r;
+}
