@@ -77,6 +77,8 @@ class Registry {
 // Puts the large-block cache of cpu_cache.cc in front of libtorch's CPU allocator (once).
 void installCpuCache();
 
+// x * (mask ? scale : 0) for a byte mask, differentiable in x (dropout.cc): both dropouts' product.
+at::Tensor maskedScale(const at::Tensor& x, const at::Tensor& mask, double scale);
 // at::dropout(x, p, train), bit for bit and leaving the same generator state, with a faster
 // draw on the CPU where it provably equals libtorch's (exact_dropout.cc).
 at::Tensor exactDropout(const at::Tensor& x, double p, bool train);

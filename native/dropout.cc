@@ -64,45 +64,45 @@ __attribute__((target_clones("avx2", "default"))) void applyLoop(T* o, const T* 
 
 uint32_t thresholdOf(double p) { return static_cast<uint32_t>(std::min(p * 4294967296.0, 4294967295.0)); }
 
-struct FusedDropout : public torch::autograd::Function<FusedDropout> {
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& input, double p, int64_t seed) {
-    at::Tensor x = input.contiguous();
-    at::Tensor out = at::empty_like(x);
-    at::Tensor mask = at::empty(x.sizes(), x.options().dtype(at::kByte));
-    const int64_t n = x.numel();
-    const uint32_t threshold = thresholdOf(p);
-    const double scale = 1.0 / (1.0 - p);
-    uint8_t* m = mask.data_ptr<uint8_t>();
-    const auto useed = static_cast<uint64_t>(seed);
-    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "fused_dropout", [&] {
-      const scalar_t* in = x.const_data_ptr<scalar_t>();
-      scalar_t* o = out.data_ptr<scalar_t>();
-      at::parallel_for(0, n, 32768, [&](int64_t begin, int64_t end) {
-        maskRange(m + begin, begin, end, useed, threshold);
-        applyLoop<scalar_t>(o + begin, in + begin, m + begin, end - begin, static_cast<at::opmath_type<scalar_t>>(scale));
-      });
-    });
+// out = in * (kept ? scale : 0) and its gradient g * (kept ? scale : 0), from a byte mask: the
+// one autograd function of both dropouts here (the fused one's hashed mask, exact_dropout.cc's
+// libtorch mask). The product is the dtype's multiply (in its math type), so with libtorch's
+// scale it is bit for bit libtorch's input * noise; the saved mask is a byte per element where
+// libtorch saves the noise in the dtype.
+struct MaskedScale : public torch::autograd::Function<MaskedScale> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& input, const at::Tensor& mask, double scale) {
     ctx->save_for_backward({mask});
     ctx->saved_data["scale"] = scale;
-    return out;
+    return scaleBy(input.contiguous(), mask, scale);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
     const at::Tensor mask = ctx->get_saved_variables()[0];
-    const double scale = ctx->saved_data["scale"].toDouble();
-    at::Tensor g = grads[0].contiguous();
-    at::Tensor out = at::empty_like(g);
+    return {scaleBy(grads[0].contiguous(), mask, ctx->saved_data["scale"].toDouble()), at::Tensor(), at::Tensor()};
+  }
+
+  static at::Tensor scaleBy(const at::Tensor& x, const at::Tensor& mask, double scale) {
+    at::Tensor out = at::empty_like(x);
     const uint8_t* m = mask.const_data_ptr<uint8_t>();
-    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, g.scalar_type(), "fused_dropout_backward", [&] {
-      const scalar_t* in = g.const_data_ptr<scalar_t>();
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "masked_scale", [&] {
+      const scalar_t* in = x.const_data_ptr<scalar_t>();
       scalar_t* o = out.data_ptr<scalar_t>();
-      at::parallel_for(0, g.numel(), 32768, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, x.numel(), 32768, [&](int64_t begin, int64_t end) {
         applyLoop<scalar_t>(o + begin, in + begin, m + begin, end - begin, static_cast<at::opmath_type<scalar_t>>(scale));
       });
     });
-    return {out, at::Tensor(), at::Tensor()};
+    return out;
   }
 };
+
+at::Tensor fusedDropout(const at::Tensor& input, double p, int64_t seed) {
+  at::Tensor mask = at::empty(input.sizes(), input.options().dtype(at::kByte));
+  uint8_t* m = mask.data_ptr<uint8_t>();
+  const auto useed = static_cast<uint64_t>(seed);
+  const uint32_t threshold = thresholdOf(p);
+  at::parallel_for(0, input.numel(), 32768, [&](int64_t begin, int64_t end) { maskRange(m + begin, begin, end, useed, threshold); });
+  return MaskedScale::apply(input, mask, 1.0 / (1.0 - p));
+}
 
 int64_t drawSeed() {
   auto gen = at::globalContext().defaultGenerator(at::kCPU);
@@ -112,6 +112,10 @@ int64_t drawSeed() {
 
 }  // namespace
 
+namespace ft {
+at::Tensor maskedScale(const at::Tensor& x, const at::Tensor& mask, double scale) { return MaskedScale::apply(x, mask, scale); }
+}  // namespace ft
+
 // fusedDropout(x, p, train): as dropout, through the fused kernel on the CPU.
 FT_FN(fusedDropout) {
   const auto& x = a.tensor(0);
@@ -120,7 +124,7 @@ FT_FN(fusedDropout) {
   if (!a.flag(2) || p == 0) return ft::ret(a.env(), at::dropout(x, 0.0, false));
   if (p == 1) return ft::ret(a.env(), x.mul(0));
   if (!x.device().is_cpu()) return ft::ret(a.env(), std::get<0>(at::native_dropout(x, p, true)));
-  return ft::ret(a.env(), FusedDropout::apply(x, p, drawSeed()));
+  return ft::ret(a.env(), fusedDropout(x, p, drawSeed()));
 }
 
 // fusedDropoutMask(seedLo, seedHi, p, first, count): the keep flags (uint8) the fused kernel

@@ -7,12 +7,14 @@
 // vectorised loops), the same 53-bit uniform is compared with the same threshold, and the
 // generator is left in the state libtorch would leave it in: the masks, the output and every
 // later draw equal libtorch's. The scaled value (1 / (1 - p) in the dtype) comes from libtorch's
-// own div_, and the product from at::mul, so autograd records what at::dropout records.
+// own div_; the product x * (kept ? scale : 0) is the dtype's multiply, as at::mul computes
+// it, forward and backward (maskedScale, dropout.cc), with a byte mask saved for the backward
+// pass where libtorch saves the noise in the dtype (a quarter of the memory in float32).
 //
 // Whether libtorch's bernoulli_ here is the portable path is not assumed: a self-check per dtype
-// (first use) compares this draw with libtorch's bernoulli_ + div_ on private generators, mask,
-// values and the engine state after; on a mismatch (an Intel CPU, another libtorch) every call
-// goes to at::dropout.
+// (first use) compares this dropout with libtorch's bernoulli_, div_ and multiply on private
+// generators, values and the engine state after; on a mismatch (an Intel CPU, another libtorch)
+// every call goes to at::dropout.
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Dispatch.h>
 #include <ATen/autocast_mode.h>
@@ -74,44 +76,54 @@ void drawWords(at::mt19937_data_pod& d, uint32_t* out, int64_t count) {
   }
 }
 
-// noise[i] = (uniform53(word[2i] << 32 | word[2i + 1]) < q) ? scale : 0, as
-// bernoulli_distribution<double>(q) then div_(q): the uniform is (bits & (2^53 - 1)) * 2^-53,
-// so u < q exactly when the 53 bits are below ceil(q * 2^53).
-template <typename T>
-__attribute__((target_clones("avx2", "default"))) void noiseLoop(T* noise, const uint32_t* w, int64_t n, uint64_t threshold, T scale) {
+// mask[i] = uniform53(word[2i] << 32 | word[2i + 1]) < q, as bernoulli_distribution<double>(q):
+// the uniform is (bits & (2^53 - 1)) * 2^-53, so u < q exactly when the 53 bits are below
+// ceil(q * 2^53).
+__attribute__((target_clones("avx2", "default"))) void maskLoop(uint8_t* mask, const uint32_t* w, int64_t n, uint64_t threshold) {
   for (int64_t i = 0; i < n; ++i) {
     const uint64_t bits = ((static_cast<uint64_t>(w[2 * i]) << 32) | w[2 * i + 1]) & ((uint64_t{1} << 53) - 1);
-    noise[i] = bits < threshold ? scale : T(0);
+    mask[i] = bits < threshold;
   }
 }
 
 uint64_t thresholdOf(double q) { return static_cast<uint64_t>(std::ceil(q * 9007199254740992.0)); }  // q * 2^53
 
-// libtorch's 1 / (1 - p) in the dtype: a one-element noise of 1 through the div_ dropout uses.
-template <typename T>
-T scaleOf(double q, at::ScalarType dtype) {
-  return at::ones({1}, at::TensorOptions().dtype(dtype)).div_(q).item<T>();
-}
+// libtorch's noise value 1 / (1 - p) in the dtype (a one-element noise of 1 through the div_
+// dropout uses), as a double that holds it exactly.
+double scaleOf(double q, at::ScalarType dtype) { return at::ones({1}, at::TensorOptions().dtype(dtype)).div_(q).to(at::kDouble).item<double>(); }
 
-// Fills the contiguous `noise` from `gen` (locked by the caller) as bernoulli_(q) + div_(q).
-void fillNoise(at::Tensor& noise, double q, at::CPUGeneratorImpl* gen) {
+// The keep flags of bernoulli_(q) on n elements from `gen` (locked by the caller), advancing it
+// as libtorch's draw would.
+at::Tensor drawMask(int64_t n, double q, at::CPUGeneratorImpl* gen) {
+  at::Tensor mask = at::empty({n}, at::kByte);
+  uint8_t* m = mask.data_ptr<uint8_t>();
   at::mt19937 engine = gen->engine();
   at::mt19937_data_pod d = engine.data();
-  const int64_t n = noise.numel();
   const uint64_t threshold = thresholdOf(q);
   constexpr int64_t kChunk = 2048;  // elements per batch of words: 16 KiB of words stay in L1
   uint32_t words[2 * kChunk];
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, noise.scalar_type(), "exact_dropout_noise", [&] {
-    const scalar_t scale = scaleOf<scalar_t>(q, noise.scalar_type());
-    scalar_t* out = noise.data_ptr<scalar_t>();
-    for (int64_t i = 0; i < n; i += kChunk) {
-      const int64_t m = std::min(kChunk, n - i);
-      drawWords(d, words, 2 * m);
-      noiseLoop<scalar_t>(out + i, words, m, threshold, scale);
-    }
-  });
+  for (int64_t i = 0; i < n; i += kChunk) {
+    const int64_t k = std::min(kChunk, n - i);
+    drawWords(d, words, 2 * k);
+    maskLoop(m + i, words, k, threshold);
+  }
   engine.set_data(d);
   gen->set_engine(engine);
+  return mask;
+}
+
+// x * noise with libtorch's noise for keep probability q (dropout 1 - q), drawn from `gen`
+// (null: the default generator, locked here).
+at::Tensor dropWith(const at::Tensor& x, double q, at::CPUGeneratorImpl* gen) {
+  at::Tensor mask;
+  if (gen != nullptr) {
+    mask = drawMask(x.numel(), q, gen);
+  } else {
+    auto def = at::globalContext().defaultGenerator(at::kCPU);
+    std::lock_guard<std::mutex> lock(def.mutex());
+    mask = drawMask(x.numel(), q, at::check_generator<at::CPUGeneratorImpl>(def));
+  }
+  return ft::maskedScale(x, mask, scaleOf(q, x.scalar_type()));
 }
 
 // Per dtype: 0 unchecked, 1 this draw equals libtorch's, 2 it does not (use at::dropout).
@@ -131,9 +143,11 @@ bool matchesLibtorch(at::ScalarType dtype) {
     // a draw first, so the engine is mid-block
     ga->random();
     gb->random();
-    at::Tensor ref = at::empty({n}, at::TensorOptions().dtype(dtype)).bernoulli_(q, a).div_(q);
-    at::Tensor mine = at::empty({n}, at::TensorOptions().dtype(dtype));
-    fillNoise(mine, q, gb);
+    at::Generator xs = at::detail::createCPUGenerator(1);
+    const at::Tensor xv = at::randn({n}, xs, at::TensorOptions().dtype(dtype));
+    // libtorch's dropout: noise = bernoulli_(q) then div_(q), input * noise
+    const at::Tensor ref = xv * at::empty({n}, at::TensorOptions().dtype(dtype)).bernoulli_(q, a).div_(q);
+    const at::Tensor mine = dropWith(xv, q, gb);
     const auto ea = ga->engine().data();
     const auto eb = gb->engine().data();
     same = same && at::equal(ref, mine) && ea.left_ == eb.left_ && ea.next_ == eb.next_ && ea.state_ == eb.state_ && ga->random() == gb->random();
@@ -214,14 +228,7 @@ at::Tensor exactDropout(const at::Tensor& x, double p, bool train) {
   if (!train || !(p > 0 && p < 1) || !x.device().is_cpu() || !x.is_contiguous() || x.numel() == 0 || !at::isFloatingType(x.scalar_type()) ||
       !matchesLibtorch(x.scalar_type()))
     return at::dropout(x, p, train);
-  const double q = 1 - p;
-  at::Tensor noise = at::empty_like(x, at::MemoryFormat::Contiguous);
-  {
-    auto gen = at::globalContext().defaultGenerator(at::kCPU);
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    fillNoise(noise, q, at::check_generator<at::CPUGeneratorImpl>(gen));
-  }
-  return x * noise;
+  return dropWith(x, 1 - p, nullptr);  // libtorch's bernoulli_(1 - p), the same double
 }
 
 // scaled_dot_product_attention(q, k, v, mask, p, causal, scale, gqa), bit for bit and with the
