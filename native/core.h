@@ -80,7 +80,7 @@ void installCpuCache();
 // x * (mask ? scale : 0) for a byte mask, differentiable in x (dropout.cc): both dropouts' product.
 at::Tensor maskedScale(const at::Tensor& x, const at::Tensor& mask, double scale);
 // at::dropout(x, p, train), bit for bit and leaving the same generator state, with a faster
-// draw on the CPU where it provably equals libtorch's (exact_dropout.cc).
+// draw on the CPU where a self-check at first use finds it equal to libtorch's (exact_dropout.cc).
 at::Tensor exactDropout(const at::Tensor& x, double p, bool train);
 // at::scaled_dot_product_attention, bit for bit, its attention dropout through exactDropout.
 at::Tensor exactAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const std::optional<at::Tensor>& mask, double p,

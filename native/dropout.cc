@@ -78,7 +78,8 @@ struct MaskedScale : public torch::autograd::Function<MaskedScale> {
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
     const at::Tensor mask = ctx->get_saved_variables()[0];
-    return {scaleBy(grads[0].contiguous(), mask, ctx->saved_data["scale"].toDouble()), at::Tensor(), at::Tensor()};
+    // through the function itself, so that the gradient is differentiable again (as mul's is)
+    return {MaskedScale::apply(grads[0], mask, ctx->saved_data["scale"].toDouble()), at::Tensor(), at::Tensor()};
   }
 
   static at::Tensor scaleBy(const at::Tensor& x, const at::Tensor& mask, double scale) {

@@ -12,9 +12,10 @@
 // pass where libtorch saves the noise in the dtype (a quarter of the memory in float32).
 //
 // Whether libtorch's bernoulli_ here is the portable path is not assumed: a self-check per dtype
-// (first use) compares this dropout with libtorch's bernoulli_, div_ and multiply on private
-// generators, values and the engine state after; on a mismatch (an Intel CPU, another libtorch)
-// every call goes to at::dropout.
+// (first use) runs at::dropout and this dropout from the same state of the default generator
+// (saved and put back around the check), on inputs with NaN, infinities and signed zeros, and
+// compares values and the engine state after; on a mismatch (an Intel CPU, another libtorch)
+// every call goes to at::dropout. Attention with dropout has the same check.
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Dispatch.h>
 #include <ATen/autocast_mode.h>
@@ -25,6 +26,7 @@
 #include <limits>
 #include <optional>
 #include <mutex>
+#include <utility>
 
 #include "core.h"
 
@@ -90,7 +92,16 @@ uint64_t thresholdOf(double q) { return static_cast<uint64_t>(std::ceil(q * 9007
 
 // libtorch's noise value 1 / (1 - p) in the dtype (a one-element noise of 1 through the div_
 // dropout uses), as a double that holds it exactly.
-double scaleOf(double q, at::ScalarType dtype) { return at::ones({1}, at::TensorOptions().dtype(dtype)).div_(q).to(at::kDouble).item<double>(); }
+double scaleOf(double q, at::ScalarType dtype) {
+  thread_local double lastQ = -1, lastScale = 0;  // a model's dropouts share a few p: skip the ops
+  thread_local at::ScalarType lastType = at::ScalarType::Undefined;
+  if (q != lastQ || dtype != lastType) {
+    lastScale = at::ones({1}, at::TensorOptions().dtype(dtype)).div_(q).to(at::kDouble).item<double>();
+    lastQ = q;
+    lastType = dtype;
+  }
+  return lastScale;
+}
 
 // The keep flags of bernoulli_(q) on n elements from `gen` (locked by the caller), advancing it
 // as libtorch's draw would.
@@ -126,36 +137,6 @@ at::Tensor dropWith(const at::Tensor& x, double q, at::CPUGeneratorImpl* gen) {
   return ft::maskedScale(x, mask, scaleOf(q, x.scalar_type()));
 }
 
-// Per dtype: 0 unchecked, 1 this draw equals libtorch's, 2 it does not (use at::dropout).
-std::atomic<int> verdicts[static_cast<int>(at::ScalarType::NumOptions)];
-
-bool matchesLibtorch(at::ScalarType dtype) {
-  std::atomic<int>& v = verdicts[static_cast<int>(dtype)];
-  int state = v.load();
-  if (state != 0) return state == 1;
-  bool same = true;
-  // sizes across chunk and twist boundaries, an odd size, and a p whose threshold is not a round number
-  for (const auto& [n, q] : {std::pair<int64_t, double>{5003, 0.9}, {1, 0.5}, {4097, 0.8765432}}) {
-    at::Generator a = at::detail::createCPUGenerator(20261130 + n);
-    at::Generator b = at::detail::createCPUGenerator(20261130 + n);
-    at::CPUGeneratorImpl* ga = at::check_generator<at::CPUGeneratorImpl>(a);
-    at::CPUGeneratorImpl* gb = at::check_generator<at::CPUGeneratorImpl>(b);
-    // a draw first, so the engine is mid-block
-    ga->random();
-    gb->random();
-    at::Generator xs = at::detail::createCPUGenerator(1);
-    const at::Tensor xv = at::randn({n}, xs, at::TensorOptions().dtype(dtype));
-    // libtorch's dropout: noise = bernoulli_(q) then div_(q), input * noise
-    const at::Tensor ref = xv * at::empty({n}, at::TensorOptions().dtype(dtype)).bernoulli_(q, a).div_(q);
-    const at::Tensor mine = dropWith(xv, q, gb);
-    const auto ea = ga->engine().data();
-    const auto eb = gb->engine().data();
-    same = same && at::equal(ref, mine) && ea.left_ == eb.left_ && ea.next_ == eb.next_ && ea.state_ == eb.state_ && ga->random() == gb->random();
-  }
-  v.store(same ? 1 : 2);
-  return same;
-}
-
 // The default CPU generator's engine, read or replaced under its lock.
 at::mt19937 defaultEngine() {
   auto gen = at::globalContext().defaultGenerator(at::kCPU);
@@ -166,6 +147,63 @@ void setDefaultEngine(const at::mt19937& e) {
   auto gen = at::globalContext().defaultGenerator(at::kCPU);
   std::lock_guard<std::mutex> lock(gen.mutex());
   at::check_generator<at::CPUGeneratorImpl>(gen)->set_engine(e);
+}
+bool sameEngine(const at::mt19937_data_pod& a, const at::mt19937_data_pod& b) { return a.left_ == b.left_ && a.next_ == b.next_ && a.state_ == b.state_; }
+
+// The self-checks run libtorch's own ops, which draw from the default generator: each runs from
+// a fixed engine state, and this guard puts the caller's state back however the check ends.
+// One check at a time (checkMutex), so two threads cannot restore each other's states.
+struct EngineRestorer {
+  at::mt19937 saved = defaultEngine();
+  ~EngineRestorer() { setDefaultEngine(saved); }
+};
+std::recursive_mutex checkMutex;
+
+// Equal values, zeros' signs included; NaN equals NaN (libtorch's vectorised and scalar
+// conversions to 16-bit floats write different NaN payloads).
+bool sameValues(const at::Tensor& a, const at::Tensor& b) {
+  if (a.sizes() != b.sizes() || a.scalar_type() != b.scalar_type()) return false;
+  const at::Tensor x = a.to(at::kDouble), y = b.to(at::kDouble);
+  return (x.eq(y).logical_and(x.signbit().eq(y.signbit()))).logical_or(x.isnan().logical_and(y.isnan())).all().item<bool>();
+}
+
+// An input with every special value: NaN, both infinities, both zeros.
+at::Tensor checkInput(int64_t n, at::ScalarType dtype) {
+  at::Generator g = at::detail::createCPUGenerator(20261130 + n);
+  at::Tensor x = at::randn({n}, g, at::TensorOptions().dtype(dtype));
+  const double specials[] = {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity(), 0.0, -0.0};
+  for (int64_t i = 0; i < std::min<int64_t>(n, 5); ++i) x[i * (n / 5)].fill_(specials[i]);
+  return x;
+}
+
+// Per dtype: 0 unchecked, 1 this dropout equals at::dropout, 2 it does not (use at::dropout).
+std::atomic<int> verdicts[static_cast<int>(at::ScalarType::NumOptions)];
+
+bool matchesLibtorch(at::ScalarType dtype) {
+  std::atomic<int>& v = verdicts[static_cast<int>(dtype)];
+  if (int state = v.load(); state != 0) return state == 1;
+  std::lock_guard<std::recursive_mutex> lock(checkMutex);
+  if (int state = v.load(); state != 0) return state == 1;
+  bool same = true;
+  {
+    EngineRestorer restore;
+    // sizes across chunk and twist boundaries, one element, and a p whose threshold is not round
+    for (const auto& [n, p] : {std::pair<int64_t, double>{5003, 0.1}, {1, 0.5}, {4097, 0.1234568}}) {
+      at::Generator start = at::detail::createCPUGenerator(7 + n);
+      at::check_generator<at::CPUGeneratorImpl>(start)->random();  // mid-block
+      const at::mt19937 from = at::check_generator<at::CPUGeneratorImpl>(start)->engine();
+      const at::Tensor x = checkInput(n, dtype);
+      setDefaultEngine(from);
+      const at::Tensor ref = at::dropout(x, p, true);
+      const auto afterRef = defaultEngine().data();
+      setDefaultEngine(from);
+      const at::Tensor mine = dropWith(x, 1 - p, nullptr);
+      same = same && sameValues(ref, mine) && sameEngine(afterRef, defaultEngine().data());
+    }
+  }
+  v.store(same ? 1 : 2);
+  return same;
 }
 
 std::optional<at::Tensor> additiveMask(const std::optional<at::Tensor>& mask, at::ScalarType dtype) {
@@ -178,17 +216,18 @@ at::Tensor composedAttention(const at::Tensor& q, const at::Tensor& k, const at:
                              bool causal, std::optional<double> scale);
 
 // Per dtype, as verdicts: whether composedAttention equals scaled_dot_product_attention with
-// dropout, output and generator state, from the same generator state. The check runs both from
-// a saved state of the default generator and puts the state back.
+// dropout, output and generator state, from the same generator state.
 std::atomic<int> attentionVerdicts[static_cast<int>(at::ScalarType::NumOptions)];
 
 bool attentionMatches(at::ScalarType dtype) {
   std::atomic<int>& v = attentionVerdicts[static_cast<int>(dtype)];
-  int state = v.load();
-  if (state != 0) return state == 1;
-  const at::mt19937 saved = defaultEngine();
+  if (int state = v.load(); state != 0) return state == 1;
+  std::lock_guard<std::recursive_mutex> lock(checkMutex);
+  if (int state = v.load(); state != 0) return state == 1;
   bool same = true;
   {
+    EngineRestorer restore;
+    const at::mt19937 from = at::check_generator<at::CPUGeneratorImpl>(at::detail::createCPUGenerator(5))->engine();
     const auto o = at::TensorOptions().dtype(dtype);
     at::Generator g = at::detail::createCPUGenerator(7);
     const at::Tensor q = at::randn({2, 3, 37, 16}, g, o);
@@ -204,16 +243,14 @@ bool attentionMatches(at::ScalarType dtype) {
       std::optional<double> scale;
     };
     for (const Case& c : {Case{q, k, val, keep, false, std::nullopt}, Case{q, k, val, bias, false, 0.3}, Case{qc, kc, vc, std::nullopt, true, std::nullopt}}) {
-      setDefaultEngine(saved);
+      setDefaultEngine(from);
       const at::Tensor ref = at::scaled_dot_product_attention(c.q, c.k, c.v, c.mask, 0.25, c.causal, c.scale);
       const auto afterRef = defaultEngine().data();
-      setDefaultEngine(saved);
+      setDefaultEngine(from);
       const at::Tensor mine = composedAttention(c.q, c.k, c.v, c.mask, 0.25, c.causal, c.scale);
-      const auto afterMine = defaultEngine().data();
-      same = same && at::equal(ref, mine) && afterRef.left_ == afterMine.left_ && afterRef.next_ == afterMine.next_ && afterRef.state_ == afterMine.state_;
+      same = same && sameValues(ref, mine) && sameEngine(afterRef, defaultEngine().data());
     }
   }
-  setDefaultEngine(saved);
   v.store(same ? 1 : 2);
   return same;
 }
@@ -225,7 +262,7 @@ namespace ft {
 // at::dropout(x, p, train), bit for bit and with the same generator state after, drawing fast
 // where the self-check allows (a contiguous CPU floating tensor, 0 < p < 1, in train mode).
 at::Tensor exactDropout(const at::Tensor& x, double p, bool train) {
-  if (!train || !(p > 0 && p < 1) || !x.device().is_cpu() || !x.is_contiguous() || x.numel() == 0 || !at::isFloatingType(x.scalar_type()) ||
+  if (!train || !(p > 0 && p < 1) || !x.device().is_cpu() || x.layout() != at::kStrided || x.is_neg() || !x.is_contiguous() || x.numel() == 0 || !at::isFloatingType(x.scalar_type()) ||
       !matchesLibtorch(x.scalar_type()))
     return at::dropout(x, p, train);
   return dropWith(x, 1 - p, nullptr);  // libtorch's bernoulli_(1 - p), the same double
@@ -234,13 +271,19 @@ at::Tensor exactDropout(const at::Tensor& x, double p, bool train) {
 // scaled_dot_product_attention(q, k, v, mask, p, causal, scale, gqa), bit for bit and with the
 // same generator state after. With dropout on the CPU libtorch takes its math path, whose
 // attention dropout is at::dropout: the same path is composed here around exactDropout, where
-// that draws fast and attentionMatches allows (float32 or float64, no grouped-query expansion).
+// that draws fast and attentionMatches allows: float32 or float64 inputs of one dtype, a mask
+// that is absent, boolean or of that dtype, no grouped-query expansion, no autocast (libtorch's
+// call would run in the autocast dtype). Anything else, and every input libtorch would refuse
+// (its checks are not public), goes to libtorch.
 at::Tensor exactAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const std::optional<at::Tensor>& mask, double p,
                           bool causal, std::optional<double> scale, bool gqa) {
   const auto t = q.scalar_type();
-  // under autocast libtorch's call would run in the autocast dtype: left to libtorch
+  const bool maskOk = !mask.has_value() || (mask->layout() == at::kStrided && (mask->scalar_type() == at::kBool || mask->scalar_type() == t) &&
+                                            mask->device() == q.device() && !causal);
   if (!(p > 0 && p < 1) || gqa || !q.device().is_cpu() || (t != at::kFloat && t != at::kDouble) || k.scalar_type() != t || v.scalar_type() != t ||
-      at::autocast::is_autocast_enabled(at::kCPU) || !matchesLibtorch(t) || !attentionMatches(t))
+      q.layout() != at::kStrided || k.layout() != at::kStrided || v.layout() != at::kStrided || q.dim() < 2 || k.dim() != q.dim() ||
+      v.dim() != q.dim() || !k.device().is_cpu() || !v.device().is_cpu() || !maskOk || at::autocast::is_autocast_enabled(at::kCPU) ||
+      !matchesLibtorch(t) || !attentionMatches(t))
     return at::scaled_dot_product_attention(q, k, v, mask, p, causal, scale, gqa);
   return composedAttention(q, k, v, mask, p, causal, scale);
 }
@@ -249,11 +292,12 @@ at::Tensor exactAttention(const at::Tensor& q, const at::Tensor& k, const at::Te
 
 namespace {
 // The math path's probabilities (its second output, dropout 0), then the dropout and the
-// product with the values the math path would apply.
+// product with the values the math path would apply. The probabilities do not depend on the
+// values: the math call gets an empty slice of them, so its own product costs nothing.
 at::Tensor composedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const std::optional<at::Tensor>& mask, double p,
                              bool causal, std::optional<double> scale) {
-  const at::Tensor probs = std::get<1>(at::_scaled_dot_product_attention_math(q, k, v, additiveMask(mask, q.scalar_type()), 0.0, causal,
-                                                                               std::nullopt, scale, false));
+  const at::Tensor probs = std::get<1>(at::_scaled_dot_product_attention_math(q, k, v.narrow(-1, 0, 0), additiveMask(mask, q.scalar_type()), 0.0,
+                                                                               causal, std::nullopt, scale, false));
   return at::matmul(ft::exactDropout(probs, p, true), v);
 }
 }  // namespace

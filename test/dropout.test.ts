@@ -471,6 +471,9 @@ describe("libtorch's dropout, drawn fast: bit for bit", () => {
         [ft.randn([5, 5]), 1, true],
         [ft.randn([5, 5]), 0.5, false],
         [ft.zeros([0, 3]), 0.5, true],
+        // NaN, infinities and signed zeros: dropped ones become NaN or a signed zero, as in libtorch
+        [ft.tensor([NaN, Infinity, -Infinity, 0, -0, 1, -1, NaN, Infinity, -Infinity, -0, 0]), 0.5, true],
+        [ft.tensor([NaN, Infinity, -Infinity, 0, -0, 1, -1, NaN], { dtype: 'bfloat16' }), 0.5, true],
       ];
       for (const [x, p, train] of cases) {
         ft.manualSeed(11);
@@ -513,6 +516,13 @@ describe("libtorch's dropout, drawn fast: bit for bit", () => {
         const gb = gradOf(b, [q, k, v], g);
         for (let i = 0; i < 3; i++) same(ga[i], gb[i]);
       }
+      // inputs libtorch refuses are refused the same way, not composed: an integer mask, mixed dtypes
+      const q = ft.randn([1, 2, 4, 8]);
+      const m8 = ft.ones([1, 1, 4, 4], { dtype: 'uint8' });
+      expect(() => ft.scaledDotProductAttention(q, q, q, { attnMask: m8, dropoutP: 0.1 })).toThrow(/mask/i);
+      expect(() => native.attentionReference(q.handle, q.handle, q.handle, m8.handle, 0.1, false, null)).toThrow(/mask/i);
+      const q64 = ft.randn([1, 2, 4, 8], { dtype: 'float64' });
+      expect(() => ft.scaledDotProductAttention(q, q64, q, { dropoutP: 0.1 })).toThrow();
     });
   });
 });
