@@ -1,4 +1,6 @@
 // Views, layout, indexing and joining, dtype/device moves.
+#include <cmath>
+
 #include "core.h"
 
 using ft::Args;
@@ -49,6 +51,52 @@ FT_FN(normal_) {
 }
 FT_FN(uniform_) {
   a.tensor(0).uniform_(a.f64(1), a.f64(2));
+  return a.env().Undefined();
+}
+// truncNormal_(t, mean, std, a, b): torch.nn.init.trunc_normal_ as torch 2.13 draws it, step for
+// step, so that for the same generator state the values are PyTorch's: where the window holds
+// more than 0.3 of the normal's mass, normal draws with rejected values redrawn (a whole new draw
+// per round, as torch.where over a fresh normal_); otherwise uniform proposals in [a, b] accepted
+// against the normal's density at its peak in the window.
+FT_FN(truncNormal_) {
+  const double mean = a.f64(1), std = a.f64(2), lo = a.f64(3), hi = a.f64(4);
+  if (!(std > 0) || !(lo < hi)) throw ft::ArgError("expected std > 0 and a < b");
+  at::Tensor t = a.tensor(0);
+  const auto cdf = [](double x) { return (1.0 + std::erf(x / std::sqrt(2.0))) / 2.0; };
+  const double mass = cdf((hi - mean) / std) - cdf((lo - mean) / std);
+  if (mass > 0.3) {
+    // the bounds in the tensor's dtype, so that the rejection agrees with representable values
+    const double loT = at::scalar_tensor(lo, t.options().device(at::kCPU)).item<double>();
+    const double hiT = at::scalar_tensor(hi, t.options().device(at::kCPU)).item<double>();
+    at::Tensor result = t.normal_(mean, std);
+    while (true) {
+      const at::Tensor reject = result.lt(loT).logical_or(result.gt(hiT));
+      if (!reject.any().item<bool>()) break;
+      result = at::where(reject, at::empty_like(result).normal_(mean, std), result);
+    }
+    if (!result.is_same(t)) t.copy_(result);
+  } else {
+    const double mode = std::max(lo, std::min(mean, hi));
+    const double logPeak = -0.5 * ((mode - mean) / std) * ((mode - mean) / std);
+    at::Tensor candidates = at::empty_like(t);
+    at::Tensor acceptBuf = at::empty_like(t);
+    const auto logDensity = [&](at::Tensor& c) { c.sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(logPeak); };
+    t.uniform_(lo, hi);
+    candidates.copy_(t);
+    logDensity(candidates);
+    at::Tensor pending = acceptBuf.uniform_().log_().gt(candidates);
+    if (pending.any().item<bool>()) {
+      at::Tensor result = t;
+      while (true) {
+        candidates.uniform_(lo, hi);
+        result = at::where(pending, candidates, result);
+        logDensity(candidates);
+        pending = at::where(pending, acceptBuf.uniform_().log_().gt(candidates), pending);
+        if (!pending.any().item<bool>()) break;
+      }
+      t.copy_(result);
+    }
+  }
   return a.env().Undefined();
 }
 FT_FN(zero_) {

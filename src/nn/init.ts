@@ -49,8 +49,12 @@ export function param(shape: number[], init: Init): Tensor {
   return t;
 }
 
-/** A parameter drawn from normal(0, std). */
-export function normal(shape: number[], std: number): Tensor {
+/**
+ * A parameter drawn from normal(0, std), or with `cutoff` from the normal truncated at
+ * +-cutoff * std (torch.nn.init.trunc_normal_, as transformers' ModernBERT initialises).
+ */
+export function normal(shape: number[], std: number, cutoff?: number): Tensor {
+  if (cutoff !== undefined) return param(shape, (t) => t.truncNormal_(0, std, -cutoff * std, cutoff * std));
   return param(shape, (t) => t.normal_(0, std));
 }
 export function zeros(shape: number[]): Tensor {

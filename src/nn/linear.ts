@@ -7,10 +7,13 @@ import { normal, zeros } from './init';
 export class Linear extends Module {
   weight: Tensor;
   bias: Tensor | null;
-  /** `weight`: an existing (out, in) matrix to share (tied output embeddings) instead of a new one. */
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean; std?: number; weight?: Tensor } = {}) {
+  /**
+   * `weight`: an existing (out, in) matrix to share (tied output embeddings) instead of a new one.
+   * A new one is drawn from normal(0, std), truncated at +-cutoff * std when `cutoff` is given.
+   */
+  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean; std?: number; cutoff?: number; weight?: Tensor } = {}) {
     super();
-    this.weight = opts.weight ?? normal([outFeatures, inFeatures], opts.std ?? 0.02);
+    this.weight = opts.weight ?? normal([outFeatures, inFeatures], opts.std ?? 0.02, opts.cutoff);
     this.bias = opts.bias === false ? null : zeros([outFeatures]);
   }
   forward(x: Tensor): Tensor {

@@ -152,6 +152,7 @@ export interface NativeAddon {
   detach(a: H): H;
   normal_(a: H, mean: number, std: number): void;
   uniform_(a: H, lo: number, hi: number): void;
+  truncNormal_(a: H, mean: number, std: number, lo: number, hi: number): void;
   zero_(a: H): void;
   fill_(a: H, v: number | boolean): void;
   copy_(dst: H, src: H): void;

@@ -445,6 +445,14 @@ export class Tensor implements Disposable {
     native.uniform_(this._h, lo, hi);
     return this;
   }
+  /**
+   * torch.nn.init.trunc_normal_: normal(mean, std) truncated to [a, b], drawn as PyTorch draws it
+   * (the same values for the same seed). Throws TypeError unless std > 0 and a < b.
+   */
+  truncNormal_(mean = 0, std = 1, a = -2, b = 2): this {
+    native.truncNormal_(this._h, mean, std, a, b);
+    return this;
+  }
   zero_(): this {
     native.zero_(this._h);
     return this;

@@ -17,6 +17,11 @@ export interface ModernBertConfig extends LabelFields {
   hidden_activation: Activation;
   max_position_embeddings: number;
   initializer_range: number;
+  /**
+   * Weights are drawn truncated at +-cutoff * std: absent 2.0, null 3 (transformers' readings).
+   * Left absent when config.json has none, so that a saved config.json stays as it was.
+   */
+  initializer_cutoff_factor?: number | null;
   norm_eps: number;
   norm_bias: boolean;
   pad_token_id: number;
@@ -82,6 +87,9 @@ export function modernBertConfig(raw: Record<string, unknown>, where = 'config.j
     hidden_activation: r.oneOf('hidden_activation', 'gelu', acts),
     max_position_embeddings: r.int('max_position_embeddings', 8192),
     initializer_range: r.number('initializer_range', 0.02, { min: 0 }),
+    ...('initializer_cutoff_factor' in src
+      ? { initializer_cutoff_factor: src.initializer_cutoff_factor === null ? null : r.number('initializer_cutoff_factor', 2.0, { above: 0 }) }
+      : {}),
     norm_eps: r.number('norm_eps', 1e-5, { above: 0 }),
     norm_bias: r.bool('norm_bias', false),
     pad_token_id: r.tokenId('pad_token_id', vocab, 50283)!,

@@ -11,7 +11,7 @@ import { numLabels } from '../config';
 import { ClassifierOutput, HeadInputs, QAInputs, QAOutput, questionAnsweringOutput, sequenceClassificationLoss, tokenClassificationLoss } from '../losses';
 import { otherHeads, PreTrainedModel } from '../pretrained';
 import { ModernBertConfig } from './config';
-import { ModernBertInputs, ModernBertModel, outStd } from './model';
+import { cutoff, ModernBertInputs, ModernBertModel, outStd } from './model';
 
 const HEADS = ['head', 'decoder', 'classifier'];
 const othersThan = (...own: string[]) => [otherHeads(HEADS, own)];
@@ -23,7 +23,7 @@ export class ModernBertPredictionHead extends Module {
   private readonly act: (x: Tensor) => Tensor;
   constructor(c: ModernBertConfig) {
     super();
-    this.dense = new Linear(c.hidden_size, c.hidden_size, { bias: c.classifier_bias, std: outStd(c) });
+    this.dense = new Linear(c.hidden_size, c.hidden_size, { bias: c.classifier_bias, std: outStd(c), cutoff: cutoff(c) });
     this.norm = new LayerNorm(c.hidden_size, c.norm_eps, { bias: c.norm_bias });
     this.act = activation(c.classifier_activation);
   }
@@ -45,8 +45,8 @@ abstract class ModernBertHeadModel extends PreTrainedModel<ModernBertConfig> {
   }
 }
 
-/** A classifier after the prediction head (transformers' std for it: hidden_size^-0.5). */
-const classifier = (c: ModernBertConfig) => new Linear(c.hidden_size, numLabels(c), { std: c.hidden_size ** -0.5 });
+/** A classifier after the prediction head (transformers' init for it: std hidden_size^-0.5, truncated). */
+const classifier = (c: ModernBertConfig) => new Linear(c.hidden_size, numLabels(c), { std: c.hidden_size ** -0.5, cutoff: cutoff(c) });
 
 /** Sequence classification over the first token (classifier_pooling 'cls') or the mean of the real tokens ('mean'). */
 export class ModernBertForSequenceClassification extends ModernBertHeadModel {

@@ -25,6 +25,8 @@ export interface ModernBertInputs {
 }
 
 const norm = (c: ModernBertConfig) => new LayerNorm(c.hidden_size, c.norm_eps, { bias: c.norm_bias });
+/** How transformers draws every ModernBERT weight: truncated at +-cutoff * std. */
+export const cutoff = (c: ModernBertConfig) => (c.initializer_cutoff_factor === undefined ? 2.0 : (c.initializer_cutoff_factor ?? 3));
 /** transformers' std for output projections: initializer_range / sqrt(2 layers) */
 export const outStd = (c: ModernBertConfig) => c.initializer_range / Math.sqrt(2 * c.num_hidden_layers);
 
@@ -34,7 +36,7 @@ export class ModernBertEmbeddings extends Module {
   drop: Dropout;
   constructor(c: ModernBertConfig) {
     super();
-    this.tok_embeddings = new Embedding(c.vocab_size, c.hidden_size, c.pad_token_id, c.initializer_range);
+    this.tok_embeddings = new Embedding(c.vocab_size, c.hidden_size, c.pad_token_id, c.initializer_range, cutoff(c));
     this.norm = norm(c);
     this.drop = new Dropout(c.embedding_dropout);
   }
@@ -52,8 +54,8 @@ export class ModernBertAttention extends Module {
   private readonly dropoutP: number;
   constructor(c: ModernBertConfig) {
     super();
-    this.Wqkv = new Linear(c.hidden_size, 3 * c.hidden_size, { bias: c.attention_bias, std: c.initializer_range });
-    this.Wo = new Linear(c.hidden_size, c.hidden_size, { bias: c.attention_bias, std: outStd(c) });
+    this.Wqkv = new Linear(c.hidden_size, 3 * c.hidden_size, { bias: c.attention_bias, std: c.initializer_range, cutoff: cutoff(c) });
+    this.Wo = new Linear(c.hidden_size, c.hidden_size, { bias: c.attention_bias, std: outStd(c), cutoff: cutoff(c) });
     this.out_drop = new Dropout(c.attention_dropout);
     this.heads = c.num_attention_heads;
     this.dropoutP = c.attention_dropout;
@@ -84,8 +86,8 @@ export class ModernBertMLP extends Module {
   constructor(c: ModernBertConfig) {
     super();
     this.intermediate = c.intermediate_size;
-    this.Wi = new Linear(c.hidden_size, 2 * c.intermediate_size, { bias: c.mlp_bias, std: c.initializer_range });
-    this.Wo = new Linear(c.intermediate_size, c.hidden_size, { bias: c.mlp_bias, std: outStd(c) });
+    this.Wi = new Linear(c.hidden_size, 2 * c.intermediate_size, { bias: c.mlp_bias, std: c.initializer_range, cutoff: cutoff(c) });
+    this.Wo = new Linear(c.intermediate_size, c.hidden_size, { bias: c.mlp_bias, std: outStd(c), cutoff: cutoff(c) });
     this.drop = new Dropout(c.mlp_dropout);
     this.act = activation(c.hidden_activation);
   }
