@@ -156,6 +156,24 @@ describe('numbers and names a user gives are checked before work starts', () => 
     expect(err!.message).toMatch(message);
     expect(err!.message.length).toBeLessThan(400);
   });
+
+  test.each([
+    ['bert', SEQCLS, { hidden_dropout_prob: 1.5 }, /config\.json: hidden_dropout_prob must be/],
+    ['modernbert', path.join(FX, 'encoders', 'modernbert', 'seqcls'), { initializer_cutoff_factor: 0 }, /config\.json: initializer_cutoff_factor must be > 0/],
+  ])('fulltune train: a bad %s config.json field stops the run before the data is tokenised, and leaves no output folder', async (_, src, bad, message) => {
+    const dir = path.join(tmp, `bad-config-${_}`);
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of fs.readdirSync(src)) if (fs.statSync(path.join(src, f)).isFile()) fs.copyFileSync(path.join(src, f), path.join(dir, f));
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, ...bad }));
+    const out = path.join(tmp, `bad-config-out-${_}`);
+    const r = await inProcess(['train', '--model', dir, '--output', out, '--train', TINY, '--cache-dir', path.join(tmp, `bad-config-cache-${_}`)]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/tokenising/);
+    expect(fs.existsSync(path.join(tmp, `bad-config-cache-${_}`))).toBe(false);
+    expect(fs.existsSync(out)).toBe(false); // claimed, refused, and the empty folder it made removed
+  });
 });
 
 describe('every input gets an output', () => {

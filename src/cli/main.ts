@@ -5,7 +5,7 @@ import { FeatureStore } from '../data/features';
 import { DataError } from '../data/readers';
 import { Columns, Task } from '../data/tasks';
 import { TASK_SPECS, taskSpec } from '../data/specs';
-import { checkHead, headOfArchitecture } from '../models/registry';
+import { checkConfig, checkHead, headOfArchitecture } from '../models/registry';
 import { savePretrained } from '../hub/pretrained';
 import { manualSeed } from '../tensor/create';
 import { Device } from '../tensor/dtype';
@@ -174,9 +174,10 @@ async function train(f: Parsed): Promise<number> {
     const seed = num(f, 'seed')!;
     manualSeed(seed);
     const { dir: modelDir, config } = await modelConfig(str(f, 'model')!);
-    const tok = await PreTrainedTokenizer.fromPretrained(modelDir);
     // what the model and tokenizer must offer the task, before any data is read
+    checkConfig(config, path.join(modelDir, 'config.json'));
     checkHead(config, taskSpec(task).head, path.join(modelDir, 'config.json'));
+    const tok = await PreTrainedTokenizer.fromPretrained(modelDir);
     if (taskSpec(task).masksTokens && tok.maskTokenId === null) throw new UsageError(`--task ${task} needs a tokenizer with a mask token, and ${modelDir}'s has none (tokenizer_config.json's mask_token)`);
     const maxLength = await checkLengths(f, task, tok, config, modelDir);
     const cols = columns(f, task);

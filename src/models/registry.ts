@@ -20,6 +20,8 @@ export interface ModelFamily {
   architectures: Record<string, ArchitectureSpec>;
   /** The architecture used when config.json names none, or one this family does not have. */
   defaultArchitecture: string;
+  /** Parses and validates a raw config.json (the builders' parser); throws a ConfigError naming the field. */
+  config: (raw: Record<string, unknown>, where: string) => unknown;
   /**
    * The longest sequence the family's positions take, and what says so, when it is not
    * max_position_embeddings itself (RoBERTa's positions start after pad_token_id).
@@ -67,6 +69,14 @@ export function findFamily(raw: Record<string, unknown>): ModelFamily | null {
 export function architectureFor(raw: Record<string, unknown>, head: HeadKind, where: string): string | null {
   const f = familyOf(raw, where);
   return Object.entries(f.architectures).find(([, a]) => a.head === head)?.[0] ?? null;
+}
+
+/**
+ * Validates config.json as the family's parser will when the model is built: the command calls it
+ * before any work, so that a bad field stops it before the data is read and tokenised.
+ */
+export function checkConfig(raw: Record<string, unknown>, where: string): void {
+  familyOf(raw, where).config(raw, where);
 }
 
 /** The architecture that serves `head` in the family of `raw`; throws when it has none (the command calls it before any work). */

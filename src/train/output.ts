@@ -13,7 +13,8 @@ const LOCK = '.fulltune.lock';
 export const RUN_FILES = ['checkpoints', 'log.jsonl', 'metrics.json', 'report.html', 'config.json', 'generation_config.json', 'model.safetensors', 'model.safetensors.index.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'];
 
 /** Output folders this process holds (by resolved path), with the token written in their lock. */
-const held = new Map<string, { token: string; count: number }>();
+/** Folders this process holds: its lock's token, how many claims, and whether the first claim made the folder. */
+const held = new Map<string, { token: string; count: number; created: boolean }>();
 
 interface LockFile {
   pid: number;
@@ -40,12 +41,21 @@ function readLock(file: string): LockFile | null {
 export function claimOutputDir(dir: string, o: { resume: boolean; overwrite: boolean }): () => void {
   const key = path.resolve(dir);
   const mine = held.get(key);
+  const created = !mine && !fs.existsSync(dir);
   const release = () => {
     const h = held.get(key);
     if (!h || --h.count > 0) return;
     held.delete(key);
     const lock = path.join(dir, LOCK);
     if (readLock(lock)?.token === h.token) fs.rmSync(lock, { force: true });
+    // a run refused before it wrote anything leaves no empty folder behind (only one it made)
+    if (h.created) {
+      try {
+        if (fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
+      } catch {
+        // gone already, or not ours to remove: nothing to tidy
+      }
+    }
   };
   if (mine) {
     mine.count++;
@@ -82,7 +92,7 @@ export function claimOutputDir(dir: string, o: { resume: boolean; overwrite: boo
       throw new Error(`${dir}: another fulltune run took this output folder at the same moment; choose another --output`);
     }
   }
-  held.set(key, { token: me.token, count: 1 });
+  held.set(key, { token: me.token, count: 1, created });
   try {
     const earlier = fs.readdirSync(dir).filter((f) => f !== LOCK);
     if (earlier.length > 0 && !o.resume && !o.overwrite) {

@@ -7,6 +7,7 @@ import { BertForMaskedLM, BertForQuestionAnswering, BertForSequenceClassificatio
 registerFamily({
   modelTypes: ['bert'],
   defaultArchitecture: 'BertModel',
+  config: (r, w) => bertConfig(r, w),
   architectures: {
     BertModel: { head: 'base', build: (r, w) => new BertModel(bertConfig(r, w)) },
     BertForSequenceClassification: { head: 'sequence-classification', build: (r, w) => new BertForSequenceClassification(bertConfig(r, w)) },

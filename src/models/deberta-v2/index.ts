@@ -8,6 +8,7 @@ import { DebertaV2ForMaskedLM, DebertaV2ForQuestionAnswering, DebertaV2ForSequen
 registerFamily({
   modelTypes: ['deberta-v2'],
   defaultArchitecture: 'DebertaV2Model',
+  config: (r, w) => debertaV2Config(r, w),
   architectures: {
     DebertaV2Model: { head: 'base', build: (r, w) => new DebertaV2Model(debertaV2Config(r, w)) },
     DebertaV2ForSequenceClassification: { head: 'sequence-classification', build: (r, w) => new DebertaV2ForSequenceClassification(debertaV2Config(r, w)) },

@@ -7,6 +7,7 @@ import { DistilBertForMaskedLM, DistilBertForQuestionAnswering, DistilBertForSeq
 registerFamily({
   modelTypes: ['distilbert'],
   defaultArchitecture: 'DistilBertModel',
+  config: (r, w) => distilBertConfig(r, w),
   architectures: {
     DistilBertModel: { head: 'base', build: (r, w) => new DistilBertModel(distilBertConfig(r, w)) },
     DistilBertForSequenceClassification: { head: 'sequence-classification', build: (r, w) => new DistilBertForSequenceClassification(distilBertConfig(r, w)) },

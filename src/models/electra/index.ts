@@ -7,6 +7,7 @@ import { ElectraForMaskedLM, ElectraForQuestionAnswering, ElectraForSequenceClas
 registerFamily({
   modelTypes: ['electra'],
   defaultArchitecture: 'ElectraModel',
+  config: (r, w) => electraConfig(r, w),
   architectures: {
     ElectraModel: { head: 'base', build: (r, w) => new ElectraModel(electraConfig(r, w)) },
     ElectraForSequenceClassification: { head: 'sequence-classification', build: (r, w) => new ElectraForSequenceClassification(electraConfig(r, w)) },

@@ -10,5 +10,5 @@ for (const [type, name] of [['llama', 'Llama'], ['mistral', 'Mistral'], ['qwen2'
     [`${name}ForCausalLM`]: { head: 'causal-lm', build: (r, w) => new LlamaForCausalLM(llamaConfig(r, w)) },
     [`${name}ForSequenceClassification`]: { head: 'sequence-classification', build: (r, w) => new LlamaForSequenceClassification(llamaConfig(r, w)) },
   };
-  registerFamily({ modelTypes: [type], defaultArchitecture: `${name}ForCausalLM`, architectures: archs });
+  registerFamily({ modelTypes: [type], defaultArchitecture: `${name}ForCausalLM`, config: (r, w) => llamaConfig(r, w), architectures: archs });
 }

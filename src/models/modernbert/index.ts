@@ -7,6 +7,7 @@ import { ModernBertForMaskedLM, ModernBertForQuestionAnswering, ModernBertForSeq
 registerFamily({
   modelTypes: ['modernbert'],
   defaultArchitecture: 'ModernBertModel',
+  config: (r, w) => modernBertConfig(r, w),
   architectures: {
     ModernBertModel: { head: 'base', build: (r, w) => new ModernBertModel(modernBertConfig(r, w)) },
     ModernBertForSequenceClassification: { head: 'sequence-classification', build: (r, w) => new ModernBertForSequenceClassification(modernBertConfig(r, w)) },

@@ -9,6 +9,7 @@ for (const [type, prefix] of [['roberta', 'Roberta'], ['xlm-roberta', 'XLMRobert
   registerFamily({
     modelTypes: [type],
     defaultArchitecture: `${prefix}Model`,
+    config: cfg,
     // positions count from pad_token_id + 1: roberta-base's 514 take 512 tokens
     maxPositions: (raw) => {
       const c = cfg(raw, 'config.json');
