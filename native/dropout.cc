@@ -1,7 +1,7 @@
 // A fused dropout for the CPU: each element's keep/drop comes from a counter-based hash of
-// (seed, index) and writes both the output and a byte mask, where libtorch's dropout
-// runs bernoulli_ (a slow per-element generator), then a multiply. The seed is drawn from
-// libtorch's CPU generator, so runs stay seeded, checkpointable and deterministic whatever
+// (seed, index), drawn in parallel, where libtorch's dropout draws mt19937 words (serially off
+// Intel CPUs; exact_dropout.cc draws the same words faster for ft.dropout). The seed is drawn
+// from libtorch's CPU generator, so runs stay seeded, checkpointable and deterministic whatever
 // the thread split. The masks differ from torch.nn.functional.dropout's (ft.dropout keeps
 // libtorch's for exact parity); the distribution is the same. On CUDA it is native_dropout.
 #include <ATen/CPUGeneratorImpl.h>
