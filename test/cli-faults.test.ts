@@ -157,6 +157,17 @@ describe('numbers and names a user gives are checked before work starts', () => 
     expect(err!.message.length).toBeLessThan(400);
   });
 
+  test('every data file is checked before work starts: a missing --validation or --data names the file as a missing --train does', async () => {
+    const nope = path.join(tmp, 'nope.csv');
+    const out = path.join(tmp, 'missing-validation-out');
+    fails(await inProcess(['train', '--model', SEQCLS, '--output', out, '--train', TINY, '--validation', nope, '--quiet', '--cache-dir', cacheDir]), 1, new RegExp(`${nope.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: no such file`));
+    expect(fs.existsSync(out)).toBe(false);
+    for (const cmd of ['eval', 'predict']) {
+      fails(await inProcess([cmd, '--model', SEQCLS, '--data', nope, '--quiet', '--cache-dir', cacheDir]), 1, /nope\.csv: no such file/);
+    }
+    fails(await inProcess(['eval', '--model', SEQCLS, '--data', tmp, '--quiet']), 1, /is a folder, expected a data file/);
+  });
+
   test.each([
     ['bert', SEQCLS, { hidden_dropout_prob: 1.5 }, /config\.json: hidden_dropout_prob must be/],
     ['modernbert', path.join(FX, 'encoders', 'modernbert', 'seqcls'), { initializer_cutoff_factor: 0 }, /config\.json: initializer_cutoff_factor must be > 0/],
@@ -368,7 +379,7 @@ describe('review findings, by kind', () => {
 
   test('eval and predict refuse an untrained head and a head trained for another task', async () => {
     fails(await inProcess(['predict', '--model', path.join(FX, 'bert', 'base'), '--data', TINY, '--quiet', '--cache-dir', cacheDir]), 2, /has no trained sequence-classification head/);
-    fails(await inProcess(['predict', '--model', SEQCLS, '--data', path.join(FX, 'train', 'ner.jsonl'), '--task', 'token-classification', '--quiet', '--cache-dir', cacheDir]), 2, /trained for --task sequence-classification, not token-classification/);
+    fails(await inProcess(['predict', '--model', SEQCLS, '--data', path.join(FX, 'train', 'ner.jsonl'), '--task', 'token-classification', '--quiet', '--cache-dir', cacheDir]), 2, /holds a BertForSequenceClassification, trained for --task sequence-classification, not token-classification: pass --task sequence-classification/);
     fails(await inProcess(['predict', '--model', SEQCLS, '--data', TINY, '--skip-bad-rows']), 2, /unknown flag --skip-bad-rows/); // every row gets an output
     fails(await inProcess(['train', '--model', SEQCLS, '--output', path.join(tmp, 'never2'), '--train', TINY, '--device', 'cuda:0']), 2, /--device cuda:0: no CUDA device here/);
   });

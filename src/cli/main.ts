@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { FeatureStore } from '../data/features';
-import { DataError } from '../data/readers';
+import { checkDataFile, DataError } from '../data/readers';
 import { Columns, Task } from '../data/tasks';
 import { TASK_SPECS, taskSpec } from '../data/specs';
 import { checkConfig, checkHead, headOfArchitecture } from '../models/registry';
@@ -164,6 +164,8 @@ async function train(f: Parsed): Promise<number> {
   checkCombinations(f, task, 'train');
   checkDevice(f);
   const out = str(f, 'output')!;
+  // every data file exists and has a known format before the output folder is taken
+  for (const file of [str(f, 'train')!, str(f, 'validation')]) if (file !== undefined) checkDataFile(file);
   const log = (s: string) => {
     if (!f.quiet) process.stderr.write(s + '\n');
   };
@@ -229,7 +231,8 @@ function checkHeadFitsTask(config: Record<string, unknown>, task: Task, dir: str
   if (head === null || head === 'base') return; // a base model: the missing head is reported when loading
   if (taskSpec(task).servedBy(head, pt)) return;
   const served = TASK_SPECS.find((t) => t.servedBy(head, pt))?.name ?? head;
-  throw new UsageError(`${dir} holds a ${arch}${pt ? ` (problem_type ${pt})` : ''}, trained for --task ${served}, not ${task}`);
+  const article = /^[AEIOU]/i.test(arch!) ? 'an' : 'a';
+  throw new UsageError(`${dir} holds ${article} ${arch}${pt ? ` (problem_type ${pt})` : ''}, trained for --task ${served}, not ${task}: pass --task ${served}`);
 }
 
 /** Model, tokenizer, the --data features and a Trainer to run them, for eval and predict. */
@@ -240,6 +243,7 @@ async function loadForInference(f: Parsed, command: 'eval' | 'predict') {
   if (command === 'predict' && hint) throw new UsageError(hint);
   checkCombinations(f, task, command);
   checkDevice(f);
+  checkDataFile(str(f, 'data')!);
   const { dir, config } = await modelConfig(str(f, 'model')!);
   checkHeadFitsTask(config, task, dir);
   const tok = await PreTrainedTokenizer.fromPretrained(dir);

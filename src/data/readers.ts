@@ -44,12 +44,17 @@ export function formatOf(file: string): Format {
   throw new DataError(file, null, `unknown data format '${ext}' (expected .csv, .tsv, .jsonl, .parquet or .txt)`);
 }
 
-/** Streams the rows of a data file; memory stays bounded for CSV, TSV and JSONL of any size. */
-export async function* readRows(file: string, o: ReadOptions = {}): AsyncGenerator<RawRow> {
+/** Throws a DataError naming `file` unless it is a non-empty data file of a known format; returns the format. */
+export function checkDataFile(file: string): ReturnType<typeof formatOf> {
   if (!fs.existsSync(file)) throw new DataError(file, null, 'no such file');
   if (fs.statSync(file).isDirectory()) throw new DataError(file, null, 'is a folder, expected a data file');
   if (fs.statSync(file).size === 0) throw new DataError(file, null, 'the file is empty');
-  const fmt = formatOf(file);
+  return formatOf(file);
+}
+
+/** Streams the rows of a data file; memory stays bounded for CSV, TSV and JSONL of any size. */
+export async function* readRows(file: string, o: ReadOptions = {}): AsyncGenerator<RawRow> {
+  const fmt = checkDataFile(file);
   const bad = (line: number, problem: string): RawRow => {
     if (o.badRows !== 'yield') throw new DataError(file, line, problem);
     return { line, values: {}, problem };
