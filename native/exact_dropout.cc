@@ -178,17 +178,28 @@ at::Tensor checkInput(int64_t n, at::ScalarType dtype) {
   return x;
 }
 
-// Per dtype: 0 unchecked, 1 this dropout equals at::dropout, 2 it does not (use at::dropout).
-std::atomic<int> verdicts[static_cast<int>(at::ScalarType::NumOptions)];
-
-bool matchesLibtorch(at::ScalarType dtype) {
-  std::atomic<int>& v = verdicts[static_cast<int>(dtype)];
+// A self-check's verdict, run once: 0 unchecked, 1 equal to libtorch, 2 not (use libtorch).
+// After the first call it costs one atomic load.
+template <typename Check>
+bool verdictOf(std::atomic<int>& v, Check check) {
   if (int state = v.load(); state != 0) return state == 1;
   std::lock_guard<std::recursive_mutex> lock(checkMutex);
   if (int state = v.load(); state != 0) return state == 1;
-  bool same = true;
+  bool same;
   {
     EngineRestorer restore;
+    same = check();
+  }
+  v.store(same ? 1 : 2);
+  return same;
+}
+
+// Per dtype: whether this dropout equals at::dropout.
+std::atomic<int> verdicts[static_cast<int>(at::ScalarType::NumOptions)];
+
+bool matchesLibtorch(at::ScalarType dtype) {
+  return verdictOf(verdicts[static_cast<int>(dtype)], [dtype] {
+    bool same = true;
     // sizes across chunk and twist boundaries, one element, and a p whose threshold is not round
     for (const auto& [n, p] : {std::pair<int64_t, double>{5003, 0.1}, {1, 0.5}, {4097, 0.1234568}}) {
       at::Generator start = at::detail::createCPUGenerator(7 + n);
@@ -202,9 +213,8 @@ bool matchesLibtorch(at::ScalarType dtype) {
       const at::Tensor mine = dropWith(x, 1 - p, nullptr);
       same = same && sameValues(ref, mine) && sameEngine(afterRef, defaultEngine().data());
     }
-  }
-  v.store(same ? 1 : 2);
-  return same;
+    return same;
+  });
 }
 
 std::optional<at::Tensor> additiveMask(const std::optional<at::Tensor>& mask, at::ScalarType dtype) {
@@ -221,13 +231,8 @@ at::Tensor composedAttention(const at::Tensor& q, const at::Tensor& k, const at:
 std::atomic<int> attentionVerdicts[static_cast<int>(at::ScalarType::NumOptions)];
 
 bool attentionMatches(at::ScalarType dtype) {
-  std::atomic<int>& v = attentionVerdicts[static_cast<int>(dtype)];
-  if (int state = v.load(); state != 0) return state == 1;
-  std::lock_guard<std::recursive_mutex> lock(checkMutex);
-  if (int state = v.load(); state != 0) return state == 1;
-  bool same = true;
-  {
-    EngineRestorer restore;
+  return verdictOf(attentionVerdicts[static_cast<int>(dtype)], [dtype] {
+    bool same = true;
     const at::mt19937 from = at::check_generator<at::CPUGeneratorImpl>(at::detail::createCPUGenerator(5))->engine();
     const auto o = at::TensorOptions().dtype(dtype);
     at::Generator g = at::detail::createCPUGenerator(7);
@@ -251,9 +256,8 @@ bool attentionMatches(at::ScalarType dtype) {
       const at::Tensor mine = composedAttention(c.q, c.k, c.v, c.mask, 0.25, c.causal, c.scale);
       same = same && sameValues(ref, mine) && sameEngine(afterRef, defaultEngine().data());
     }
-  }
-  v.store(same ? 1 : 2);
-  return same;
+    return same;
+  });
 }
 
 }  // namespace
