@@ -196,6 +196,15 @@ export interface NativeAddon {
   exitAutocast(device: 'cpu' | 'cuda', prevEnabled: boolean, prevDtype: number): void;
   ampUnscale(params: H[], invScale: H, foundInf: H): void;
   ampUpdateScale(scale: H, growthTracker: H, foundInf: H, growth: number, backoff: number, interval: number): void;
+  // process groups (native/distributed.cc): c10d's TCPStore and ProcessGroupGloo
+  distAvailable(): boolean;
+  distInit(rank: number, worldSize: number, masterAddr: string, masterPort: number, timeoutMs: number, isServer: boolean, prefix: string, bindHost: string): number;
+  distDestroy(group: number): void;
+  distAllReduce(group: number, tensors: H[], op?: 'sum' | 'max' | 'min' | 'product'): void;
+  distBroadcast(group: number, tensors: H[], root: number): void;
+  distAllGather(group: number, t: H): H[];
+  distBarrier(group: number): void;
+  distAllReduceGrads(group: number, params: H[], bucketBytes: number): boolean;
   // optimizers
   adamwStep(groups: AdamWGroupHandles[], beta1: number, beta2: number, eps: number, maximize: boolean): void;
   sgdStep(params: H[], momentumBuffers: H[] | null, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean): void;

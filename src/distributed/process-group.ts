@@ -1,0 +1,155 @@
+// A group of processes that train together, on libtorch's c10d (native/distributed.cc): a
+// TCPStore rendezvous and ProcessGroupGloo, as torch.distributed.init_process_group('gloo')
+// makes them. Collectives block until every rank has joined in; a rank that is gone or does not
+// join within the timeout makes them fail on the others with an Error naming this rank, never
+// hang.
+import { native } from '../tensor/native';
+import { Tensor } from '../tensor/tensor';
+import { tensor } from '../tensor/create';
+import { LaunchEnv, readLaunchEnv } from './env';
+
+export type ReduceOp = 'sum' | 'max' | 'min' | 'product';
+
+export interface ProcessGroupOptions {
+  rank: number;
+  worldSize: number;
+  /** address of the rendezvous store (rank 0's machine, or torchrun's) */
+  masterAddr: string;
+  masterPort: number;
+  /** how long the rendezvous and every collective may wait for the other ranks; default 60 s */
+  timeoutSeconds?: number;
+  /** the store is served by a launcher (torchrun's agent), not by rank 0 */
+  agentStore?: boolean;
+  /** a restarted group's attempt number: its keys do not meet the failed attempt's */
+  attempt?: number;
+  localRank?: number;
+  localWorldSize?: number;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
+
+/** The default bucket of the gradient all-reduce: DistributedDataParallel's bucket_cap_mb (25). */
+export const BUCKET_BYTES = 25 * 2 ** 20;
+
+export class ProcessGroup {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly localRank: number;
+  readonly localWorldSize: number;
+  readonly timeoutSeconds: number;
+  private id: number | null;
+
+  private constructor(o: ProcessGroupOptions, id: number) {
+    this.rank = o.rank;
+    this.worldSize = o.worldSize;
+    this.localRank = o.localRank ?? o.rank;
+    this.localWorldSize = o.localWorldSize ?? o.worldSize;
+    this.timeoutSeconds = o.timeoutSeconds ?? 60;
+    this.id = id;
+  }
+
+  /** Whether this build of the addon has Gloo (its headers were found when it was compiled). */
+  static available(): boolean {
+    return native.distAvailable();
+  }
+
+  /**
+   * Joins the group: blocks until all worldSize ranks have joined (or the timeout passes).
+   * Errors: a MASTER_PORT in use on rank 0, an unreachable store, ranks missing at the timeout.
+   */
+  static init(o: ProcessGroupOptions): ProcessGroup {
+    const timeout = o.timeoutSeconds ?? 60;
+    if (!(timeout > 0)) throw new RangeError(`timeoutSeconds must be positive, got ${timeout}`);
+    const where = `rank ${o.rank} of ${o.worldSize}`;
+    const isServer = !o.agentStore && o.rank === 0;
+    let id: number;
+    try {
+      id = native.distInit(o.rank, o.worldSize, o.masterAddr, o.masterPort, Math.round(timeout * 1000), isServer, `fulltune/attempt_${o.attempt ?? 0}/`, LOOPBACK.test(o.masterAddr) ? '127.0.0.1' : '');
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (/EADDRINUSE|address already in use/i.test(msg)) {
+        throw new Error(`${where}: MASTER_PORT ${o.masterPort} is in use on this machine: choose a free port (MASTER_PORT=...) or stop what holds it`);
+      }
+      if (/timeout|timed out/i.test(msg)) {
+        throw new Error(`${where}: the other ranks did not join within ${timeout} s at ${o.masterAddr}:${o.masterPort} (is every rank started, with the same MASTER_ADDR, MASTER_PORT and WORLD_SIZE?): ${firstLine(msg)}`);
+      }
+      throw new Error(`${where}: could not join the process group at ${o.masterAddr}:${o.masterPort}: ${firstLine(msg)}`);
+    }
+    return new ProcessGroup(o, id);
+  }
+
+  /** The group a launcher (torchrun, or `fulltune train --nproc-per-node`) describes; null for one process. */
+  static fromEnv(o: { timeoutSeconds?: number; env?: NodeJS.ProcessEnv } = {}): ProcessGroup | null {
+    const e: LaunchEnv | null = readLaunchEnv(o.env);
+    if (!e) return null;
+    return ProcessGroup.init({ ...e, attempt: e.restartCount, timeoutSeconds: o.timeoutSeconds });
+  }
+
+  private handle(): number {
+    if (this.id === null) throw new Error('the process group is destroyed');
+    return this.id;
+  }
+
+  /** Runs a collective; failures name this rank and the likely cause. */
+  private run<T>(what: string, f: (id: number) => T): T {
+    const id = this.handle();
+    try {
+      return f(id);
+    } catch (e) {
+      const msg = firstLine((e as Error).message);
+      const cause = /timeout|timed out/i.test(msg) ? `another rank did not take part within ${this.timeoutSeconds} s (stopped, hung or slower than the timeout)` : 'another rank is gone (it exited or was killed) or the connection failed';
+      throw new Error(`rank ${this.rank} of ${this.worldSize}: ${what} failed: ${cause}: ${msg}`);
+    }
+  }
+
+  /** Each tensor replaced in place by its reduction over the ranks (contiguous tensors). */
+  allReduce(tensors: Tensor[], op: ReduceOp = 'sum'): void {
+    this.run('all-reduce', (id) => native.distAllReduce(id, tensors.map((t) => t.handle), op));
+  }
+
+  /** Reduces plain numbers over the ranks (float64). */
+  allReduceNumbers(values: number[], op: ReduceOp = 'sum'): number[] {
+    const t = tensor(values, { dtype: 'float64' });
+    try {
+      this.allReduce([t], op);
+      return Array.from(t.toArray() as Float64Array);
+    } finally {
+      t.dispose();
+    }
+  }
+
+  /** Every rank's tensors become root's, in place. */
+  broadcast(tensors: Tensor[], root = 0): void {
+    this.run('broadcast', (id) => native.distBroadcast(id, tensors.map((t) => t.handle), root));
+  }
+
+  /** Every rank's tensor (same shape and dtype on each), in rank order; new tensors the caller owns. */
+  allGather(t: Tensor): Tensor[] {
+    return this.run('all-gather', (id) => native.distAllGather(id, t.handle).map((h) => new Tensor(h)));
+  }
+
+  /** Returns when every rank has reached it. */
+  barrier(): void {
+    this.run('barrier', (id) => native.distBarrier(id));
+  }
+
+  /**
+   * Sums the parameters' gradients over the ranks in place (DistributedDataParallel's reducer:
+   * buckets of about bucketBytes in reverse parameter order, one native call). A gradient
+   * present on some ranks only counts as zeros on the others. Returns whether any was reduced.
+   */
+  allReduceGradients(params: Tensor[], bucketBytes = BUCKET_BYTES): boolean {
+    return this.run('the gradient all-reduce', (id) => native.distAllReduceGrads(id, params.map((p) => p.handle), bucketBytes));
+  }
+
+  /** Leaves the group (its connections close); idempotent. */
+  destroy(): void {
+    if (this.id === null) return;
+    native.distDestroy(this.id);
+    this.id = null;
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0].replace(/^dist\w+: /, '');
+}

@@ -1,0 +1,49 @@
+// One rank of test/distributed.test.ts: runs each collective on rank-dependent values and prints
+// what it got as one JSON line. MODE=hang: rank 1 sleeps instead of joining the all-reduce;
+// MODE=die: rank 1 exits before it.
+import { ProcessGroup } from '../../src/distributed/process-group';
+import { tensor, zeros } from '../../src/tensor/create';
+
+const pg = ProcessGroup.fromEnv({ timeoutSeconds: Number(process.env.TIMEOUT ?? 30) })!;
+const r = pg.rank;
+const mode = process.env.MODE ?? 'ok';
+if (mode !== 'ok' && r === 1) {
+  if (mode === 'die') process.exit(3);
+  const end = Date.now() + 120000;
+  while (Date.now() < end) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+}
+const t0 = Date.now();
+try {
+  const a = tensor([1 + r, 10 * (r + 1), -r], { dtype: 'float32' });
+  pg.allReduce([a]);
+  const mx = tensor([r, 5 - r], { dtype: 'int64' });
+  pg.allReduce([mx], 'max');
+  const b = tensor([r === 0 ? 7 : 0, r === 0 ? 8 : 0], { dtype: 'float64' });
+  pg.broadcast([b], 0);
+  const g = pg.allGather(tensor([r, r * 2], { dtype: 'float32' }));
+  pg.barrier();
+  // gradients: w everywhere, u on rank 1 only, v nowhere
+  const w = zeros([2, 3]).requiresGrad_(true);
+  const u = zeros([4]).requiresGrad_(true);
+  const v = zeros([1]).requiresGrad_(true);
+  w.add(r + 1).mul(tensor([1, 2, 3])).sum().backward();
+  if (r === 1) u.add(1).mul(3).sum().backward();
+  const reduced = pg.allReduceGradients([w, u, v], 16); // 16 bytes: several buckets
+  const nums = pg.allReduceNumbers([r + 0.5, 2], 'sum');
+  console.log(JSON.stringify({
+    rank: r,
+    sum: Array.from(a.toArray()),
+    max: Array.from(mx.toArray(), Number),
+    bcast: Array.from(b.toArray()),
+    gather: g.map((x) => Array.from(x.toArray())),
+    wGrad: Array.from(w.grad!.toArray()),
+    uGrad: Array.from(u.grad!.toArray()),
+    vGrad: v.grad === null,
+    reduced,
+    nums,
+  }));
+  pg.destroy();
+} catch (e) {
+  console.log(JSON.stringify({ rank: r, error: (e as Error).message, seconds: (Date.now() - t0) / 1000 }));
+  process.exit(2);
+}
