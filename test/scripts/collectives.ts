@@ -33,7 +33,7 @@ try {
   console.log(JSON.stringify({
     rank: r,
     sum: Array.from(a.toArray()),
-    max: Array.from(mx.toArray(), Number),
+    max: Array.from(mx.toArray() as BigInt64Array, Number),
     bcast: Array.from(b.toArray()),
     gather: g.map((x) => Array.from(x.toArray())),
     wGrad: Array.from(w.grad!.toArray()),
