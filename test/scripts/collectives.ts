@@ -32,12 +32,12 @@ try {
   const nums = pg.allReduceNumbers([r + 0.5, 2], 'sum');
   console.log(JSON.stringify({
     rank: r,
-    sum: Array.from(a.toArray()),
+    sum: Array.from(a.toArray() as Float32Array),
     max: Array.from(mx.toArray() as BigInt64Array, Number),
-    bcast: Array.from(b.toArray()),
-    gather: g.map((x) => Array.from(x.toArray())),
-    wGrad: Array.from(w.grad!.toArray()),
-    uGrad: Array.from(u.grad!.toArray()),
+    bcast: Array.from(b.toArray() as Float64Array),
+    gather: g.map((x) => Array.from(x.toArray() as Float32Array)),
+    wGrad: Array.from(w.grad!.toArray() as Float32Array),
+    uGrad: Array.from(u.grad!.toArray() as Float32Array),
     vGrad: v.grad === null,
     reduced,
     nums,
