@@ -204,11 +204,16 @@ FT_FN(distAllGather) {
 #endif
 }
 
-// distBarrier(id): returns when every rank has called it.
+// distBarrier(id, timeoutMs?): returns when every rank has called it (timeoutMs: this wait's bound).
 FT_FN(distBarrier) {
 #ifdef FT_HAVE_GLOO
   auto g = group(a, 0);
-  run(g->pg->barrier());
+  c10d::BarrierOptions o;
+  if (!a.missing(1)) {
+    if (a.i64(1) < 1) throw ft::ArgError("timeoutMs: expected a positive number");
+    o.timeout = std::chrono::milliseconds(a.i64(1));
+  }
+  run(g->pg->barrier(o));
   return a.env().Undefined();
 #else
   noGloo();

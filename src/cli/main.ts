@@ -14,6 +14,9 @@ import { defaultMaxLength, features, headConfig, loadTaskModel, maxPositions, mo
 import { phase } from '../train/progress';
 import { effectiveArguments, renderReport, runInfo } from '../train/report';
 import { Trainer, TrainingArgs, TrainingInterrupted } from '../train/trainer';
+import { readLaunchEnv } from '../distributed/env';
+import { launchWorkers, withoutFlags } from '../distributed/launch';
+import { ProcessGroup } from '../distributed/process-group';
 import { validateTrainingArgs } from '../train/args';
 import { metricNames } from '../train/evaluate';
 import { claimOutputDir } from '../train/output';
@@ -158,7 +161,9 @@ function checkDevice(f: Parsed): void {
   if (d.startsWith('cuda') && !cudaAvailable()) throw new UsageError(`--device ${d}: no CUDA device here (a CPU build of libtorch, or no GPU)`);
 }
 
-async function train(f: Parsed): Promise<number> {
+const LAUNCH_FLAGS = ['nproc-per-node', 'nnodes', 'node-rank'];
+
+async function train(f: Parsed, argv: string[]): Promise<number> {
   need(f, 'model', 'output', 'train');
   const task = f.task as Task;
   checkCombinations(f, task, 'train');
@@ -166,12 +171,25 @@ async function train(f: Parsed): Promise<number> {
   const out = str(f, 'output')!;
   // every data file exists and has a known format before the output folder is taken
   for (const file of [str(f, 'train')!, str(f, 'validation')]) if (file !== undefined) checkDataFile(file);
+  const launching = process.env.FULLTUNE_WORKER !== '1' && (num(f, 'nproc-per-node') !== undefined || num(f, 'nnodes')! > 1);
+  if (launching) {
+    if (!ProcessGroup.available()) throw new UsageError(`--nproc-per-node: ${noGlooMessage}`);
+    return launchWorkers({ nprocPerNode: num(f, 'nproc-per-node') ?? 1, nnodes: num(f, 'nnodes')!, nodeRank: num(f, 'node-rank')!, args: ['train', ...withoutFlags(argv, LAUNCH_FLAGS)] });
+  }
+  const launchEnv = readLaunchEnv();
+  if (launchEnv && !ProcessGroup.available()) throw new UsageError(`WORLD_SIZE=${launchEnv.worldSize}: ${noGlooMessage}`);
+  const rank = launchEnv?.rank ?? 0;
+  const main = rank === 0;
+  // each process of a group on CUDA takes the device of its local rank, as torchrun users do
+  if (launchEnv && String(f.device) === 'cuda') f.device = `cuda:${launchEnv.localRank}`;
   const log = (s: string) => {
-    if (!f.quiet) process.stderr.write(s + '\n');
+    if (!f.quiet && main) process.stderr.write(s + '\n');
   };
   const signals = handleSignals(log);
   // the output folder first: a second run on it, or an earlier run's files, stop us before any work
-  const release = claimOutputDir(out, { resume: !!f.resume, overwrite: !!f['overwrite-output'] });
+  const release = main ? claimOutputDir(out, { resume: !!f.resume, overwrite: !!f['overwrite-output'] }) : () => undefined;
+  const pg = launchEnv ? ProcessGroup.init({ ...launchEnv, attempt: launchEnv.restartCount, timeoutSeconds: num(f, 'ddp-timeout') }) : null;
+  if (pg) log(`data parallel: ${pg.worldSize} processes (${pg.localWorldSize} on this machine), batch size ${num(f, 'batch-size')} each`);
   try {
     const seed = num(f, 'seed')!;
     manualSeed(seed);
@@ -187,15 +205,22 @@ async function train(f: Parsed): Promise<number> {
     const labels = await resolveLabels(task, config, str(f, 'train')!, cols, skipBadRows);
     const common = { columns: cols, maxLength, labels, docStride: num(f, 'doc-stride'), skipBadRows, cacheDir: str(f, 'cache-dir'), ...packingOptions(f, task) };
     log(`tokenising ${str(f, 'train')} (max length ${maxLength})`);
-    const tokenise = (file: string) => phase(`tokenising ${path.basename(file)}`, 'rows', { quiet: !!f.quiet }, (onProgress) => features(file, tok, task, { ...common, onProgress }));
-    const trainSet = await tokenise(str(f, 'train')!);
+    const tokenise = (file: string) => phase(`tokenising ${path.basename(file)}`, 'rows', { quiet: !!f.quiet || !main }, (onProgress) => features(file, tok, task, { ...common, onProgress }));
+    const tokeniseAll = async () => {
+      const t = await tokenise(str(f, 'train')!);
+      return { trainSet: t, evalSet: str(f, 'validation') ? await tokenise(str(f, 'validation')!) : undefined };
+    };
+    // a group builds the feature cache once per machine (local rank 0); the others then read it
+    let sets = pg && pg.localRank !== 0 ? null : await tokeniseAll();
+    pg?.barrier({ timeoutSeconds: 24 * 3600 });
+    sets = sets ?? (await tokeniseAll());
+    const { trainSet, evalSet } = sets;
     reportRows(str(f, 'train')!, trainSet, log);
-    const evalSet = str(f, 'validation') ? await tokenise(str(f, 'validation')!) : undefined;
     if (evalSet) reportRows(str(f, 'validation')!, evalSet, log);
     const device = f.device as Device;
     const model = await loadTaskModel(task, modelDir, { config: headConfig(task, labels), warn: (w) => log(`warning: ${w}`), ignoreMismatchedHead: true, device, dtype: f.dtype as 'float32' | 'bfloat16' });
     if (taskSpec(task).head === 'sequence-classification') setPadToken(model, tok);
-    const args: TrainingArgs = { ...trainingArgs(f, 'train'), outputDir: out, task, quiet: !!f.quiet };
+    const args: TrainingArgs = { ...trainingArgs(f, 'train'), outputDir: out, task, quiet: !!f.quiet || !main, ...(pg ? { processGroup: pg } : {}) };
     const trainer = new Trainer({ model, tokenizer: tok, train: trainSet, eval: evalSet, labels, args });
     signals.attach(trainer);
     let metrics: Record<string, number>;
@@ -205,9 +230,11 @@ async function train(f: Parsed): Promise<number> {
       signals.finishing();
     } catch (e) {
       if (!(e instanceof TrainingInterrupted)) throw e;
-      process.stderr.write(`fulltune train: ${e.message}\n  resume with the same command and --resume\n`);
+      if (main) process.stderr.write(`fulltune train: ${e.message}\n  resume with the same command and --resume\n`);
       return e.reason === 'SIGINT' ? 130 : 143;
     }
+    // rank 0 writes the outputs; the weights are the same on every rank
+    if (!main) return 0;
     savePretrained(model, out);
     tok.save(out);
     const skipped = trainSet.meta.skipped.length + (evalSet?.meta.skipped.length ?? 0);
@@ -220,8 +247,11 @@ async function train(f: Parsed): Promise<number> {
   } finally {
     signals.detach();
     release();
+    pg?.destroy();
   }
 }
+
+const noGlooMessage = 'this fulltune addon was built without Gloo, so it cannot train on several processes: install Gloo\'s headers (Debian/Ubuntu: apt-get install libgloo-dev) and rebuild (npm run build:native)';
 
 /** Whether the head saved in config.json (its architectures and problem_type) serves the task. */
 function checkHeadFitsTask(config: Record<string, unknown>, task: Task, dir: string): void {
@@ -315,7 +345,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const f = parseFlags(command as CommandName, rest, readConfigFile);
     if (f === null) return 0; // --help
-    if (command === 'train') return await train(f);
+    if (command === 'train') return await train(f, rest);
     if (command === 'generate') {
       checkDevice(f);
       await generateCommand(f);

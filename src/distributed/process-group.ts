@@ -91,13 +91,13 @@ export class ProcessGroup {
   }
 
   /** Runs a collective; failures name this rank and the likely cause. */
-  private run<T>(what: string, f: (id: number) => T): T {
+  private run<T>(what: string, f: (id: number) => T, timeoutSeconds = this.timeoutSeconds): T {
     const id = this.handle();
     try {
       return f(id);
     } catch (e) {
       const msg = firstLine((e as Error).message);
-      const cause = /timeout|timed out/i.test(msg) ? `another rank did not take part within ${this.timeoutSeconds} s (stopped, hung or slower than the timeout)` : 'another rank is gone (it exited or was killed) or the connection failed';
+      const cause = /timeout|timed out/i.test(msg) ? `another rank did not take part within ${timeoutSeconds} s (stopped, hung or slower than the timeout)` : 'another rank is gone (it exited or was killed) or the connection failed';
       throw new Error(`rank ${this.rank} of ${this.worldSize}: ${what} failed: ${cause}: ${msg}`);
     }
   }
@@ -128,9 +128,31 @@ export class ProcessGroup {
     return this.run('all-gather', (id) => native.distAllGather(id, t.handle).map((h) => new Tensor(h)));
   }
 
-  /** Returns when every rank has reached it. */
-  barrier(): void {
-    this.run('barrier', (id) => native.distBarrier(id));
+  /**
+   * Every rank's JSON-serialisable value, in rank order (torch.distributed.all_gather_object):
+   * sizes first, then the padded bytes.
+   */
+  allGatherObject<T>(value: T): T[] {
+    const bytes = Buffer.from(JSON.stringify(value) ?? 'null', 'utf8');
+    const sizes = this.allReduceNumbers(Array.from({ length: this.worldSize }, (_, r) => (r === this.rank ? bytes.length : 0)), 'sum');
+    const longest = Math.max(...sizes);
+    const padded = new Uint8Array(longest);
+    padded.set(bytes);
+    const t = tensor(padded, { dtype: 'uint8' });
+    let parts: Tensor[] = [];
+    try {
+      parts = this.allGather(t);
+      return parts.map((p, r) => JSON.parse(Buffer.from((p.toArray() as Uint8Array).subarray(0, sizes[r])).toString('utf8')) as T);
+    } finally {
+      t.dispose();
+      for (const p of parts) p.dispose();
+    }
+  }
+
+  /** Returns when every rank has reached it; timeoutSeconds: this wait's own bound (default the group's). */
+  barrier(o: { timeoutSeconds?: number } = {}): void {
+    const t = o.timeoutSeconds ?? this.timeoutSeconds;
+    this.run('barrier', (id) => native.distBarrier(id, Math.round(t * 1000)), t);
   }
 
   /**

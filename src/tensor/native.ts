@@ -203,7 +203,7 @@ export interface NativeAddon {
   distAllReduce(group: number, tensors: H[], op?: 'sum' | 'max' | 'min' | 'product'): void;
   distBroadcast(group: number, tensors: H[], root: number): void;
   distAllGather(group: number, t: H): H[];
-  distBarrier(group: number): void;
+  distBarrier(group: number, timeoutMs?: number): void;
   distAllReduceGrads(group: number, params: H[], bucketBytes: number): boolean;
   // optimizers
   adamwStep(groups: AdamWGroupHandles[], beta1: number, beta2: number, eps: number, maximize: boolean): void;

@@ -9,7 +9,7 @@ import type { TrainingArgs } from './trainer';
 type Rule =
   | { kind: 'int' | 'number'; min?: number; max?: number; above?: number; below?: number }
   | { kind: 'choice'; choices: readonly string[] }
-  | { kind: 'boolean' | 'string' | 'device' | 'task' | 'resume' | 'betas' };
+  | { kind: 'boolean' | 'string' | 'device' | 'task' | 'resume' | 'betas' | 'processGroup' };
 
 export const ARG_RULES: Record<keyof TrainingArgs, Rule> = {
   outputDir: { kind: 'string' },
@@ -47,6 +47,7 @@ export const ARG_RULES: Record<keyof TrainingArgs, Rule> = {
   overwriteOutputDir: { kind: 'boolean' },
   quiet: { kind: 'boolean' },
   mlmProbability: { kind: 'number', above: 0, below: 1 },
+  processGroup: { kind: 'processGroup' },
 };
 
 /** transformers' TrainingArguments names and the fulltune option each corresponds to. */
@@ -140,6 +141,13 @@ export function checkArg(key: keyof TrainingArgs, v: unknown, name: string = key
     case 'betas':
       if (!Array.isArray(v) || v.length !== 2 || !v.every((b) => typeof b === 'number' && b >= 0 && b < 1)) throw new RangeError(`${name} must be two numbers in [0, 1), got ${got}`);
       return;
+    case 'processGroup': {
+      const g = v as { rank?: unknown; worldSize?: unknown; allReduceGradients?: unknown };
+      if (typeof v !== 'object' || v === null || typeof g.rank !== 'number' || typeof g.worldSize !== 'number' || typeof g.allReduceGradients !== 'function') {
+        throw new TypeError(`${name} must be a ProcessGroup (ProcessGroup.init or ProcessGroup.fromEnv), got ${got}`);
+      }
+      return;
+    }
   }
 }
 

@@ -34,6 +34,13 @@ export interface TrainerState {
   settings?: RunSettings;
   /** A stop interrupted the evaluation of this step: a resumed run runs it first. */
   pendingEvaluation?: boolean;
+  /** Data parallel: each rank's CPU generator state (base64), rank order (transformers' rng_state_{rank}). */
+  rngByRank?: string[];
+}
+
+/** This process's CPU generator state, base64 (what a checkpoint keeps per rank). */
+export function cpuRngStateBase64(): string {
+  return native.cpuRngState().toString('base64');
 }
 
 export type RunSettings = Record<string, string | number | boolean>;
@@ -119,7 +126,7 @@ export function readCheckpointSettings(dir: string): RunSettings | null {
 }
 
 /** Restores model weights and, when given, optimizer, loss scaler and RNG; returns the positions. */
-export function loadCheckpointState(dir: string, model: PreTrainedModel, opt: Optimizer | null, scaler: GradScaler | null): TrainerState {
+export function loadCheckpointState(dir: string, model: PreTrainedModel, opt: Optimizer | null, scaler: GradScaler | null, rank = 0): TrainerState {
   const stateFile = path.join(dir, 'trainer_state.json');
   if (!fs.existsSync(stateFile)) throw new Error(`${dir}: not a checkpoint (no trainer_state.json)`);
   const s = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as StateFile;
@@ -146,7 +153,9 @@ export function loadCheckpointState(dir: string, model: PreTrainedModel, opt: Op
     dispose([...saved.values()]);
     opt.setLr(s.optimizer.lr);
     opt.loadScalars(s.optimizer.scalars);
-    native.setCpuRngState(Buffer.from(s.cpuRng, 'base64'));
+    const rng = s.rngByRank ? s.rngByRank[rank] : rank === 0 ? s.cpuRng : undefined;
+    if (rng === undefined) throw new Error(`${stateFile}: no generator state for rank ${rank} (the checkpoint was made by ${s.rngByRank?.length ?? 1} process(es))`);
+    native.setCpuRngState(Buffer.from(rng, 'base64'));
     if (scaler && s.scaler) scaler.load(s.scaler);
   }
   return {

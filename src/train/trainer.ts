@@ -19,7 +19,8 @@ import { PreTrainedTokenizer } from '../tokenize/tokenizer';
 import { checkKeys } from '../util/names';
 import { withFile } from '../util/fs';
 import { checkTask, validateTrainingArgs } from './args';
-import { checkpointDir, loadCheckpointState, pruneCheckpoints, readCheckpointSettings, RunSettings, saveCheckpoint, TrainerState } from './checkpoint';
+import type { ProcessGroup } from '../distributed/process-group';
+import { checkpointDir, cpuRngStateBase64, loadCheckpointState, pruneCheckpoints, readCheckpointSettings, RunSettings, saveCheckpoint, TrainerState } from './checkpoint';
 import { claimOutputDir, startOver } from './output';
 import { manualSeed } from '../tensor/create';
 import { computeMetrics, lowerIsBetter, metricNames, Predictions } from './evaluate';
@@ -80,6 +81,12 @@ export interface TrainingArgs {
   quiet?: boolean;
   /** masked-lm: the share of tokens drawn as targets in each batch (DataCollatorForLanguageModeling's mlm_probability); 0.15 */
   mlmProbability?: number;
+  /**
+   * Data parallel over this group's processes (DistributedDataParallel): each rank trains on its
+   * shard of every global batch of batchSize x worldSize, gradients are summed over the ranks
+   * and normalised by the targets of all of them, and rank 0 alone writes the output folder.
+   */
+  processGroup?: ProcessGroup;
 }
 
 export interface Callbacks {
@@ -122,6 +129,9 @@ export class NonFiniteLossError extends Error {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyModel = PreTrainedModel & { forward(x: any): any };
+
+/** How long ranks wait for rank 0 to write a checkpoint (seconds): saving a large model takes longer than a step's collective timeout. */
+const LONG_WAIT = 1800;
 
 /** One 32-bit seed from several integers (FNV-1a over their decimal forms). */
 function seedOf(parts: number[]): number {
@@ -278,24 +288,49 @@ export class Trainer {
   async predict(store?: FeatureStore): Promise<Predictions & { metrics: Record<string, number> | null }> {
     const ds = store ?? this.opts.eval;
     if (!ds) throw new Error('predict(): no data');
-    const p = await this.predictRaw(ds);
+    const p = await this.predictSharded(ds);
     const loss = p.lossSum / p.lossItems;
     const metrics = p.lossItems > 0 ? { loss, ...computeMetrics(this.args.task, p, this.opts.labels, ds, loss) } : null;
     return { logits: p.logits, labels: p.labels, metrics };
   }
 
-  /** Raw outputs for every feature of a dataset, in order. */
-  async predictRaw(ds: FeatureStore): Promise<Predictions & { lossSum: number; lossItems: number }> {
+  /**
+   * predictRaw over a process group: each rank runs a contiguous share of the features and the
+   * shares are gathered in rank order (so in dataset order); alone, predictRaw itself.
+   */
+  private async predictSharded(ds: FeatureStore): Promise<Predictions & { lossSum: number; lossItems: number }> {
+    const pg = this.args.processGroup;
+    if (!pg || pg.worldSize === 1) return this.predictRaw(ds);
+    const per = Math.ceil(ds.length / pg.worldSize);
+    const mine = await this.predictRaw(ds, [Math.min(ds.length, pg.rank * per), Math.min(ds.length, (pg.rank + 1) * per)]);
+    // a stop request seen by one rank only must not leave the others in the gather
+    const parts = pg.allGatherObject({ ...mine, stopped: this.stopReason !== null && this.inTraining });
+    if (parts.some((q) => q.stopped)) throw new EvaluationInterrupted();
+    const all: Predictions & { lossSum: number; lossItems: number } = { logits: [], labels: [], lossSum: 0, lossItems: 0 };
+    for (const q of parts) {
+      (all.logits as unknown[]).push(...q.logits);
+      all.labels.push(...q.labels);
+      all.lossSum += q.lossSum;
+      all.lossItems += q.lossItems;
+    }
+    return all;
+  }
+
+  /** Raw outputs for every feature of a dataset (or of the range [start, end)), in order. */
+  async predictRaw(ds: FeatureStore, range: [number, number] = [0, ds.length]): Promise<Predictions & { lossSum: number; lossItems: number }> {
     this.checkVocabulary(ds);
     const wasTraining = this.model.training;
     this.model.eval();
     const bs = this.args.evalBatchSize ?? this.args.batchSize;
     const out: Predictions & { lossSum: number; lossItems: number } = { logits: [], labels: [], lossSum: 0, lossItems: 0 };
-    const batches = Math.ceil(ds.length / bs);
+    const [start, end] = range;
+    const batches = Math.ceil((end - start) / bs);
+    // one process group member alone must not leave the others waiting: stop requests are decided together (predictSharded)
+    const alone = !this.args.processGroup || this.args.processGroup.worldSize === 1;
     try {
-      for (let i = 0; i < ds.length; i += bs) {
-        this.onEvalBatch?.(i / bs, batches);
-        const idx = Array.from({ length: Math.min(bs, ds.length - i) }, (_, k) => i + k);
+      for (let i = start; i < end; i += bs) {
+        this.onEvalBatch?.((i - start) / bs, batches);
+        const idx = Array.from({ length: Math.min(bs, end - i) }, (_, k) => i + k);
         const feats = idx.map((j) => ds.get(j));
         tidy(() =>
           noGrad(() => {
@@ -309,7 +344,7 @@ export class Trainer {
           }),
         );
         await new Promise((r) => setImmediate(r)); // let timers and signals through between batches
-        if (this.stopReason !== null && this.inTraining) throw new EvaluationInterrupted();
+        if (alone && this.stopReason !== null && this.inTraining) throw new EvaluationInterrupted();
       }
       this.onEvalBatch?.(batches, batches);
     } finally {
@@ -328,7 +363,9 @@ export class Trainer {
     noTargets(train, 'training');
     this.checkVocabulary(train);
     if (this.opts.eval) noTargets(this.opts.eval, 'validation');
-    const release = claimOutputDir(out, { resume: !!a.resume, overwrite: !!a.overwriteOutputDir });
+    // rank 0 alone owns the output folder
+    const main = !a.processGroup || a.processGroup.rank === 0;
+    const release = main ? claimOutputDir(out, { resume: !!a.resume, overwrite: !!a.overwriteOutputDir }) : () => undefined;
     this.inTraining = true;
     try {
       return await this.trainLoop(train, out);
@@ -348,6 +385,7 @@ export class Trainer {
       task: a.task,
       'training data (file, tokenizer, max length, columns, labels)': train.meta.key,
       'training rows': train.length,
+      processes: a.processGroup?.worldSize ?? 1,
       'validation data': this.opts.eval?.meta.key ?? 'none',
       'batch size': a.batchSize,
       'gradient accumulation': a.gradAccum,
@@ -374,16 +412,27 @@ export class Trainer {
   private async trainLoop(train: FeatureStore, out: string): Promise<{ metrics: Record<string, number>; state: TrainerState }> {
     const a = this.args;
     checkTrainingMemory(this.model);
+    const pg = a.processGroup && a.processGroup.worldSize > 1 ? a.processGroup : null;
+    const W = pg?.worldSize ?? 1;
+    const rank = pg?.rank ?? 0;
+    const main = rank === 0;
     // as transformers' Trainer (set_seed): dropout and anything random from here on is seeded;
-    // a resumed run restores the generator's state from its checkpoint below
-    manualSeed(a.seed);
+    // a resumed run restores the generator's state from its checkpoint below. Each rank of a
+    // group draws its own dropout masks (rank 0 as a single process would).
+    manualSeed(rank === 0 ? a.seed : seedOf([a.seed, rank]));
     // a resume with nothing to resume from fails before anything is created in the folder
     const resumeDir = a.resume ? (typeof a.resume === 'string' ? a.resume : latestCheckpoint(out)) : null;
     if (a.resume && !resumeDir) throw new Error(`--resume: no checkpoint under ${path.join(out, 'checkpoints')}`);
-    startOver(out, !!a.overwriteOutputDir && !a.resume);
-    withFile(path.join(out, 'checkpoints'), 'create the checkpoints folder', () => fs.mkdirSync(path.join(out, 'checkpoints'), { recursive: true }));
+    if (main) {
+      startOver(out, !!a.overwriteOutputDir && !a.resume);
+      withFile(path.join(out, 'checkpoints'), 'create the checkpoints folder', () => fs.mkdirSync(path.join(out, 'checkpoints'), { recursive: true }));
+    }
     const n = train.length;
-    const nBatches = Math.ceil(n / a.batchSize);
+    // DistributedSampler: the epoch's order padded (from its start) to a multiple of the ranks;
+    // rank r takes every W-th index from r, so that a global batch of batchSize x W is the one
+    // a single process with that batch size would take
+    const perRank = Math.ceil(n / W);
+    const nBatches = Math.ceil(perRank / a.batchSize);
     const stepsPerEpoch = Math.ceil(nBatches / a.gradAccum);
     const total = a.maxSteps ?? Math.max(1, Math.ceil(a.epochs * stepsPerEpoch)); // as transformers
     const warmup = warmupSteps(total, { warmupRatio: a.warmupRatio ?? (a.warmupSteps === undefined ? 0.1 : 0), warmupSteps: a.warmupSteps });
@@ -400,20 +449,22 @@ export class Trainer {
       const saved = readCheckpointSettings(dir);
       if (saved === null) throw new Error(`${dir}: the checkpoint does not record the settings it was made with (an older fulltune); cannot check that resuming is exact`);
       // settings recorded only by later versions: an older checkpoint had their value of then
-      const before: RunSettings = { 'weights dtype': 'float32' };
+      const before: RunSettings = { 'weights dtype': 'float32', processes: 1 };
       const changed = Object.keys(settings).filter((k) => JSON.stringify(saved[k] ?? before[k]) !== JSON.stringify(settings[k]));
       if (changed.length) {
         throw new Error(`cannot resume from ${dir}: ${changed.map((k) => `${k} was ${JSON.stringify(saved[k])}, now ${JSON.stringify(settings[k])}`).join('; ')}. Resume with the settings of the original run, or start over with --overwrite-output`);
       }
-      state = loadCheckpointState(dir, this.model, opt, scaler);
+      state = loadCheckpointState(dir, this.model, opt, scaler, rank);
       state.settings = settings;
       this.log.push(...state.logHistory);
     }
-    const logFile = path.join(out, 'log.jsonl');
+    // every rank starts from rank 0's weights (heads initialised apart, on ranks seeded apart)
+    if (pg) noGrad(() => pg.broadcast(this.model.parameters(), 0));
+    const logFile = main ? path.join(out, 'log.jsonl') : null;
     // on resume the log restarts from the checkpoint's history: entries of steps that will be
     // run again after it (the killed run's tail) must not appear twice
-    withFile(logFile, 'write', () => fs.writeFileSync(logFile, this.log.map((e) => JSON.stringify(e) + '\n').join('')));
-    const progress = new Progress(logFile, total, process.stderr, a.quiet, { stepsPerEpoch, startStep: state.globalStep, evaluation: this.opts.eval ? { evalSteps: a.evalSteps } : undefined });
+    if (logFile) withFile(logFile, 'write', () => fs.writeFileSync(logFile, this.log.map((e) => JSON.stringify(e) + '\n').join('')));
+    const progress = new Progress(logFile, total, process.stderr, !!a.quiet || !main, { stepsPerEpoch, startStep: state.globalStep, evaluation: this.opts.eval ? { evalSteps: a.evalSteps } : undefined });
     this.onEvalBatch = (b, t) => progress.evalTick(b, t);
     if (a.resume) progress.message(`resuming from step ${state.globalStep} (epoch ${state.epoch}, batch ${state.batchInEpoch})`);
     this.model.train();
@@ -468,19 +519,28 @@ export class Trainer {
       state.logHistory = this.log;
       // by name, inside this output folder: the run may be resumed from another working directory
       if (improved) state.bestCheckpoint = `checkpoint-${state.globalStep}`;
-      const dir = saveCheckpoint(out, state, this.model, opt, scaler, this.opts.tokenizer);
+      // each rank's generator, so that a resumed group draws on as this one would have
+      if (pg) state.rngByRank = pg.allGatherObject(cpuRngStateBase64());
+      let dir = checkpointDir(out, state.globalStep);
+      if (main) {
+        dir = saveCheckpoint(out, state, this.model, opt, scaler, this.opts.tokenizer);
+        pruneCheckpoints(out, a.saveTotalLimit, bestDir());
+      }
+      // the others go on once the checkpoint is whole (the best one may be loaded from it)
+      pg?.barrier({ timeoutSeconds: LONG_WAIT });
       savedAt = state.globalStep;
-      pruneCheckpoints(out, a.saveTotalLimit, bestDir());
-      await this.opts.callbacks?.onSave?.(dir, state.globalStep);
+      if (main) await this.opts.callbacks?.onSave?.(dir, state.globalStep);
       return dir;
     };
+    // a stop asked of some ranks only is decided at the step's all-reduce, by all together
+    let stopAsked = false;
     const interruptIfAsked = async () => {
-      if (this.stopReason === null) return;
+      if (pg ? !stopAsked : this.stopReason === null) return;
       progress.done();
       const dir = savedAt === state.globalStep ? checkpointDir(out, state.globalStep) : await save(false);
       opt.dispose();
       scaler?.dispose();
-      throw new TrainingInterrupted(this.stopReason, state.globalStep, dir);
+      throw new TrainingInterrupted(this.stopReason ?? 'a stop request to another rank', state.globalStep, dir);
     };
 
     if (pending && this.opts.eval) {
@@ -488,9 +548,11 @@ export class Trainer {
       if ((await evaluateNow()) && (a.saveSteps || loadBest)) await save(true);
     }
     while (state.globalStep < total && !stop) {
-      const order = epochOrder(a.sampler, n, a.seed, state.epoch, a.batchSize, train.lengths);
+      const global = epochOrder(a.sampler, n, a.seed, state.epoch, a.batchSize * W, train.lengths);
+      const padded = global.concat(global.slice(0, perRank * W - n));
+      const order = W === 1 ? global : padded.filter((_, i) => i % W === rank);
       const batches: number[][] = [];
-      for (let i = 0; i < n; i += a.batchSize) batches.push(order.slice(i, i + a.batchSize));
+      for (let i = 0; i < order.length; i += a.batchSize) batches.push(order.slice(i, i + a.batchSize));
       while (state.batchInEpoch < batches.length && state.globalStep < total && !stop) {
         await interruptIfAsked();
         const micro = batches.slice(state.batchInEpoch, state.batchInEpoch + a.gradAccum);
@@ -498,7 +560,9 @@ export class Trainer {
         opt.setLr(lr);
         const stepLoss = await scope(async () => {
           const collated = micro.map((idx) => this.batch(idx.map((i) => train.get(i)), state.epoch, idx));
-          const numItems = collated.reduce((s, b) => s + b.numItems, 0);
+          const localItems = collated.reduce((s, b) => s + b.numItems, 0);
+          // normalised by the targets of every rank's micro-batches: N ranks x batch B train as one process with N x B
+          const numItems = pg ? pg.allReduceNumbers([localItems])[0] : localItems;
           let sum = 0;
           for (const b of collated) {
             sum += tidy(() => {
@@ -507,7 +571,13 @@ export class Trainer {
               return loss.item();
             });
           }
-          return sum;
+          if (!pg) return sum;
+          // one all-reduce after the last micro-batch (DDP's no_sync before it); then the loss
+          // and any stop request, so that every rank takes the same decisions
+          pg.allReduceGradients(params);
+          const [total, stops] = pg.allReduceNumbers([sum, this.stopReason !== null ? 1 : 0]);
+          stopAsked = stops > 0;
+          return total;
         });
         let gradNorm = NaN;
         let stepped = false;
@@ -529,7 +599,7 @@ export class Trainer {
         opt.zeroGrad();
         state.globalStep++;
         state.batchInEpoch += micro.length;
-        samples += micro.reduce((s, m) => s + m.length, 0);
+        samples += micro.reduce((s, m) => s + m.length, 0) * W;
         stepsRun++;
         if (stepped) {
           lossTotal += stepLoss;
