@@ -1,0 +1,140 @@
+// Data-parallel training over Gloo on loopback, through the command: N processes x batch B
+// train as one process with batch N x B (a decoder with gradient accumulation, a BERT with
+// unequal padding and sharded evaluation), under fulltune's own launcher, torchrun --no-python
+// and two launchers acting as two machines; a worker killed mid-run stops the group within the
+// bound, and --resume then ends bitwise where an uninterrupted run ends.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ProcessGroup } from '../src/distributed/process-group';
+import { freePort } from '../src/distributed/launch';
+import { loadSafetensors } from '../src/hub/safetensors';
+import { cli, cliAsync, ROOT } from './cli';
+
+const LLAMA = path.join(__dirname, 'fixtures', 'lm', 'llama');
+const CORPUS = path.join(ROOT, 'data', 'sentiment', 'validation.csv');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ft-dp-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const CACHE = ['--cache-dir', path.join(tmp, 'cache')];
+
+/**
+ * Largest |a - b| / max(max |a|, 1e-3) over the tensors of two model.safetensors: a tensor that
+ * is zero in exact arithmetic (BERT's attention key biases: their gradient is rounding noise, as
+ * softmax ignores a shift) is held to 1e-8 in absolute terms, not to a share of its noise.
+ */
+function weightDistance(a: string, b: string): number {
+  const x = loadSafetensors(path.join(a, 'model.safetensors'));
+  const y = loadSafetensors(path.join(b, 'model.safetensors'));
+  expect([...y.keys()].sort()).toEqual([...x.keys()].sort());
+  let worst = 0;
+  for (const [k, t] of x) {
+    const u = y.get(k)!;
+    worst = Math.max(worst, t.sub(u).abs().max().item() / Math.max(1e-3, t.abs().max().item()));
+  }
+  for (const t of [...x.values(), ...y.values()]) t.dispose();
+  return worst;
+}
+const same = (a: string, b: string) => Buffer.compare(fs.readFileSync(path.join(a, 'model.safetensors')), fs.readFileSync(path.join(b, 'model.safetensors'))) === 0;
+const log = (dir: string) => fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+const maybe = ProcessGroup.available() ? describe : describe.skip;
+
+maybe('data parallel (2 processes on loopback)', () => {
+  const lm = ['train', '--model', LLAMA, '--task', 'causal-lm', '--train', CORPUS, '--block-size', '32', '--max-steps', '20', '--lr', '1e-3', '--grad-accum', '2', '--logging-steps', '5', '--quiet', ...CACHE];
+  const one = path.join(tmp, 'lm-one');
+
+  test('a Llama: 2 processes x batch 4 equal 1 process x batch 8 after 20 steps with accumulation', () => {
+    const a = cli([...lm, '--output', one, '--batch-size', '8']);
+    expect(a.stderr).toBe('');
+    expect(a.status).toBe(0);
+    const two = path.join(tmp, 'lm-two');
+    const b = cli([...lm, '--output', two, '--batch-size', '4', '--nproc-per-node', '2']);
+    expect(b.stderr).toBe('');
+    expect(b.status).toBe(0);
+    expect(weightDistance(one, two)).toBeLessThan(1e-5);
+    const [la, lb] = [log(one), log(two)];
+    expect(lb.map((e) => e.step)).toEqual(la.map((e) => e.step));
+    lb.forEach((e, i) => expect(Math.abs(e.loss - la[i].loss)).toBeLessThan(1e-5 * la[i].loss));
+    // samples per second count every rank's samples (transformers' train_samples_per_second)
+    expect(JSON.parse(fs.readFileSync(path.join(two, 'metrics.json'), 'utf8')).epoch).toBeCloseTo(JSON.parse(fs.readFileSync(path.join(one, 'metrics.json'), 'utf8')).epoch, 10);
+  }, 120000);
+
+  test('a BERT classifier with unequal padding and sharded evaluation: the same weights and the same eval metrics', () => {
+    const model = path.join(tmp, 'bert');
+    fs.cpSync(path.join(__dirname, 'fixtures', 'bert', 'seqcls'), model, { recursive: true });
+    const cfg = JSON.parse(fs.readFileSync(path.join(model, 'config.json'), 'utf8'));
+    // dropout draws differ per rank by design; without it the two runs must agree
+    fs.writeFileSync(path.join(model, 'config.json'), JSON.stringify({ ...cfg, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }));
+    // 37 rows: the ranks evaluate unequal shares (19 and 18)
+    const val = path.join(tmp, 'val.csv');
+    fs.writeFileSync(val, fs.readFileSync(path.join(ROOT, 'data', 'sentiment', 'train.csv'), 'utf8').split('\n').slice(0, 38).join('\n') + '\n');
+    // SGD: AdamW turns the rounding noise of gradients that are zero in exact arithmetic (the
+    // attention key biases) into full-size steps, which differ between any two summation orders
+    // (two thread counts of one process too); the Llama above compares AdamW's weights
+    const args = ['train', '--model', model, '--train', CORPUS, '--validation', val, '--max-steps', '20', '--optimizer', 'sgd', '--lr', '0.05', '--eval-steps', '10', '--quiet', ...CACHE];
+    const a = path.join(tmp, 'bert-one');
+    const b = path.join(tmp, 'bert-two');
+    expect(cli([...args, '--output', a, '--batch-size', '8']).status).toBe(0);
+    const r = cli([...args, '--output', b, '--batch-size', '4', '--nproc-per-node', '2']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(weightDistance(a, b)).toBeLessThan(1e-5);
+    const [ma, mb] = [a, b].map((d) => JSON.parse(fs.readFileSync(path.join(d, 'metrics.json'), 'utf8')));
+    expect(mb.eval_accuracy).toBe(ma.eval_accuracy);
+    expect(mb.eval_loss).toBeCloseTo(ma.eval_loss, 5);
+  }, 120000);
+
+  const torchrun = process.env.FULLTUNE_PARITY_PYTHON ? path.join(path.dirname(process.env.FULLTUNE_PARITY_PYTHON), 'torchrun') : null;
+  (torchrun && fs.existsSync(torchrun) ? test : test.skip)('torchrun --no-python --nproc-per-node 2 fulltune train: the same result', async () => {
+    const out = path.join(tmp, 'lm-torchrun');
+    const port = await freePort();
+    const r = spawnSync(torchrun!, ['--no-python', '--nproc-per-node', '2', '--master-port', String(port), process.execPath, '-r', 'ts-node/register/transpile-only', path.join(ROOT, 'src', 'cli', 'main.ts'), ...lm, '--output', out, '--batch-size', '4'], { cwd: ROOT, encoding: 'utf8', timeout: 120000 });
+    expect(r.status).toBe(0);
+    expect(weightDistance(one, out)).toBeLessThan(1e-5);
+  }, 120000);
+
+  test('two launchers as two machines (--nnodes 2, --node-rank 0 and 1) train together', async () => {
+    const out = path.join(tmp, 'lm-nodes');
+    const env = { MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(await freePort()) };
+    const node = (r: number) => {
+      const p = cliAsync([...lm, '--output', out, '--batch-size', '4', '--nproc-per-node', '1', '--nnodes', '2', '--node-rank', String(r)], env);
+      let err = '';
+      p.stderr.on('data', (d) => (err += d));
+      return new Promise<{ code: number | null; err: string }>((res) => p.on('close', (code) => res({ code, err })));
+    };
+    const [n0, n1] = await Promise.all([node(0), node(1)]);
+    expect(n0).toEqual({ code: 0, err: '' });
+    expect(n1).toEqual({ code: 0, err: '' });
+    expect(weightDistance(one, out)).toBeLessThan(1e-5);
+  }, 120000);
+
+  test('SIGKILL of a worker: the group stops within the bound; --resume ends bitwise as an uninterrupted run', async () => {
+    const args = [...lm.filter((a) => a !== '--quiet'), '--batch-size', '4', '--nproc-per-node', '2', '--save-steps', '4', '--ddp-timeout', '20'];
+    const full = path.join(tmp, 'lm-full');
+    expect(cli([...args, '--output', full, '--quiet']).status).toBe(0);
+    const out = path.join(tmp, 'lm-killed');
+    const p = cliAsync([...args, '--output', out]);
+    let err = '';
+    p.stderr.on('data', (d) => (err += d));
+    const closed = new Promise<number | null>((res) => p.on('close', (code) => res(code)));
+    // once checkpoint-8 exists, kill rank 1 (the launcher's second child)
+    const t0 = Date.now();
+    while (!fs.existsSync(path.join(out, 'checkpoints', 'checkpoint-8', 'trainer_state.json'))) {
+      if (Date.now() - t0 > 60000) throw new Error(`no checkpoint-8 after 60 s: ${err}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const kids = spawnSync('pgrep', ['-P', String(p.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number);
+    expect(kids.length).toBe(2);
+    const killedAt = Date.now();
+    process.kill(kids[1], 'SIGKILL');
+    const code = await closed;
+    expect(Date.now() - killedAt).toBeLessThan(30000);
+    expect(code).toBe(137);
+    expect(err).toMatch(/worker 1 of 2 exited with SIGKILL/);
+    const r = cli([...args, '--output', out, '--resume', '--quiet']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(same(full, out)).toBe(true);
+  }, 180000);
+});
