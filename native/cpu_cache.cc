@@ -31,7 +31,7 @@ class CachingCPUAllocator final : public c10::Allocator {
   static constexpr size_t kMin = size_t{16} << 20;
   static constexpr size_t kRound = size_t{1} << 20;
 
-  explicit CachingCPUAllocator(size_t maxCached) : maxCached_(maxCached) {}
+  explicit CachingCPUAllocator(size_t maxCached) : cap_(maxCached), maxCached_(maxCached) {}
 
   c10::DataPtr allocate(size_t n) override {
     // every block carries the same deleter (raw_deleter's contract: kernels free their scratch
@@ -81,6 +81,18 @@ class CachingCPUAllocator final : public c10::Allocator {
     return cached_;
   }
 
+  // A new bound on the cached bytes (0: none kept); the oldest go back to the system to meet it.
+  void setLimit(size_t limit) {
+    std::vector<void*> evicted;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      maxCached_ = std::min(limit, cap_);
+      evictTo(maxCached_, evicted);
+    }
+    for (void* q : evicted) c10::free_cpu(q);
+  }
+  size_t cap() const { return cap_; }
+
   void empty() {
     std::multimap<size_t, Cached> drop;
     {
@@ -106,14 +118,7 @@ class CachingCPUAllocator final : public c10::Allocator {
         const size_t size = it->second;
         live_.erase(it);
         if (size <= maxCached_) {
-          while (cached_ + size > maxCached_) {
-            auto oldest = free_.begin();
-            for (auto c = free_.begin(); c != free_.end(); ++c)
-              if (c->second.seq < oldest->second.seq) oldest = c;
-            cached_ -= oldest->first;
-            evicted.push_back(oldest->second.p);
-            free_.erase(oldest);
-          }
+          evictTo(maxCached_ - size, evicted);
           free_.emplace(size, Cached{p, seq_++});
           cached_ += size;
           p = nullptr;
@@ -124,11 +129,24 @@ class CachingCPUAllocator final : public c10::Allocator {
     if (p) c10::free_cpu(p);
   }
 
+  // with m_ held: the oldest cached blocks out until at most `bytes` stay cached
+  void evictTo(size_t bytes, std::vector<void*>& evicted) {
+    while (cached_ > bytes) {
+      auto oldest = free_.begin();
+      for (auto c = free_.begin(); c != free_.end(); ++c)
+        if (c->second.seq < oldest->second.seq) oldest = c;
+      cached_ -= oldest->first;
+      evicted.push_back(oldest->second.p);
+      free_.erase(oldest);
+    }
+  }
+
   struct Cached {
     void* p;
     uint64_t seq;  // order of caching: the oldest goes first when the cache is full
   };
-  const size_t maxCached_;
+  const size_t cap_;
+  size_t maxCached_;
   std::mutex m_;
   std::multimap<size_t, Cached> free_;      // cached blocks by size (at most maxCached_ / kMin)
   std::unordered_map<void*, size_t> live_;  // blocks handed out, by address
@@ -164,6 +182,16 @@ void installCpuCache() {
 FT_FN(cpuCacheBytes) {
   auto* c = CachingCPUAllocator::instance;
   return Napi::Number::New(a.env(), c ? static_cast<double>(c->cachedBytes()) : 0.0);
+}
+
+// setCpuCacheLimit(bytes | null) -> the limit now: at most `bytes` cached (0: freed blocks go
+// back to the system at once, for runs that trade speed for memory); null: the default cap.
+FT_FN(setCpuCacheLimit) {
+  auto* c = CachingCPUAllocator::instance;
+  if (!c) return Napi::Number::New(a.env(), 0.0);
+  if (!a.missing(0) && a.f64(0) < 0) throw ft::ArgError("bytes: expected a number >= 0 or null");
+  c->setLimit(a.missing(0) ? c->cap() : static_cast<size_t>(a.f64(0)));
+  return Napi::Number::New(a.env(), static_cast<double>(a.missing(0) ? c->cap() : std::min(static_cast<size_t>(a.f64(0)), c->cap())));
 }
 
 // emptyCpuCache(): returns the cached blocks to the system.

@@ -106,6 +106,37 @@ FT_FN(setCpuRngState) {
   return a.env().Undefined();
 }
 
+// rngState(device) / setRngState(device, bytes): the default generator of a device ('cpu',
+// 'cuda', 'cuda:N'), as torch.get_rng_state / torch.cuda.get_rng_state: what activation
+// checkpointing restores so that a recomputed block draws the same dropout masks.
+static at::Generator generatorOf(const std::string& device) {
+  c10::Device d(device);
+  if (d.is_cuda() && !d.has_index()) d = c10::Device(c10::kCUDA, 0);
+  return at::globalContext().defaultGenerator(d);
+}
+FT_FN(rngState) {
+  auto gen = generatorOf(a.str(0));
+  at::Tensor state;
+  {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    state = gen.get_state();
+  }
+  return Napi::Buffer<uint8_t>::Copy(a.env(), state.data_ptr<uint8_t>(), static_cast<size_t>(state.numel()));
+}
+FT_FN(setRngState) {
+  auto gen = generatorOf(a.str(0));
+  if (!a.raw(1).IsBuffer()) throw ft::ArgError("argument 1: expected a Buffer");
+  auto buf = a.raw(1).As<Napi::Buffer<uint8_t>>();
+  at::Tensor state = at::empty({static_cast<int64_t>(buf.Length())}, at::kByte);
+  std::memcpy(state.data_ptr(), buf.Data(), buf.Length());
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+  return a.env().Undefined();
+}
+
+// share(t): a second handle on the same tensor (same autograd identity: its .grad is t's).
+FT_FN(share) { return ft::ret(a.env(), a.tensor(0)); }
+
 FT_FN(shape) {
   const auto& t = a.tensor(0);
   auto arr = Napi::Array::New(a.env(), static_cast<size_t>(t.dim()));

@@ -22,6 +22,7 @@ export {
   memory,
   cpuCache,
   emptyCache,
+  setCpuCacheLimit,
   getNumThreads,
   setNumThreads,
   libtorchVersion,
@@ -63,3 +64,8 @@ export type { DataSource } from './data/dataset';
 export type { ResolveLabelsOptions, PrepareFeaturesOptions } from './train/prepare';
 export { TrainingInterrupted } from './train/trainer';
 export { collate, epochOrder } from './data/collate';
+export { ProcessGroup, BUCKET_BYTES } from './distributed/process-group';
+export type { ProcessGroupOptions, ReduceOp } from './distributed/process-group';
+export { readLaunchEnv } from './distributed/env';
+export type { LaunchEnv } from './distributed/env';
+export { launchWorkers } from './distributed/launch';

@@ -156,6 +156,14 @@ export function cpuCache(): { bytes: number } {
 export function emptyCache(): void {
   native.emptyCpuCache();
 }
+/**
+ * Bounds the bytes of freed large blocks the CPU cache keeps (0: none, freed memory goes back
+ * to the system at once, as runs that trade speed for memory want); null restores the default
+ * cap. Returns the bound in effect (0 when the cache is off).
+ */
+export function setCpuCacheLimit(bytes: number | null): number {
+  return native.setCpuCacheLimit(bytes);
+}
 {
   const v = process.env.FULLTUNE_CPU_CACHE;
   if (v !== undefined && v !== '' && v !== '0' && v !== '1') throw new Error(`FULLTUNE_CPU_CACHE must be 0 or 1, got ${JSON.stringify(v)}`);

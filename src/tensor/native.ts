@@ -29,6 +29,10 @@ export interface NativeAddon {
   randint(low: number, high: number, shape: number[], dtype: number, device: string): H;
   manualSeed(seed: number): void;
   cpuRngState(): Buffer;
+  rngState(device: string): Buffer;
+  setRngState(device: string, state: Buffer): void;
+  /** a second handle on the same tensor */
+  share(t: H): H;
   setCpuRngState(state: Buffer): void;
   // metadata and data
   shape(t: H): number[];
@@ -50,6 +54,8 @@ export interface NativeAddon {
   /** Bytes of large CPU blocks the allocator cache holds for reuse. */
   cpuCacheBytes(): number;
   emptyCpuCache(): void;
+  /** At most `bytes` of freed large blocks kept (0: none); null: the default cap. Returns the limit. */
+  setCpuCacheLimit(bytes: number | null): number;
   /** How the addon was compiled: OpenMP (its own parallel loops parallel) and the compiler. */
   buildInfo(): { openmp: boolean; compiler: 'gcc' | 'clang' | 'other' };
   /** Threads one at::parallel_for of the addon's own code ran on (numThreads() when built right). */

@@ -167,6 +167,11 @@ export class Tensor implements Disposable {
     return new Tensor(native.detach(this._h));
   }
 
+  /** A second handle on this very tensor (not a copy, not a view: the same autograd identity and .grad), disposed on its own. */
+  share(): Tensor {
+    return new Tensor(native.share(this._h));
+  }
+
   // ---- elementwise ----
   add(o: Other): Tensor {
     return new Tensor(typeof o === 'number' ? native.addScalar(this._h, o) : native.add(this._h, o._h));

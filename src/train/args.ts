@@ -48,11 +48,13 @@ export const ARG_RULES: Record<keyof TrainingArgs, Rule> = {
   quiet: { kind: 'boolean' },
   mlmProbability: { kind: 'number', above: 0, below: 1 },
   processGroup: { kind: 'processGroup' },
+  gradientCheckpointing: { kind: 'boolean' },
 };
 
 /** transformers' TrainingArguments names and the fulltune option each corresponds to. */
 export const TRANSFORMERS_NAMES: Record<string, keyof TrainingArgs> = {
   output_dir: 'outputDir',
+  gradient_checkpointing: 'gradientCheckpointing',
   learning_rate: 'lr',
   num_train_epochs: 'epochs',
   max_steps: 'maxSteps',

@@ -10,6 +10,7 @@ import { Feature, FeatureStore } from '../data/features';
 import { Task } from '../data/tasks';
 import { PreTrainedModel } from '../models/pretrained';
 import { Normalization } from '../nn/norm';
+import { CheckpointSession } from '../nn/checkpoint';
 import { autocast, GradScaler } from '../tensor/amp';
 import { noGrad } from '../tensor/autograd';
 import { Device } from '../tensor/dtype';
@@ -22,7 +23,7 @@ import { checkTask, validateTrainingArgs } from './args';
 import type { ProcessGroup } from '../distributed/process-group';
 import { checkpointDir, cpuRngStateBase64, loadCheckpointState, pruneCheckpoints, readCheckpointSettings, RunSettings, saveCheckpoint, TrainerState } from './checkpoint';
 import { claimOutputDir, startOver } from './output';
-import { manualSeed } from '../tensor/create';
+import { manualSeed, setCpuCacheLimit } from '../tensor/create';
 import { computeMetrics, lowerIsBetter, metricNames, Predictions } from './evaluate';
 import { taskSpec } from '../data/specs';
 import { clipGradNorm } from './grad';
@@ -87,6 +88,12 @@ export interface TrainingArgs {
    * and normalised by the targets of all of them, and rank 0 alone writes the output folder.
    */
   processGroup?: ProcessGroup;
+  /**
+   * Recompute each transformer layer's activations in the backward pass instead of keeping them
+   * (transformers' gradient_checkpointing): less memory for about one more forward pass; the
+   * same gradients.
+   */
+  gradientCheckpointing?: boolean;
 }
 
 export interface Callbacks {
@@ -236,11 +243,15 @@ export class Trainer {
     for (const k of ['attentionMask', 'tokenTypeIds', 'positionIds', 'labels', 'startPositions', 'endPositions'] as const) if (b[k]) inputs[k] = b[k];
     // a text pair's segment ids mean nothing to models without token types (transformers' Llama tokenizers do not return them)
     if (!this.model.acceptsTokenTypeIds) delete inputs.tokenTypeIds;
-    const run = () => this.model.forward(inputs);
+    return this.precision(() => this.model.forward(inputs));
+  }
+
+  /** f under the run's autocast (--bf16, --fp16), if any. */
+  private precision<T>(f: () => T): T {
     const dev = this.args.device.startsWith('cuda') ? 'cuda' : 'cpu';
-    if (this.args.bf16) return autocast(dev, 'bfloat16', run);
-    if (this.args.fp16) return autocast('cuda', 'float16', run);
-    return run();
+    if (this.args.bf16) return autocast(dev, 'bfloat16', f);
+    if (this.args.fp16) return autocast('cuda', 'float16', f);
+    return f();
   }
 
   private lossSum(out: Record<string, Tensor | null>): Tensor {
@@ -367,9 +378,13 @@ export class Trainer {
     const main = !a.processGroup || a.processGroup.rank === 0;
     const release = main ? claimOutputDir(out, { resume: !!a.resume, overwrite: !!a.overwriteOutputDir }) : () => undefined;
     this.inTraining = true;
+    // a run that recomputes activations to save memory should not keep freed blocks cached
+    // (the large-block cache would hold on to what checkpointing frees); restored at the end
+    if (a.gradientCheckpointing) setCpuCacheLimit(0);
     try {
       return await this.trainLoop(train, out);
     } finally {
+      if (a.gradientCheckpointing) setCpuCacheLimit(null);
       this.inTraining = false;
       release();
     }
@@ -566,9 +581,18 @@ export class Trainer {
           let sum = 0;
           for (const b of collated) {
             sum += tidy(() => {
-              const loss = this.lossSum(this.forward(b)).div(Math.max(1, numItems));
-              (scaler ? scaler.scaleLoss(loss) : loss).backward();
-              return loss.item();
+              // gradient checkpointing: layers rerun in the backward pass, under the same autocast
+              const session = a.gradientCheckpointing ? new CheckpointSession((f) => this.precision(f)) : null;
+              try {
+                const out = session ? session.record(() => this.forward(b)) : this.forward(b);
+                const loss = this.lossSum(out).div(Math.max(1, numItems));
+                const scaled = scaler ? scaler.scaleLoss(loss) : loss;
+                if (session) session.backward(scaled);
+                else scaled.backward();
+                return loss.item();
+              } finally {
+                session?.dispose();
+              }
             });
           }
           if (!pg) return sum;

@@ -5,6 +5,7 @@ import { Tensor } from '../../tensor/tensor';
 import { tidy } from '../../tensor/scope';
 import { BertConfig } from './config';
 import { BertAttention, BertResidualOutput } from './attention';
+import { checkpoint } from '../../nn/checkpoint';
 
 export class BertIntermediate extends Module {
   dense: Linear;
@@ -55,7 +56,7 @@ export class BertEncoder extends Module {
     let x = input;
     for (const l of this.layer) {
       const prev = x;
-      x = l.forward(x, mask);
+      x = checkpoint(x, mask, (t, m) => l.forward(t, m));
       // a hidden state made here is no longer needed (autograd holds its own reference); the caller's input is theirs
       if (prev !== input) prev.dispose();
     }

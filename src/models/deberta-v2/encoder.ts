@@ -14,6 +14,7 @@ import { cat, linear, where } from '../../tensor/functional';
 import { dispose, tidy } from '../../tensor/scope';
 import { DebertaV2Attention, DebertaV2ResidualOutput, RelativeContext } from './attention';
 import { DebertaV2Config, relativeSpan } from './config';
+import { checkpoint } from '../../nn/checkpoint';
 
 /**
  * Query minus key position (T, T) int64, in logarithmic buckets beyond bucketSize / 2 when
@@ -148,7 +149,7 @@ export class DebertaV2Encoder extends Module {
     let i = 0;
     for (const l of this.layer) {
       const prev = x;
-      x = l.forward(x, mask, relative);
+      x = checkpoint(x, { mask, relative }, (t, e) => l.forward(t, e.mask, e.relative));
       if (i === 0 && this.conv) {
         const y = x;
         x = tidy(() => this.conv!.forward(input, y, real.unsqueeze(-1)));

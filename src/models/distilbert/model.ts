@@ -13,6 +13,7 @@ import { scaledDotProductAttention } from '../../tensor/functional';
 import { attentionMask } from '../bert/model';
 import { PreTrainedModel } from '../pretrained';
 import { DistilBertConfig } from './config';
+import { checkpoint } from '../../nn/checkpoint';
 
 /** DistilBERT's layer norms use a fixed eps (1e-12), not a config field. */
 const LN_EPS = 1e-12;
@@ -134,7 +135,7 @@ export class Transformer extends Module {
     let x = input;
     for (const l of this.layer) {
       const prev = x;
-      x = l.forward(x, mask);
+      x = checkpoint(x, mask, (t, m) => l.forward(t, m));
       if (prev !== input) prev.dispose(); // autograd holds its own reference
     }
     return x;

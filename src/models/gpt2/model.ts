@@ -12,6 +12,7 @@ import { Tensor } from '../../tensor/tensor';
 import { PreTrainedModel } from '../pretrained';
 import { attentionPattern, AttentionPattern, DecoderInputs, defaultPositions, KVCache } from '../decoder';
 import { GPT2Config } from './config';
+import { checkpoint } from '../../nn/checkpoint';
 
 export class GPT2Attention extends Module {
   c_attn: Conv1D;
@@ -147,7 +148,8 @@ export class GPT2Model extends PreTrainedModel<GPT2Config> {
     h = this.drop.forward(h);
     for (let i = 0; i < this.h.length; i++) {
       const prev = h;
-      h = this.h.at(i).forward(h, p, x.cache ?? null);
+      const block = this.h.at(i);
+      h = checkpoint(h, { mask: p.mask }, (t, e) => block.forward(t, { mask: e.mask, isCausal: p.isCausal }, x.cache ?? null));
       prev.dispose(); // made here; autograd holds its own reference
     }
     x.cache?.advance(T);

@@ -13,6 +13,7 @@ import { Tensor } from '../../tensor/tensor';
 import { PreTrainedModel } from '../pretrained';
 import { attentionPattern, AttentionPattern, DecoderInputs, defaultPositions, KVCache } from '../decoder';
 import { LlamaConfig, ropeConfig, slidingWindows } from './config';
+import { checkpoint } from '../../nn/checkpoint';
 
 export class LlamaAttention extends Module {
   q_proj: Linear;
@@ -157,7 +158,8 @@ export class LlamaModel extends PreTrainedModel<LlamaConfig> {
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers.at(i);
       const prev = h;
-      h = layer.forward(h, cos, sin, pattern(layer.slidingWindow), x.cache ?? null);
+      const p = pattern(layer.slidingWindow);
+      h = checkpoint(h, { cos, sin, mask: p.mask }, (t, e) => layer.forward(t, e.cos, e.sin, { mask: e.mask, isCausal: p.isCausal }, x.cache ?? null));
       prev.dispose(); // made here; autograd holds its own reference
     }
     x.cache?.advance(T);

@@ -14,6 +14,7 @@ import { applyRotary, scaledDotProductAttention } from '../../tensor/functional'
 import { tidy } from '../../tensor/scope';
 import { PreTrainedModel } from '../pretrained';
 import { LayerType, ModernBertConfig, ropeThetas } from './config';
+import { checkpoint } from '../../nn/checkpoint';
 
 export interface ModernBertInputs {
   /** (B, T) int64 token ids */
@@ -179,7 +180,8 @@ export class ModernBertModel extends PreTrainedModel<ModernBertConfig> {
     for (const layer of this.layers) {
       const prev = h;
       const { cos, sin } = rope[layer.attentionType];
-      h = layer.forward(h, masks[layer.attentionType], cos, sin);
+      const m = masks[layer.attentionType];
+      h = checkpoint(h, { m, cos, sin }, (t, e) => layer.forward(t, e.m, e.cos, e.sin));
       prev.dispose(); // autograd holds its own reference
     }
     for (const t of [masks.full_attention, masks.sliding_attention, rope.full_attention.cos, rope.full_attention.sin, rope.sliding_attention.cos, rope.sliding_attention.sin]) t?.dispose();
