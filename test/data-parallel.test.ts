@@ -60,6 +60,30 @@ maybe('data parallel (2 processes on loopback)', () => {
     expect(JSON.parse(fs.readFileSync(path.join(two, 'metrics.json'), 'utf8')).epoch).toBeCloseTo(JSON.parse(fs.readFileSync(path.join(one, 'metrics.json'), 'utf8')).epoch, 10);
   }, 120000);
 
+  test('--shard-optimizer (ZeRO-1): the weights and the saved optimizer state of plain data parallel, half the state per rank', () => {
+    const two = path.join(tmp, 'lm-two');
+    const sharded = path.join(tmp, 'lm-sharded');
+    const r = cli([...lm, '--output', sharded, '--batch-size', '4', '--nproc-per-node', '2', '--shard-optimizer']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(weightDistance(two, sharded)).toBeLessThan(1e-6);
+    // the checkpoint holds the whole state, gathered from both ranks, in the unsharded layout
+    const a = loadSafetensors(path.join(two, 'checkpoints', 'checkpoint-20', 'optimizer.safetensors'));
+    const b = loadSafetensors(path.join(sharded, 'checkpoints', 'checkpoint-20', 'optimizer.safetensors'));
+    expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+    for (const [k, t] of a) expect(t.sub(b.get(k)!).abs().max().item()).toBeLessThanOrEqual(1e-6 * Math.max(1e-3, t.abs().max().item()));
+    const [ma, mb] = [two, sharded].map((d) => JSON.parse(fs.readFileSync(path.join(d, 'metrics.json'), 'utf8')));
+    expect(mb.optimizer_state_mb).toBeLessThan(0.6 * ma.optimizer_state_mb);
+    expect(mb.optimizer_state_mb).toBeGreaterThan(0.4 * ma.optimizer_state_mb);
+  }, 120000);
+
+  test('--shard-optimizer without several processes is refused before any work', () => {
+    const r = cli([...lm, '--output', path.join(tmp, 'lm-alone'), '--batch-size', '4', '--shard-optimizer']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('fulltune train: --shard-optimizer shards the optimizer state over several processes: add --nproc-per-node N (N >= 2), or launch with torchrun\n');
+    expect(fs.existsSync(path.join(tmp, 'lm-alone'))).toBe(false);
+  });
+
   test('a BERT classifier with unequal padding and sharded evaluation: the same weights and the same eval metrics', () => {
     const model = path.join(tmp, 'bert');
     fs.cpSync(path.join(__dirname, 'fixtures', 'bert', 'seqcls'), model, { recursive: true });
@@ -109,8 +133,9 @@ maybe('data parallel (2 processes on loopback)', () => {
     expect(weightDistance(one, out)).toBeLessThan(1e-5);
   }, 120000);
 
-  test('SIGKILL of a worker: the group stops within the bound; --resume ends bitwise as an uninterrupted run', async () => {
-    const args = [...lm.filter((a) => a !== '--quiet'), '--batch-size', '4', '--nproc-per-node', '2', '--save-steps', '4', '--ddp-timeout', '20'];
+  test('SIGKILL of a worker: the group stops within the bound; --resume (sharded optimizer) ends bitwise as an uninterrupted run', async () => {
+    // sharded optimizer state: the checkpoint gathers it, the resumed ranks take their shares back
+    const args = [...lm.filter((a) => a !== '--quiet'), '--batch-size', '4', '--nproc-per-node', '2', '--save-steps', '4', '--ddp-timeout', '20', '--shard-optimizer'];
     const full = path.join(tmp, 'lm-full');
     expect(cli([...args, '--output', full, '--quiet']).status).toBe(0);
     const out = path.join(tmp, 'lm-killed');

@@ -82,6 +82,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'top-p', type: 'number', help: 'sample among the most likely tokens whose probabilities sum to p, in (0, 1] (default: generation_config.json, else 1)', commands: G },
   { name: 'repetition-penalty', type: 'number', help: 'penalty on tokens already present (1: none; default: generation_config.json, else 1)', commands: G },
   { name: 'gradient-checkpointing', type: 'boolean', help: "recompute each layer's activations in the backward pass instead of keeping them: less memory, about one more forward pass per step (transformers: gradient_checkpointing)", commands: T, arg: 'gradientCheckpointing' },
+  { name: 'shard-optimizer', type: 'boolean', help: 'ZeRO stage 1: each of several processes keeps the optimizer state of 1/N of the parameters (the same weights as without it)', commands: T, arg: 'shardOptimizer' },
   { name: 'nproc-per-node', type: 'int', help: "data-parallel workers to start on this machine (as torchrun's --nproc-per-node; torchrun --no-python also works)", commands: T, min: 1 },
   { name: 'nnodes', type: 'int', help: 'machines taking part, each running the same command with its --node-rank (MASTER_ADDR and MASTER_PORT: node 0)', default: 1, commands: T, min: 1 },
   { name: 'node-rank', type: 'int', help: 'this machine among --nnodes (0 serves the rendezvous)', default: 0, commands: T, min: 0 },

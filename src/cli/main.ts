@@ -177,6 +177,7 @@ async function train(f: Parsed, argv: string[]): Promise<number> {
     return launchWorkers({ nprocPerNode: num(f, 'nproc-per-node') ?? 1, nnodes: num(f, 'nnodes')!, nodeRank: num(f, 'node-rank')!, args: ['train', ...withoutFlags(argv, LAUNCH_FLAGS)] });
   }
   const launchEnv = readLaunchEnv();
+  if (f['shard-optimizer'] && !launching && !launchEnv) throw new UsageError('--shard-optimizer shards the optimizer state over several processes: add --nproc-per-node N (N >= 2), or launch with torchrun');
   if (launchEnv && !ProcessGroup.available()) throw new UsageError(`WORLD_SIZE=${launchEnv.worldSize}: ${noGlooMessage}`);
   const rank = launchEnv?.rank ?? 0;
   const main = rank === 0;

@@ -49,6 +49,7 @@ export const ARG_RULES: Record<keyof TrainingArgs, Rule> = {
   mlmProbability: { kind: 'number', above: 0, below: 1 },
   processGroup: { kind: 'processGroup' },
   gradientCheckpointing: { kind: 'boolean' },
+  shardOptimizer: { kind: 'boolean' },
 };
 
 /** transformers' TrainingArguments names and the fulltune option each corresponds to. */

@@ -64,12 +64,14 @@ export function saveCheckpoint(
   opt: Optimizer,
   scaler: GradScaler | null,
   tokenizer?: PreTrainedTokenizer,
+  /** the optimizer's state to save when not opt.stateOf() (a sharded optimizer's, gathered) */
+  optState?: Map<Tensor, Record<string, Tensor>>,
 ): string {
   const root = path.join(outputDir, 'checkpoints');
   const final = checkpointDir(outputDir, state.globalStep);
   const tmp = path.join(root, `.${path.basename(final)}.${process.pid}.tmp`);
   try {
-    writeCheckpoint(tmp, final, state, model, opt, scaler, tokenizer);
+    writeCheckpoint(tmp, final, state, model, opt, scaler, tokenizer, optState);
   } catch (e) {
     // a failed save (a full disk) leaves the earlier checkpoints whole and no half-written one
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -88,6 +90,7 @@ function writeCheckpoint(
   opt: Optimizer,
   scaler: GradScaler | null,
   tokenizer?: PreTrainedTokenizer,
+  optState?: Map<Tensor, Record<string, Tensor>>,
 ): void {
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
@@ -96,7 +99,7 @@ function writeCheckpoint(
   tokenizer?.save(tmp);
   const names = new Map(model.namedParameters().map(([k, t]) => [t, k]));
   const tensors: [string, Tensor][] = [];
-  for (const [p, st] of opt.stateOf()) for (const [k, t] of Object.entries(st)) tensors.push([`${names.get(p)}.${k}`, t]);
+  for (const [p, st] of optState ?? opt.stateOf()) for (const [k, t] of Object.entries(st)) tensors.push([`${names.get(p)}.${k}`, t]);
   saveSafetensors(path.join(tmp, 'optimizer.safetensors'), tensors, { format: 'fulltune-optimizer' });
   const file: StateFile = {
     format: 'fulltune-trainer-state-1',

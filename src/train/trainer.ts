@@ -27,7 +27,8 @@ import { manualSeed, setCpuCacheLimit } from '../tensor/create';
 import { computeMetrics, lowerIsBetter, metricNames, Predictions } from './evaluate';
 import { taskSpec } from '../data/specs';
 import { clipGradNorm } from './grad';
-import { AdamW, Optimizer, SGD } from './optimizer';
+import { AdamW, Optimizer, ParamGroup, SGD } from './optimizer';
+import { optimizerStateBytes, ShardedOptimizer } from '../distributed/sharded-optimizer';
 import { LogEntry, Progress } from './progress';
 import { ScheduleKind, lrMultiplier, warmupSteps } from './schedule';
 
@@ -94,6 +95,12 @@ export interface TrainingArgs {
    * same gradients.
    */
   gradientCheckpointing?: boolean;
+  /**
+   * ZeRO stage 1 over the process group: each rank keeps and updates the optimizer state of
+   * 1/N of the parameters, then the updated parameters are all-gathered (the same weights as
+   * without it). Needs a processGroup of at least 2 processes.
+   */
+  shardOptimizer?: boolean;
 }
 
 export interface Callbacks {
@@ -167,6 +174,9 @@ export class Trainer {
     for (const [name, st] of [['train', o.train], ['eval', o.eval]] as const) {
       if (st && st.meta.task !== undefined && st.meta.task !== o.args.task) throw new TypeError(`Trainer: the ${name} features were made for task '${st.meta.task}', not '${o.args.task}'`);
     }
+    if (o.args.shardOptimizer && !(o.args.processGroup && o.args.processGroup.worldSize > 1)) {
+      throw new TypeError('TrainingArgs.shardOptimizer shards the optimizer state over several processes: it needs a processGroup of at least 2 (launch with --nproc-per-node or torchrun)');
+    }
     this.opts = o;
     this.model = o.model as AnyModel;
     const a = o.args;
@@ -227,10 +237,13 @@ export class Trainer {
     ].filter((g) => g.params.length > 0);
   }
 
-  private makeOptimizer(): Optimizer {
-    const groups = this.paramGroups();
-    if (this.args.optimizer === 'sgd') return new SGD(groups, { lr: this.args.lr, momentum: this.args.momentum ?? 0.9 });
-    return new AdamW(groups, { lr: this.args.lr, betas: this.args.adamBetas, eps: this.args.adamEps ?? 1e-8 });
+  private makeOptimizer(pg: ProcessGroup | null): Optimizer {
+    const make = (groups: ParamGroup[]): Optimizer => {
+      if (this.args.optimizer === 'sgd') return new SGD(groups, { lr: this.args.lr, momentum: this.args.momentum ?? 0.9 });
+      return new AdamW(groups, { lr: this.args.lr, betas: this.args.adamBetas, eps: this.args.adamEps ?? 1e-8 });
+    };
+    if (this.args.shardOptimizer && pg) return new ShardedOptimizer(this.paramGroups(), pg, make, this.args.lr);
+    return make(this.paramGroups());
   }
 
   /**
@@ -451,7 +464,7 @@ export class Trainer {
     const stepsPerEpoch = Math.ceil(nBatches / a.gradAccum);
     const total = a.maxSteps ?? Math.max(1, Math.ceil(a.epochs * stepsPerEpoch)); // as transformers
     const warmup = warmupSteps(total, { warmupRatio: a.warmupRatio ?? (a.warmupSteps === undefined ? 0.1 : 0), warmupSteps: a.warmupSteps });
-    const opt = this.makeOptimizer();
+    const opt = this.makeOptimizer(pg);
     const baseLrs = opt.lr;
     const scaler = a.fp16 ? new GradScaler(a.device) : null;
     const params = this.model.parameters();
@@ -537,9 +550,15 @@ export class Trainer {
       // each rank's generator, so that a resumed group draws on as this one would have
       if (pg) state.rngByRank = pg.allGatherObject(cpuRngStateBase64());
       let dir = checkpointDir(out, state.globalStep);
-      if (main) {
-        dir = saveCheckpoint(out, state, this.model, opt, scaler, this.opts.tokenizer);
-        pruneCheckpoints(out, a.saveTotalLimit, bestDir());
+      // a sharded optimizer's state is gathered from every rank, and saved whole
+      const full = opt instanceof ShardedOptimizer ? opt.gatherState() : undefined;
+      try {
+        if (main) {
+          dir = saveCheckpoint(out, state, this.model, opt, scaler, this.opts.tokenizer, full);
+          pruneCheckpoints(out, a.saveTotalLimit, bestDir());
+        }
+      } finally {
+        if (full) for (const st of full.values()) for (const t of Object.values(st)) t.dispose();
       }
       // the others go on once the checkpoint is whole (the best one may be loaded from it)
       pg?.barrier({ timeoutSeconds: LONG_WAIT });
@@ -679,6 +698,8 @@ export class Trainer {
       train_runtime: runtime,
       train_samples_per_second: samples / runtime,
       train_steps_per_second: stepsRun / runtime,
+      // what this process's optimizer holds (1/N of it per rank with shardOptimizer)
+      optimizer_state_mb: (opt instanceof ShardedOptimizer ? opt.stateBytes() : optimizerStateBytes(opt)) / 2 ** 20,
       epoch: state.globalStep / stepsPerEpoch,
     };
     // mean loss of the steps this process ran (transformers' train_loss); none on a resume at the end
