@@ -9,6 +9,7 @@ import { benchTrain } from './train';
 import { benchDecoder } from './decoder';
 import { benchTrainLM } from './train_lm';
 import { benchEncoders } from './encoders';
+import { benchDDP } from './ddp';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -27,6 +28,7 @@ const suites: Record<string, () => BenchResult[] | Promise<BenchResult[]>> = {
   decoder: () => benchDecoder(threads, rounds),
   'train-lm': () => benchTrainLM(threads, rounds),
   encoders: () => benchEncoders(threads, rounds),
+  ddp: () => benchDDP(threads, rounds),
 };
 
 async function main(): Promise<void> {

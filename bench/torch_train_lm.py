@@ -3,10 +3,11 @@ packed blocks, model and threads as `fulltune train --task causal-lm`.
 
 prepare <dir> <tokenizer dir>: a random Llama (6 layers, hidden 384, 6 heads, 2 key-value heads)
   with that tokenizer in <dir>/model
-run <dir> <threads> <max_steps> <blocks.json>: trains on the blocks fulltune built (ids, positions,
+run <dir> <threads> <max_steps> <blocks.json> [batch]: trains on the blocks fulltune built (ids, positions,
   labels; padding-free packing: position_ids restart per document, no attention mask, the cache
   off so that transformers masks across documents as fulltune does), batch 8, and prints
-  {"samples_per_second": ..., "peak_rss_mb": ...}
+  {"samples_per_second": ..., "peak_rss_mb": ...} (rank 0 only under torchrun, where the Trainer runs
+  DistributedDataParallel over Gloo and the batch is per process)
 """
 import json
 import os
@@ -31,6 +32,7 @@ if cmd == "prepare":
     print("{}")
 else:
     threads, max_steps, blocks_file = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    batch = int(sys.argv[6]) if len(sys.argv) > 6 else 8
     torch.set_num_threads(threads)
     blocks = json.load(open(blocks_file))
     model = LlamaForCausalLM.from_pretrained(os.path.join(d, "model"))
@@ -42,10 +44,11 @@ else:
         return {"input_ids": torch.tensor([pad(r, "ids", 0) for r in rows]),
                 "position_ids": torch.tensor([r["pos"] + list(range(T - len(r["ids"]))) for r in rows]),
                 "labels": torch.tensor([pad(r, "label", -100) for r in rows])}
-    args = TrainingArguments(output_dir=os.path.join(d, "hf-out"), per_device_train_batch_size=8, max_steps=max_steps, learning_rate=5e-4,
+    args = TrainingArguments(output_dir=os.path.join(d, "hf-out"), per_device_train_batch_size=batch, max_steps=max_steps, learning_rate=5e-4,
                              warmup_steps=4, weight_decay=0.01, logging_strategy="no", save_strategy="no", report_to=[],
                              dataloader_num_workers=0, use_cpu=True, seed=42, disable_tqdm=True, remove_unused_columns=False)
     trainer = Trainer(model=model, args=args, train_dataset=blocks, data_collator=collate)
     out = trainer.train()
-    print(json.dumps({"samples_per_second": out.metrics["train_samples_per_second"],
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps({"samples_per_second": out.metrics["train_samples_per_second"],
+                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -12,6 +12,9 @@
 #include <c10/core/impl/alloc_cpu.h>
 
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <cstdint>
@@ -192,6 +195,21 @@ FT_FN(setCpuCacheLimit) {
   if (!a.missing(0) && a.f64(0) < 0) throw ft::ArgError("bytes: expected a number >= 0 or null");
   c->setLimit(a.missing(0) ? c->cap() : static_cast<size_t>(a.f64(0)));
   return Napi::Number::New(a.env(), static_cast<double>(a.missing(0) ? c->cap() : std::min(static_cast<size_t>(a.f64(0)), c->cap())));
+}
+
+// mallocMmapThreshold(bytes) -> whether it took effect: glibc serves blocks of at least `bytes`
+// with their own mapping, returned to the system when freed. glibc's default threshold grows
+// with the blocks a process frees (up to 32 MiB), after which freed memory stays in its heap:
+// a run that trades speed for memory (activation checkpointing) sets a small fixed one. For the
+// rest of the process (glibc has no way back to the growing threshold).
+FT_FN(mallocMmapThreshold) {
+  const double bytes = a.f64(0);
+  if (!(bytes >= 0 && bytes <= 32.0 * 1024 * 1024)) throw ft::ArgError("bytes: expected 0..33554432");
+#if defined(__GLIBC__)
+  return Napi::Boolean::New(a.env(), mallopt(M_MMAP_THRESHOLD, static_cast<int>(bytes)) == 1);
+#else
+  return Napi::Boolean::New(a.env(), false);
+#endif
 }
 
 // emptyCpuCache(): returns the cached blocks to the system.

@@ -23,6 +23,7 @@ export {
   cpuCache,
   emptyCache,
   setCpuCacheLimit,
+  returnFreedMemory,
   getNumThreads,
   setNumThreads,
   libtorchVersion,
@@ -69,3 +70,4 @@ export type { ProcessGroupOptions, ReduceOp } from './distributed/process-group'
 export { readLaunchEnv } from './distributed/env';
 export type { LaunchEnv } from './distributed/env';
 export { launchWorkers } from './distributed/launch';
+export { checkpoint, CheckpointSession } from './nn/checkpoint';

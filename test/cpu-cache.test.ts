@@ -89,3 +89,20 @@ test('a full cache makes room by returning its oldest blocks', () => {
   expect(ft.cpuCache().bytes).toBeGreaterThan(cap - 64 * MiB);
   ft.emptyCache();
 });
+
+test('setCpuCacheLimit bounds what is kept (0: nothing, the oldest go first), null restores the cap', () => {
+  ft.emptyCache();
+  ft.dispose([ft.empty([floats(20)]), ft.empty([floats(40)])]);
+  expect(ft.cpuCache().bytes).toBe(60 * MiB);
+  expect(ft.setCpuCacheLimit(45 * MiB)).toBe(45 * MiB);
+  expect(ft.cpuCache().bytes).toBe(40 * MiB); // the 20 MiB block was cached first
+  ft.setCpuCacheLimit(0);
+  expect(ft.cpuCache().bytes).toBe(0);
+  ft.full([floats(32)], 1).dispose();
+  expect(ft.cpuCache().bytes).toBe(0);
+  expect(ft.setCpuCacheLimit(null)).toBeGreaterThanOrEqual(512 * MiB);
+  ft.full([floats(32)], 1).dispose();
+  expect(ft.cpuCache().bytes).toBe(32 * MiB);
+  expect(() => ft.setCpuCacheLimit(-1)).toThrow('bytes: expected a number >= 0 or null');
+  ft.emptyCache();
+});

@@ -164,6 +164,17 @@ export function emptyCache(): void {
 export function setCpuCacheLimit(bytes: number | null): number {
   return native.setCpuCacheLimit(bytes);
 }
+/**
+ * From now on, memory freed by tensors goes back to the system at once, for runs that trade
+ * speed for memory: the CPU cache keeps no blocks (until setCpuCacheLimit(null)), and glibc maps
+ * every block over 128 KiB on its own for the rest of the process (its default threshold grows
+ * up to 32 MiB as blocks are freed, and what it then frees stays in its heap). Returns whether
+ * glibc took the setting.
+ */
+export function returnFreedMemory(): boolean {
+  native.setCpuCacheLimit(0);
+  return native.mallocMmapThreshold(128 * 1024);
+}
 {
   const v = process.env.FULLTUNE_CPU_CACHE;
   if (v !== undefined && v !== '' && v !== '0' && v !== '1') throw new Error(`FULLTUNE_CPU_CACHE must be 0 or 1, got ${JSON.stringify(v)}`);

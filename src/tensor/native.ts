@@ -56,6 +56,8 @@ export interface NativeAddon {
   emptyCpuCache(): void;
   /** At most `bytes` of freed large blocks kept (0: none); null: the default cap. Returns the limit. */
   setCpuCacheLimit(bytes: number | null): number;
+  /** glibc's M_MMAP_THRESHOLD, fixed (false where not glibc). */
+  mallocMmapThreshold(bytes: number): boolean;
   /** How the addon was compiled: OpenMP (its own parallel loops parallel) and the compiler. */
   buildInfo(): { openmp: boolean; compiler: 'gcc' | 'clang' | 'other' };
   /** Threads one at::parallel_for of the addon's own code ran on (numThreads() when built right). */

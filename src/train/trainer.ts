@@ -23,7 +23,7 @@ import { checkTask, validateTrainingArgs } from './args';
 import type { ProcessGroup } from '../distributed/process-group';
 import { checkpointDir, cpuRngStateBase64, loadCheckpointState, pruneCheckpoints, readCheckpointSettings, RunSettings, saveCheckpoint, TrainerState } from './checkpoint';
 import { claimOutputDir, startOver } from './output';
-import { manualSeed, setCpuCacheLimit } from '../tensor/create';
+import { manualSeed, returnFreedMemory, setCpuCacheLimit } from '../tensor/create';
 import { computeMetrics, lowerIsBetter, metricNames, Predictions } from './evaluate';
 import { taskSpec } from '../data/specs';
 import { clipGradNorm } from './grad';
@@ -391,9 +391,10 @@ export class Trainer {
     const main = !a.processGroup || a.processGroup.rank === 0;
     const release = main ? claimOutputDir(out, { resume: !!a.resume, overwrite: !!a.overwriteOutputDir }) : () => undefined;
     this.inTraining = true;
-    // a run that recomputes activations to save memory should not keep freed blocks cached
-    // (the large-block cache would hold on to what checkpointing frees); restored at the end
-    if (a.gradientCheckpointing) setCpuCacheLimit(0);
+    // a run that recomputes activations to save memory gives freed memory back at once: the
+    // large-block cache and glibc's heap would otherwise hold on to what checkpointing frees
+    // (the cache's limit is restored at the end)
+    if (a.gradientCheckpointing) returnFreedMemory();
     try {
       return await this.trainLoop(train, out);
     } finally {

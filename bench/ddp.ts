@@ -1,0 +1,82 @@
+// Data-parallel training: `fulltune train --nproc-per-node 2` against PyTorch DDP (a
+// transformers Trainer under torchrun, Gloo) on the same packed blocks, model, per-process batch
+// and threads (2 processes x 1 thread); the data-parallel efficiency of each (2 processes x 1
+// thread against 1 process x 2 threads with the same global batch); and rank 0's peak memory
+// with --shard-optimizer and (at blocks of 512) --gradient-checkpointing, and what the latter costs.
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as ft from '../src';
+import { benchPython, BenchResult, median, runPython } from './common';
+
+const ROOT = path.resolve(__dirname, '..');
+const DATA = path.join(ROOT, 'data', 'sentiment', 'train.csv');
+
+export async function benchDDP(_threads: number, rounds: number): Promise<BenchResult[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ft-bench-ddp-'));
+  const torchrun = path.join(path.dirname(benchPython()), 'torchrun');
+  try {
+    runPython('bench/torch_train_lm.py', ['prepare', dir, path.join(ROOT, 'test', 'fixtures', 'lm', 'llama')]);
+    if (!fs.existsSync(torchrun)) throw new Error('no torchrun');
+  } catch {
+    console.log('(ddp: skipped; the bench Python has no transformers or no torchrun)');
+    return [];
+  }
+  if (!ft.ProcessGroup.available()) {
+    console.log('(ddp: skipped; the addon was built without Gloo)');
+    return [];
+  }
+  const cache = path.join(dir, 'cache');
+  const tok = await ft.AutoTokenizer.fromPretrained(path.join(dir, 'model'));
+  const store = await ft.buildFeatures(DATA, tok, { task: 'causal-lm', columns: {}, maxLength: 128, blockSize: 128, labels: [] }, { cacheDir: cache });
+  const blocks = Array.from({ length: store.length }, (_, i) => store.get(i));
+  store.close();
+  fs.writeFileSync(path.join(dir, 'blocks.json'), JSON.stringify(blocks));
+  const steps = '30';
+  const python = (procs: number, batch: number) => {
+    const env = { ...process.env, OMP_NUM_THREADS: String(2 / procs), PYTHONWARNINGS: 'ignore' };
+    const script = [path.join(ROOT, 'bench', 'torch_train_lm.py'), 'run', dir, String(2 / procs), steps, path.join(dir, 'blocks.json'), String(batch)];
+    const out = procs === 1
+      ? execFileSync(benchPython(), script, { cwd: ROOT, encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'] })
+      : execFileSync(torchrun, ['--nproc-per-node', String(procs), '--master-port', String(29600 + Math.floor(Math.random() * 300)), ...script], { cwd: ROOT, encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'] });
+    return JSON.parse(out.trim().split('\n').pop()!) as { samples_per_second: number; peak_rss_mb: number };
+  };
+  let n = 0;
+  const fulltune = (procs: number, batch: number, extra: string[] = [], block = 128) => {
+    const out = path.join(dir, `ft-out-${n++}`);
+    execFileSync(process.execPath, [
+      path.join(ROOT, 'bin', 'fulltune.js'), 'train', '--model', path.join(dir, 'model'), '--output', out, '--task', 'causal-lm',
+      '--train', DATA, '--batch-size', String(batch), '--max-length', String(block), '--block-size', String(block), '--max-steps', steps, '--lr', '5e-4',
+      '--warmup-steps', '4', '--cache-dir', cache, '--quiet', ...(procs > 1 ? ['--nproc-per-node', String(procs)] : []), ...extra,
+    ], { env: { ...process.env, OMP_NUM_THREADS: String(2 / procs) }, stdio: ['ignore', 'ignore', 'inherit'] });
+    return JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8')) as { train_samples_per_second: number; peak_rss_mb: number; optimizer_state_mb: number };
+  };
+  const r = { py2: [] as number[], py1: [] as number[], ft2: [] as number[], ft1: [] as number[], pyRss: [] as number[], ftRss: [] as number[] };
+  for (let i = 0; i < rounds; i++) {
+    const p2 = python(2, 8);
+    r.py2.push(p2.samples_per_second);
+    r.pyRss.push(p2.peak_rss_mb);
+    r.py1.push(python(1, 16).samples_per_second);
+    const f2 = fulltune(2, 8);
+    r.ft2.push(f2.train_samples_per_second);
+    r.ftRss.push(f2.peak_rss_mb);
+    r.ft1.push(fulltune(1, 16).train_samples_per_second);
+  }
+  const plain = fulltune(2, 8);
+  const sharded = fulltune(2, 8, ['--shard-optimizer']);
+  // activations outweigh the weights at longer blocks: 512 tokens, batch 8 per process
+  const long = fulltune(2, 8, [], 512);
+  const ckpt = fulltune(2, 8, ['--gradient-checkpointing'], 512);
+  fs.rmSync(dir, { recursive: true, force: true });
+  const m = (a: number[]) => median(a);
+  return [
+    { name: 'train a Llama 6x384 (causal-lm, blocks of 128) on 2 processes x 1 thread, batch 8 each, against PyTorch DDP under torchrun (blocks/s; ratio = fulltune/PyTorch, above 1 is faster)', unit: '/s', fulltune: m(r.ft2), pytorch: m(r.py2), ratio: m(r.ft2) / m(r.py2) },
+    { name: 'data-parallel efficiency: 2 processes x 1 thread against 1 process x 2 threads, global batch 16 (ratio of throughputs)', unit: 'x', fulltune: m(r.ft2) / m(r.ft1), pytorch: m(r.py2) / m(r.py1), ratio: m(r.ft2) / m(r.ft1) / (m(r.py2) / m(r.py1)) },
+    { name: 'peak RSS of rank 0 in that data-parallel run', unit: 'MB', fulltune: m(r.ftRss), pytorch: m(r.pyRss), ratio: m(r.ftRss) / m(r.pyRss) },
+    { name: 'rank 0 optimizer state: --shard-optimizer against plain data parallel (fulltune column: sharded; PyTorch column: fulltune unsharded)', unit: 'MB', fulltune: sharded.optimizer_state_mb, pytorch: plain.optimizer_state_mb, ratio: sharded.optimizer_state_mb / plain.optimizer_state_mb },
+    { name: 'rank 0 peak RSS: --shard-optimizer against plain data parallel (same columns)', unit: 'MB', fulltune: sharded.peak_rss_mb, pytorch: plain.peak_rss_mb, ratio: sharded.peak_rss_mb / plain.peak_rss_mb },
+    { name: 'rank 0 peak RSS at blocks of 512: --gradient-checkpointing against plain data parallel (same columns)', unit: 'MB', fulltune: ckpt.peak_rss_mb, pytorch: long.peak_rss_mb, ratio: ckpt.peak_rss_mb / long.peak_rss_mb },
+    { name: 'throughput at blocks of 512: --gradient-checkpointing against plain data parallel (same columns; blocks/s)', unit: '/s', fulltune: ckpt.train_samples_per_second, pytorch: long.train_samples_per_second, ratio: ckpt.train_samples_per_second / long.train_samples_per_second },
+  ];
+}
