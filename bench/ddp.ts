@@ -3,7 +3,7 @@
 // and threads (2 processes x 1 thread); the data-parallel efficiency of each (2 processes x 1
 // thread against 1 process x 2 threads with the same global batch); and rank 0's peak memory
 // with --shard-optimizer and (at blocks of 512) --gradient-checkpointing, and what the latter costs.
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -37,17 +37,20 @@ export async function benchDDP(_threads: number, rounds: number): Promise<BenchR
   const python = (procs: number, batch: number) => {
     const env = { ...process.env, OMP_NUM_THREADS: String(2 / procs), PYTHONWARNINGS: 'ignore' };
     const script = [path.join(ROOT, 'bench', 'torch_train_lm.py'), 'run', dir, String(2 / procs), steps, path.join(dir, 'blocks.json'), String(batch)];
-    const out = procs === 1
-      ? execFileSync(benchPython(), script, { cwd: ROOT, encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'] })
-      : execFileSync(torchrun, ['--nproc-per-node', String(procs), '--master-port', String(29600 + Math.floor(Math.random() * 300)), ...script], { cwd: ROOT, encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'] });
-    return JSON.parse(out.trim().split('\n').pop()!) as { samples_per_second: number; peak_rss_mb: number };
+    const [cmd, argv] = procs === 1 ? [benchPython(), script] : [torchrun, ['--nproc-per-node', String(procs), '--master-port', String(29600 + Math.floor(Math.random() * 300)), ...script]];
+    // torchrun has been seen to exit 1 after both ranks finished (a rank's teardown): the
+    // result line, printed by rank 0 after training, is what counts
+    const r = spawnSync(cmd, argv, { cwd: ROOT, encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 });
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    if (!line.startsWith('{"samples_per_second"')) throw new Error(`${cmd} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+    return JSON.parse(line) as { samples_per_second: number; peak_rss_mb: number };
   };
   let n = 0;
-  const fulltune = (procs: number, batch: number, extra: string[] = [], block = 128) => {
+  const fulltune = (procs: number, batch: number, extra: string[] = [], block = 128, maxSteps = steps) => {
     const out = path.join(dir, `ft-out-${n++}`);
     execFileSync(process.execPath, [
       path.join(ROOT, 'bin', 'fulltune.js'), 'train', '--model', path.join(dir, 'model'), '--output', out, '--task', 'causal-lm',
-      '--train', DATA, '--batch-size', String(batch), '--max-length', String(block), '--block-size', String(block), '--max-steps', steps, '--lr', '5e-4',
+      '--train', DATA, '--batch-size', String(batch), '--max-length', String(block), '--block-size', String(block), '--max-steps', maxSteps, '--lr', '5e-4',
       '--warmup-steps', '4', '--cache-dir', cache, '--quiet', ...(procs > 1 ? ['--nproc-per-node', String(procs)] : []), ...extra,
     ], { env: { ...process.env, OMP_NUM_THREADS: String(2 / procs) }, stdio: ['ignore', 'ignore', 'inherit'] });
     return JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8')) as { train_samples_per_second: number; peak_rss_mb: number; optimizer_state_mb: number };
@@ -66,8 +69,8 @@ export async function benchDDP(_threads: number, rounds: number): Promise<BenchR
   const plain = fulltune(2, 8);
   const sharded = fulltune(2, 8, ['--shard-optimizer']);
   // activations outweigh the weights at longer blocks: 512 tokens, batch 8 per process
-  const long = fulltune(2, 8, [], 512);
-  const ckpt = fulltune(2, 8, ['--gradient-checkpointing'], 512);
+  const long = fulltune(2, 8, [], 512, '8');
+  const ckpt = fulltune(2, 8, ['--gradient-checkpointing'], 512, '8');
   fs.rmSync(dir, { recursive: true, force: true });
   const m = (a: number[]) => median(a);
   return [

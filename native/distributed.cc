@@ -150,17 +150,25 @@ FT_FN(distDestroy) {
 #endif
 }
 
-// distAllReduce(id, tensors, op): each tensor replaced by its reduction over the ranks, in place.
+// distAllReduce(id, tensors, op, timeoutMs?): each tensor replaced by its own reduction over the
+// ranks, in place (one collective per tensor: Gloo sums the tensors of one call together).
 FT_FN(distAllReduce) {
 #ifdef FT_HAVE_GLOO
   auto g = group(a, 0);
   auto ts = a.tensors(1);
   c10d::AllreduceOptions o;
   o.reduceOp = reduceOp(a.missing(2) ? "sum" : a.str(2));
+  if (!a.missing(3)) {
+    if (a.i64(3) < 1) throw ft::ArgError("timeoutMs: expected a positive number");
+    o.timeout = std::chrono::milliseconds(a.i64(3));
+  }
   at::NoGradGuard noGrad;
   for (auto& t : ts)
     if (!t.is_contiguous()) throw ft::ArgError("tensors: all-reduce works in place on contiguous tensors");
-  run(g->pg->allreduce(ts, o));
+  for (auto& t : ts) {
+    std::vector<at::Tensor> one{t};
+    run(g->pg->allreduce(one, o));
+  }
   return a.env().Undefined();
 #else
   noGloo();

@@ -301,24 +301,32 @@ describe('stopping', () => {
     expect(ft.latestCheckpoint(out)).toMatch(/checkpoint-200$/);
   });
 
-  test('a second SIGINT stops at once; a signal before training stops at once', () => {
+  test('a second SIGINT (a second after the first) stops at once; a signal before training stops at once', () => {
     const exit = jest.spyOn(process, 'exit').mockImplementation(((code: number) => {
       throw new Error(`exit ${code}`);
     }) as never);
     const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const asked: string[] = [];
+    let now_: jest.SpyInstance | null = null;
     try {
       const early = handleSignals(() => undefined);
       expect(() => (process.emit as (e: string, s: string) => boolean)('SIGTERM', 'SIGTERM')).toThrow('exit 143');
       early.detach();
       const s = handleSignals(() => undefined);
       s.attach({ requestStop: (r: string) => asked.push(r) } as unknown as ft.Trainer);
+      let now = 1_000_000;
+      now_ = jest.spyOn(Date, 'now').mockImplementation(() => now);
       (process.emit as (e: string, s: string) => boolean)('SIGINT', 'SIGINT'); // the first: stop at the next step boundary
       expect(asked).toEqual(['SIGINT']);
+      // the same Ctrl-C passed on by a launcher (or torchrun's SIGTERM after its SIGINT) within a second: the same request
+      (process.emit as (e: string, s: string) => boolean)('SIGTERM', 'SIGTERM');
+      expect(asked).toEqual(['SIGINT']);
+      now += 1500;
       expect(() => (process.emit as (e: string, s: string) => boolean)('SIGINT', 'SIGINT')).toThrow('exit 130'); // the second: at once
       s.detach();
       expect(process.listenerCount('SIGINT')).toBe(0);
     } finally {
+      now_?.mockRestore();
       exit.mockRestore();
       err.mockRestore();
     }

@@ -54,12 +54,14 @@ if (!ProcessGroup.available()) {
 }
 
 maybe('process groups over loopback (Gloo)', () => {
-  test('all-reduce, max, broadcast, all-gather, barrier, numbers and bucketed gradients agree on both ranks', async () => {
+  test('all-reduce (each tensor on its own), max, broadcast, all-gather, objects with NaN and infinities, barrier, numbers and bucketed gradients agree on both ranks', async () => {
     const port = await freePort();
     const [a, b] = await Promise.all([rank(0, port, {}), rank(1, port, {})]);
     expect([a.code, b.code]).toEqual([0, 0]);
     for (const r of [json(a), json(b)]) {
       expect(r.sum).toEqual([3, 30, -1]);
+      expect(r.other).toEqual([300]);
+      expect(JSON.parse(r.objects)).toEqual([['NaN', '0', 'Infinity'], ['-Infinity', '1', 'Infinity']]);
       expect(r.max).toEqual([1, 5]);
       expect(r.bcast).toEqual([7, 8]);
       expect(r.gather).toEqual([[0, 0], [1, 2]]);

@@ -126,11 +126,16 @@ function packingOptions(f: Parsed, task: Task): { blockSize?: number; packing?: 
 export function handleSignals(log: (s: string) => void): { attach(t: Trainer): void; finishing(): void; detach(): void } {
   let trainer: Trainer | null = null;
   let asked = false;
+  let askedAt = 0;
   let finishing = false;
   const on = (sig: NodeJS.Signals) => {
     const code = sig === 'SIGINT' ? 130 : 143;
+    // one stop can arrive twice (a terminal's Ctrl-C and a launcher passing it on; torchrun's
+    // SIGINT then SIGTERM): within a second, a repeat is the same request
+    if (asked && Date.now() - askedAt < 1000) return;
     if (finishing && !asked) {
       asked = true;
+      askedAt = Date.now();
       log(`${sig}: training is done; finishing writing the model and report (send SIGINT again to stop at once)`);
       return;
     }
@@ -139,6 +144,7 @@ export function handleSignals(log: (s: string) => void): { attach(t: Trainer): v
       process.exit(code);
     }
     asked = true;
+    askedAt = Date.now();
     trainer.requestStop(sig);
     log(`${sig}: saving a checkpoint at the end of this step, then stopping (send SIGINT again to stop at once)`);
   };
@@ -174,6 +180,7 @@ async function train(f: Parsed, argv: string[]): Promise<number> {
   const launching = process.env.FULLTUNE_WORKER !== '1' && (num(f, 'nproc-per-node') !== undefined || num(f, 'nnodes')! > 1);
   if (launching) {
     if (!ProcessGroup.available()) throw new UsageError(`--nproc-per-node: ${noGlooMessage}`);
+    if (readLaunchEnv()) throw new UsageError('--nproc-per-node starts workers itself: this process is already a worker of a launch (WORLD_SIZE is set, by torchrun?): drop --nproc-per-node, or start fulltune without torchrun');
     return launchWorkers({ nprocPerNode: num(f, 'nproc-per-node') ?? 1, nnodes: num(f, 'nnodes')!, nodeRank: num(f, 'node-rank')!, args: ['train', ...withoutFlags(argv, LAUNCH_FLAGS)] });
   }
   const launchEnv = readLaunchEnv();
@@ -189,9 +196,10 @@ async function train(f: Parsed, argv: string[]): Promise<number> {
   const signals = handleSignals(log);
   // the output folder first: a second run on it, or an earlier run's files, stop us before any work
   const release = main ? claimOutputDir(out, { resume: !!f.resume, overwrite: !!f['overwrite-output'] }) : () => undefined;
-  const pg = launchEnv ? ProcessGroup.init({ ...launchEnv, attempt: launchEnv.restartCount, timeoutSeconds: num(f, 'ddp-timeout') }) : null;
-  if (pg) log(`data parallel: ${pg.worldSize} processes (${pg.localWorldSize} on this machine), batch size ${num(f, 'batch-size')} each`);
+  let pg: ProcessGroup | null = null;
   try {
+    pg = launchEnv ? ProcessGroup.init({ ...launchEnv, attempt: launchEnv.restartCount, timeoutSeconds: num(f, 'ddp-timeout') }) : null;
+    if (pg) log(`data parallel: ${pg.worldSize} processes (${pg.localWorldSize} on this machine), batch size ${num(f, 'batch-size')} each`);
     const seed = num(f, 'seed')!;
     manualSeed(seed);
     const { dir: modelDir, config } = await modelConfig(str(f, 'model')!);

@@ -6,6 +6,7 @@
 import { spawn, ChildProcess } from 'child_process';
 import * as net from 'net';
 import * as os from 'os';
+import { constants } from 'os';
 
 export interface LaunchOptions {
   nprocPerNode: number;
@@ -48,18 +49,27 @@ export async function launchWorkers(o: LaunchOptions): Promise<number> {
   const children: ChildProcess[] = [];
   let failed: { rank: number; code: number } | null = null;
   let killTimer: NodeJS.Timeout | null = null;
+  let forwarded = false;
   const forward = (sig: NodeJS.Signals) => () => {
+    forwarded = true;
     for (const c of children) if (c.exitCode === null) c.kill(sig);
   };
   const onInt = forward('SIGINT');
   const onTerm = forward('SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
+  // workers run in their own process groups (a terminal's Ctrl-C reaches the launcher alone,
+  // which passes it on once): they must not outlive the launcher
+  const onExit = () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  };
+  process.on('exit', onExit);
   try {
     const exits = Array.from({ length: o.nprocPerNode }, (_, local) => {
       const rank = o.nodeRank * o.nprocPerNode + local;
       const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...o.args], {
         stdio: 'inherit',
+        detached: true,
         env: {
           ...env,
           RANK: String(rank),
@@ -75,9 +85,18 @@ export async function launchWorkers(o: LaunchOptions): Promise<number> {
       });
       children.push(child);
       return new Promise<number>((resolve) => {
+        child.on('error', (e) => {
+          log(`fulltune: worker ${rank} of ${world} could not start: ${e.message}`);
+          if (failed === null) failed = { rank, code: 1 };
+          for (const other of children) if (other !== child && other.exitCode === null) other.kill('SIGTERM');
+          resolve(1);
+        });
         child.on('exit', (code, signal) => {
-          const c = code ?? (signal === 'SIGKILL' ? 137 : signal === 'SIGINT' ? 130 : 143);
-          if (c !== 0 && failed === null) {
+          // as a shell reports it: 128 + the signal's number
+          const c = code ?? 128 + (signal ? (constants.signals[signal] ?? 15) : 15);
+          // a worker that saved and stopped on a forwarded SIGINT/SIGTERM is not a failure
+          const stopped = forwarded && (c === 130 || c === 143);
+          if (c !== 0 && !stopped && failed === null) {
             failed = { rank, code: c };
             log(`fulltune: worker ${rank} of ${world} exited with ${signal ?? `code ${code}`}; stopping the others`);
             for (const other of children) if (other !== child && other.exitCode === null) other.kill('SIGTERM');
@@ -97,6 +116,7 @@ export async function launchWorkers(o: LaunchOptions): Promise<number> {
     if (killTimer) clearTimeout(killTimer);
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
+    process.off('exit', onExit);
   }
 }
 

@@ -26,6 +26,9 @@ export interface ProcessGroupOptions {
   localWorldSize?: number;
 }
 
+/** The key a non-finite number travels under in allGatherObject's JSON. */
+const NONFINITE = '__fulltune_nonfinite__';
+
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
 
 /** The default bucket of the gradient all-reduce: DistributedDataParallel's bucket_cap_mb (25). */
@@ -96,22 +99,28 @@ export class ProcessGroup {
     try {
       return f(id);
     } catch (e) {
+      // a caller's mistake (a non-contiguous tensor, a bad root) is not a peer's failure
+      if ((e as Error).name === 'TypeError') throw e;
       const msg = firstLine((e as Error).message);
       const cause = /timeout|timed out/i.test(msg) ? `another rank did not take part within ${timeoutSeconds} s (stopped, hung or slower than the timeout)` : 'another rank is gone (it exited or was killed) or the connection failed';
       throw new Error(`rank ${this.rank} of ${this.worldSize}: ${what} failed: ${cause}: ${msg}`);
     }
   }
 
-  /** Each tensor replaced in place by its reduction over the ranks (contiguous tensors). */
-  allReduce(tensors: Tensor[], op: ReduceOp = 'sum'): void {
-    this.run('all-reduce', (id) => native.distAllReduce(id, tensors.map((t) => t.handle), op));
+  /**
+   * Each tensor replaced in place by its own reduction over the ranks (contiguous tensors).
+   * timeoutSeconds: this collective's own bound (default the group's).
+   */
+  allReduce(tensors: Tensor[], op: ReduceOp = 'sum', o: { timeoutSeconds?: number } = {}): void {
+    const t = o.timeoutSeconds ?? this.timeoutSeconds;
+    this.run('all-reduce', (id) => native.distAllReduce(id, tensors.map((x) => x.handle), op, Math.round(t * 1000)), t);
   }
 
-  /** Reduces plain numbers over the ranks (float64). */
-  allReduceNumbers(values: number[], op: ReduceOp = 'sum'): number[] {
+  /** Reduces plain numbers over the ranks (float64; NaN and infinities pass). */
+  allReduceNumbers(values: number[], op: ReduceOp = 'sum', o: { timeoutSeconds?: number } = {}): number[] {
     const t = tensor(values, { dtype: 'float64' });
     try {
-      this.allReduce([t], op);
+      this.allReduce([t], op, o);
       return Array.from(t.toArray() as Float64Array);
     } finally {
       t.dispose();
@@ -130,10 +139,11 @@ export class ProcessGroup {
 
   /**
    * Every rank's JSON-serialisable value, in rank order (torch.distributed.all_gather_object):
-   * sizes first, then the padded bytes.
+   * sizes first, then the padded bytes. Non-finite numbers (NaN, infinities) arrive as they were
+   * (plain JSON would turn them into null).
    */
   allGatherObject<T>(value: T): T[] {
-    const bytes = Buffer.from(JSON.stringify(value) ?? 'null', 'utf8');
+    const bytes = Buffer.from(JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? { [NONFINITE]: String(v) } : v)) ?? 'null', 'utf8');
     const sizes = this.allReduceNumbers(Array.from({ length: this.worldSize }, (_, r) => (r === this.rank ? bytes.length : 0)), 'sum');
     const longest = Math.max(...sizes);
     const padded = new Uint8Array(longest);
@@ -142,7 +152,8 @@ export class ProcessGroup {
     let parts: Tensor[] = [];
     try {
       parts = this.allGather(t);
-      return parts.map((p, r) => JSON.parse(Buffer.from((p.toArray() as Uint8Array).subarray(0, sizes[r])).toString('utf8')) as T);
+      const revive = (_k: string, v: unknown) => (v !== null && typeof v === 'object' && NONFINITE in v ? Number((v as Record<string, string>)[NONFINITE]) : v);
+      return parts.map((p, r) => JSON.parse(Buffer.from((p.toArray() as Uint8Array).subarray(0, sizes[r])).toString('utf8'), revive) as T);
     } finally {
       t.dispose();
       for (const p of parts) p.dispose();

@@ -92,7 +92,8 @@ export class ShardedOptimizer extends Optimizer {
   /**
    * Every parameter's state, gathered from its owner (a collective: every rank calls it, and
    * gets all of it; the caller disposes the tensors): what a checkpoint saves, in the unsharded
-   * optimizer's layout, so that it resumes sharded or not.
+   * optimizer's layout, so that it resumes sharded or not. While a checkpoint is written every
+   * rank holds the whole state for a moment (one state name at a time in the all-gather).
    */
   gatherState(): Map<Tensor, Record<string, Tensor>> {
     const own = this.inner.stateOf();
@@ -113,18 +114,21 @@ export class ShardedOptimizer extends Optimizer {
         });
         const gathered = this.pg.allGather(flat);
         flat.dispose();
-        this.shares.forEach((share, r) => {
-          let off = 0;
-          for (const p of share) {
-            const n = sizeOf(p, key);
-            const like = key === 'step' ? [] : [...p.shape];
-            const t = keep(gathered[r].narrow(0, off, n).reshape(like).to(key === 'step' ? 'float32' : p.dtype).clone());
-            off += n;
-            const rec = out.get(p) ?? {};
-            rec[key] = t;
-            out.set(p, rec);
-          }
-        });
+        // the views in between go with the scope; only the copies are kept
+        tidy(() =>
+          this.shares.forEach((share, r) => {
+            let off = 0;
+            for (const p of share) {
+              const n = sizeOf(p, key);
+              const like = key === 'step' ? [] : [...p.shape];
+              const t = keep(gathered[r].narrow(0, off, n).reshape(like).to(key === 'step' ? 'float32' : p.dtype).clone());
+              off += n;
+              const rec = out.get(p) ?? {};
+              rec[key] = t;
+              out.set(p, rec);
+            }
+          }),
+        );
         for (const g of gathered) g.dispose();
       }
     });

@@ -78,16 +78,15 @@ export class CheckpointSession {
       } finally {
         for (const [d, st] of now) native.setRngState(d, st);
         g.dispose();
+        // done with this block: its kept input, output (and the output's gradient) go now
+        release(s);
+        this.segments.splice(i, 1);
       }
     }
   }
 
   dispose(): void {
-    for (const s of this.segments) {
-      s.input.dispose();
-      s.output.dispose();
-      mapTensors(s.extra, (t) => (t.dispose(), t));
-    }
+    for (const s of this.segments) release(s);
     this.segments = [];
   }
 }
@@ -103,6 +102,12 @@ export class CheckpointSession {
 export function checkpoint<E>(x: Tensor, extra: E, fn: (x: Tensor, extra: E) => Tensor): Tensor {
   if (current === null || !isGradEnabled()) return fn(x, extra);
   return current.add(x, extra, fn);
+}
+
+function release(s: Segment): void {
+  s.input.dispose();
+  s.output.dispose();
+  mapTensors(s.extra, (t) => (t.dispose(), t));
 }
 
 /** v with each tensor in it (at any depth of arrays and plain objects) replaced by f(tensor). */

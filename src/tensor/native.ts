@@ -208,7 +208,7 @@ export interface NativeAddon {
   distAvailable(): boolean;
   distInit(rank: number, worldSize: number, masterAddr: string, masterPort: number, timeoutMs: number, isServer: boolean, prefix: string, bindHost: string): number;
   distDestroy(group: number): void;
-  distAllReduce(group: number, tensors: H[], op?: 'sum' | 'max' | 'min' | 'product'): void;
+  distAllReduce(group: number, tensors: H[], op?: 'sum' | 'max' | 'min' | 'product', timeoutMs?: number): void;
   distBroadcast(group: number, tensors: H[], root: number): void;
   distAllGather(group: number, t: H): H[];
   distBarrier(group: number, timeoutMs?: number): void;

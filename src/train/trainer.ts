@@ -165,6 +165,8 @@ export class Trainer {
   /** masked-lm: what collating draws targets with, besides each feature's generator (fixed for the run) */
   private readonly masking: Omit<CollateContext, 'randFor'> | null = null;
   private inTraining = false;
+  /** a stop request one rank of a group saw during a sharded evaluation: all stop */
+  private groupStop = false;
 
   constructor(o: TrainerOptions) {
     checkKeys('Trainer options', o, ['model', 'tokenizer', 'train', 'eval', 'labels', 'args', 'callbacks']);
@@ -329,11 +331,15 @@ export class Trainer {
     const mine = await this.predictRaw(ds, [Math.min(ds.length, pg.rank * per), Math.min(ds.length, (pg.rank + 1) * per)]);
     // a stop request seen by one rank only must not leave the others in the gather
     const parts = pg.allGatherObject({ ...mine, stopped: this.stopReason !== null && this.inTraining });
-    if (parts.some((q) => q.stopped)) throw new EvaluationInterrupted();
+    if (parts.some((q) => q.stopped)) {
+      // every rank stops at this step, whichever of them was asked
+      this.groupStop = true;
+      throw new EvaluationInterrupted();
+    }
     const all: Predictions & { lossSum: number; lossItems: number } = { logits: [], labels: [], lossSum: 0, lossItems: 0 };
     for (const q of parts) {
-      (all.logits as unknown[]).push(...q.logits);
-      all.labels.push(...q.labels);
+      for (const l of q.logits) (all.logits as unknown[]).push(l);
+      for (const l of q.labels) all.labels.push(l);
       all.lossSum += q.lossSum;
       all.lossItems += q.lossItems;
     }
@@ -440,7 +446,7 @@ export class Trainer {
 
   private async trainLoop(train: FeatureStore, out: string): Promise<{ metrics: Record<string, number>; state: TrainerState }> {
     const a = this.args;
-    checkTrainingMemory(this.model);
+    checkTrainingMemory(this.model, a.processGroup?.localWorldSize ?? 1);
     const pg = a.processGroup && a.processGroup.worldSize > 1 ? a.processGroup : null;
     const W = pg?.worldSize ?? 1;
     const rank = pg?.rank ?? 0;
@@ -487,8 +493,12 @@ export class Trainer {
       state.settings = settings;
       this.log.push(...state.logHistory);
     }
-    // every rank starts from rank 0's weights (heads initialised apart, on ranks seeded apart)
-    if (pg) noGrad(() => pg.broadcast(this.model.parameters(), 0));
+    // every rank starts from rank 0's weights (heads initialised apart, on ranks seeded apart);
+    // the wait for the slowest rank to get here (loading, rank 0 clearing the folder) is long
+    if (pg) {
+      pg.barrier({ timeoutSeconds: LONG_WAIT });
+      noGrad(() => pg.broadcast(this.model.parameters(), 0));
+    }
     const logFile = main ? path.join(out, 'log.jsonl') : null;
     // on resume the log restarts from the checkpoint's history: entries of steps that will be
     // run again after it (the killed run's tail) must not appear twice
@@ -553,24 +563,32 @@ export class Trainer {
       let dir = checkpointDir(out, state.globalStep);
       // a sharded optimizer's state is gathered from every rank, and saved whole
       const full = opt instanceof ShardedOptimizer ? opt.gatherState() : undefined;
+      let failure: unknown = null;
       try {
         if (main) {
           dir = saveCheckpoint(out, state, this.model, opt, scaler, this.opts.tokenizer, full);
           pruneCheckpoints(out, a.saveTotalLimit, bestDir());
+          await this.opts.callbacks?.onSave?.(dir, state.globalStep);
         }
+      } catch (e) {
+        failure = e;
       } finally {
         if (full) for (const st of full.values()) for (const t of Object.values(st)) t.dispose();
       }
-      // the others go on once the checkpoint is whole (the best one may be loaded from it)
-      pg?.barrier({ timeoutSeconds: LONG_WAIT });
+      // the others go on once the checkpoint is whole (the best one may be loaded from it), or
+      // all stop together when rank 0 could not write it
+      if (pg) {
+        const [ok] = pg.allReduceNumbers([failure === null ? 1 : 0], 'min', { timeoutSeconds: LONG_WAIT });
+        if (failure === null && ok === 0) throw new Error(`rank ${rank} of ${W}: rank 0 could not save the checkpoint of step ${state.globalStep} (its error is in rank 0's output)`);
+      }
+      if (failure !== null) throw failure;
       savedAt = state.globalStep;
-      if (main) await this.opts.callbacks?.onSave?.(dir, state.globalStep);
       return dir;
     };
     // a stop asked of some ranks only is decided at the step's all-reduce, by all together
     let stopAsked = false;
     const interruptIfAsked = async () => {
-      if (pg ? !stopAsked : this.stopReason === null) return;
+      if (pg ? !(stopAsked || this.groupStop) : this.stopReason === null) return;
       progress.done();
       const dir = savedAt === state.globalStep ? checkpointDir(out, state.globalStep) : await save(false);
       opt.dispose();
@@ -584,7 +602,8 @@ export class Trainer {
     }
     while (state.globalStep < total && !stop) {
       const global = epochOrder(a.sampler, n, a.seed, state.epoch, a.batchSize * W, train.lengths);
-      const padded = global.concat(global.slice(0, perRank * W - n));
+      // cycled as DistributedSampler pads, so that even fewer rows than ranks fill every share
+      const padded = Array.from({ length: perRank * W }, (_, i) => global[i % n]);
       const order = W === 1 ? global : padded.filter((_, i) => i % W === rank);
       const batches: number[][] = [];
       for (let i = 0; i < order.length; i += a.batchSize) batches.push(order.slice(i, i + a.batchSize));
@@ -735,11 +754,12 @@ export class Trainer {
  * Refuses to train a model whose weights, gradients and AdamW's two moments (four float32
  * copies) would not fit in this machine's memory: better now than killed at the first step.
  */
-function checkTrainingMemory(model: PreTrainedModel): void {
+function checkTrainingMemory(model: PreTrainedModel, processesHere: number): void {
   if (model.parameters().some((p) => !p.device.startsWith('cpu'))) return; // device memory: libtorch reports it
-  const bytes = model.parameters().reduce((n, p) => n + p.numel() * 4, 0) * 4;
+  // every process of a group on this machine holds its own copy
+  const bytes = model.parameters().reduce((n, p) => n + p.numel() * 4, 0) * 4 * processesHere;
   if (bytes > os.totalmem()) {
-    throw new Error(`training needs about ${(bytes / 2 ** 30).toFixed(1)} GB for the weights, gradients and AdamW state, more than this machine's ${(os.totalmem() / 2 ** 30).toFixed(1)} GB`);
+    throw new Error(`training needs about ${(bytes / 2 ** 30).toFixed(1)} GB for the weights, gradients and AdamW state${processesHere > 1 ? ` of ${processesHere} processes` : ''}, more than this machine's ${(os.totalmem() / 2 ** 30).toFixed(1)} GB`);
   }
 }
 

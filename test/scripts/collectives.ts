@@ -15,7 +15,9 @@ if (mode !== 'ok' && r === 1) {
 const t0 = Date.now();
 try {
   const a = tensor([1 + r, 10 * (r + 1), -r], { dtype: 'float32' });
-  pg.allReduce([a]);
+  const c = tensor([100 * (r + 1)], { dtype: 'float32' });
+  pg.allReduce([a, c]); // each on its own, not summed together
+  const objects = pg.allGatherObject({ loss: r === 0 ? NaN : -Infinity, n: [r, Infinity] });
   const mx = tensor([r, 5 - r], { dtype: 'int64' });
   pg.allReduce([mx], 'max');
   const b = tensor([r === 0 ? 7 : 0, r === 0 ? 8 : 0], { dtype: 'float64' });
@@ -33,6 +35,8 @@ try {
   console.log(JSON.stringify({
     rank: r,
     sum: Array.from(a.toArray() as Float32Array),
+    other: Array.from(c.toArray() as Float32Array),
+    objects: JSON.stringify(objects.map((o) => [String(o.loss), String(o.n[0]), String(o.n[1])])),
     max: Array.from(mx.toArray() as BigInt64Array, Number),
     bcast: Array.from(b.toArray() as Float64Array),
     gather: g.map((x) => Array.from(x.toArray() as Float32Array)),
