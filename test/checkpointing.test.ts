@@ -32,11 +32,14 @@ function pass(m: ft.AnyPreTrainedModel, x: Record<string, Tensor>, checkpointing
   ft.manualSeed(1234);
   const s = checkpointing ? new CheckpointSession() : null;
   try {
-    const out = s ? s.record(() => m.forward(x)) : m.forward(x);
-    if (s) s.backward(out.loss);
-    else out.loss.backward();
-    const grads = new Map(m.namedParameters().filter(([, p]) => p.grad).map(([k, p]) => [k, p.grad!.toArray() as Float32Array]));
-    return { loss: out.loss.item(), grads, next: Array.from(ft.rand([4]).toArray() as Float32Array) };
+    // a tidy scope: tensors left to the GC would be freed during a later suite of this worker
+    return ft.tidy(() => {
+      const out = s ? s.record(() => m.forward(x)) : m.forward(x);
+      if (s) s.backward(out.loss);
+      else out.loss.backward();
+      const grads = new Map(m.namedParameters().filter(([, p]) => p.grad).map(([k, p]) => [k, p.grad!.toArray() as Float32Array]));
+      return { loss: out.loss.item(), grads, next: Array.from(ft.rand([4]).toArray() as Float32Array) };
+    });
   } finally {
     s?.dispose();
   }
@@ -80,6 +83,8 @@ describe('gradient checkpointing: the gradients of an ordinary backward, per fam
         if (diff > 1e-6 * Math.max(scale, 1e-3)) throw new Error(`${k}: gradients differ by ${diff} (largest ${scale})`);
       }
       expect(ckpt.next).toEqual(plain.next);
+      ft.zeroGrad(m.parameters());
+      ft.dispose(Object.values(x));
       m.dispose();
     }, 60000);
   }
@@ -91,9 +96,12 @@ test('checkpointing is off outside a recording session and without gradients', a
   const x = { inputIds: ft.tensor([[2, 3, 4]], { dtype: 'int64' }) };
   const s = new CheckpointSession();
   // under noGrad nothing is recorded: an evaluation inside a session builds no segments
-  const y = s.record(() => ft.noGrad(() => m.forward(x).logits));
-  expect(y.requiresGrad).toBe(false);
+  ft.tidy(() => {
+    const y = s.record(() => ft.noGrad(() => m.forward(x).logits));
+    expect(y.requiresGrad).toBe(false);
+  });
   s.dispose();
+  x.inputIds.dispose();
   m.dispose();
 });
 
@@ -130,7 +138,10 @@ test('fulltune train --gradient-checkpointing trains to the weights of a run wit
   expect(r.status).toBe(0);
   const x = ft.loadSafetensors(path.join(a, 'model.safetensors'));
   const y = ft.loadSafetensors(path.join(b, 'model.safetensors'));
-  for (const [k, t] of x) expect(t.sub(y.get(k)!).abs().max().item()).toBeLessThanOrEqual(1e-6 * Math.max(1e-3, t.abs().max().item()));
+  ft.tidy(() => {
+    for (const [k, t] of x) expect(t.sub(y.get(k)!).abs().max().item()).toBeLessThanOrEqual(1e-6 * Math.max(1e-3, t.abs().max().item()));
+  });
+  ft.dispose([...x.values(), ...y.values()]);
   const la = fs.readFileSync(path.join(a, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss);
   const lb = fs.readFileSync(path.join(b, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss);
   expect(lb).toEqual(la);

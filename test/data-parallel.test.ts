@@ -10,6 +10,7 @@ import * as path from 'path';
 import { ProcessGroup } from '../src/distributed/process-group';
 import { freePort } from '../src/distributed/launch';
 import { loadSafetensors } from '../src/hub/safetensors';
+import { dispose, tidy } from '../src/tensor/scope';
 import { cli, cliAsync, ROOT } from './cli';
 
 const LLAMA = path.join(__dirname, 'fixtures', 'lm', 'llama');
@@ -28,10 +29,12 @@ function weightDistance(a: string, b: string): number {
   const y = loadSafetensors(path.join(b, 'model.safetensors'));
   expect([...y.keys()].sort()).toEqual([...x.keys()].sort());
   let worst = 0;
-  for (const [k, t] of x) {
-    const u = y.get(k)!;
-    worst = Math.max(worst, t.sub(u).abs().max().item() / Math.max(1e-3, t.abs().max().item()));
-  }
+  tidy(() => {
+    for (const [k, t] of x) {
+      const u = y.get(k)!;
+      worst = Math.max(worst, t.sub(u).abs().max().item() / Math.max(1e-3, t.abs().max().item()));
+    }
+  });
   for (const t of [...x.values(), ...y.values()]) t.dispose();
   return worst;
 }
@@ -71,7 +74,10 @@ maybe('data parallel (2 processes on loopback)', () => {
     const a = loadSafetensors(path.join(two, 'checkpoints', 'checkpoint-20', 'optimizer.safetensors'));
     const b = loadSafetensors(path.join(sharded, 'checkpoints', 'checkpoint-20', 'optimizer.safetensors'));
     expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
-    for (const [k, t] of a) expect(t.sub(b.get(k)!).abs().max().item()).toBeLessThanOrEqual(1e-6 * Math.max(1e-3, t.abs().max().item()));
+    tidy(() => {
+      for (const [k, t] of a) expect(t.sub(b.get(k)!).abs().max().item()).toBeLessThanOrEqual(1e-6 * Math.max(1e-3, t.abs().max().item()));
+    });
+    dispose([...a.values(), ...b.values()]);
     const [ma, mb] = [two, sharded].map((d) => JSON.parse(fs.readFileSync(path.join(d, 'metrics.json'), 'utf8')));
     expect(mb.optimizer_state_mb).toBeLessThan(0.6 * ma.optimizer_state_mb);
     expect(mb.optimizer_state_mb).toBeGreaterThan(0.4 * ma.optimizer_state_mb);
