@@ -5,34 +5,27 @@
 // with --shard-optimizer and (at blocks of 512) --gradient-checkpointing, and what the latter costs.
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as ft from '../src';
-import { benchPython, BenchResult, median, runPython } from './common';
+import { benchPython, BenchResult, median } from './common';
+import { prepareLMBench } from './train_lm';
 
 const ROOT = path.resolve(__dirname, '..');
 const DATA = path.join(ROOT, 'data', 'sentiment', 'train.csv');
 
 export async function benchDDP(_threads: number, rounds: number): Promise<BenchResult[]> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ft-bench-ddp-'));
-  const torchrun = path.join(path.dirname(benchPython()), 'torchrun');
-  try {
-    runPython('bench/torch_train_lm.py', ['prepare', dir, path.join(ROOT, 'test', 'fixtures', 'lm', 'llama')]);
-    if (!fs.existsSync(torchrun)) throw new Error('no torchrun');
-  } catch {
-    console.log('(ddp: skipped; the bench Python has no transformers or no torchrun)');
-    return [];
-  }
   if (!ft.ProcessGroup.available()) {
     console.log('(ddp: skipped; the addon was built without Gloo)');
     return [];
   }
-  const cache = path.join(dir, 'cache');
-  const tok = await ft.AutoTokenizer.fromPretrained(path.join(dir, 'model'));
-  const store = await ft.buildFeatures(DATA, tok, { task: 'causal-lm', columns: {}, maxLength: 128, blockSize: 128, labels: [] }, { cacheDir: cache });
-  const blocks = Array.from({ length: store.length }, (_, i) => store.get(i));
-  store.close();
-  fs.writeFileSync(path.join(dir, 'blocks.json'), JSON.stringify(blocks));
+  const torchrun = path.join(path.dirname(benchPython()), 'torchrun');
+  if (!fs.existsSync(torchrun)) {
+    console.log('(ddp: skipped; the bench Python has no torchrun)');
+    return [];
+  }
+  const prepared = await prepareLMBench('ddp');
+  if (!prepared) return [];
+  const { dir, cache } = prepared;
   const steps = '30';
   const python = (procs: number, batch: number) => {
     const env = { ...process.env, OMP_NUM_THREADS: String(2 / procs), PYTHONWARNINGS: 'ignore' };

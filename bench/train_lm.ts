@@ -11,13 +11,19 @@ import { BenchResult, median, runPython } from './common';
 const ROOT = path.resolve(__dirname, '..');
 const DATA = path.join(ROOT, 'data', 'sentiment', 'train.csv');
 
-export async function benchTrainLM(threads: number, rounds: number): Promise<BenchResult[]> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ft-bench-train-lm-'));
+/**
+ * A temporary folder with the bench's random Llama (model/), the packed blocks of 128 fulltune
+ * builds from DATA (blocks.json, for the Python side) and their feature cache (cache/); null
+ * when the bench Python has no transformers.
+ */
+export async function prepareLMBench(name: string): Promise<{ dir: string; cache: string } | null> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ft-bench-${name}-`));
   try {
     runPython('bench/torch_train_lm.py', ['prepare', dir, path.join(ROOT, 'test', 'fixtures', 'lm', 'llama')]);
   } catch {
-    console.log('(train-lm: skipped; the bench Python has no transformers: pip install transformers)');
-    return [];
+    console.log(`(${name}: skipped; the bench Python has no transformers: pip install transformers)`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    return null;
   }
   const cache = path.join(dir, 'cache');
   const tok = await ft.AutoTokenizer.fromPretrained(path.join(dir, 'model'));
@@ -25,6 +31,13 @@ export async function benchTrainLM(threads: number, rounds: number): Promise<Ben
   const blocks = Array.from({ length: store.length }, (_, i) => store.get(i));
   store.close();
   fs.writeFileSync(path.join(dir, 'blocks.json'), JSON.stringify(blocks));
+  return { dir, cache };
+}
+
+export async function benchTrainLM(threads: number, rounds: number): Promise<BenchResult[]> {
+  const prepared = await prepareLMBench('train-lm');
+  if (!prepared) return [];
+  const { dir, cache } = prepared;
   const steps = '30';
   const py = { sps: [] as number[], rss: [] as number[] };
   const js = { sps: [] as number[], rss: [] as number[] };

@@ -85,6 +85,8 @@ FT_FN(distAvailable) {
 #endif
 }
 
+#ifdef FT_HAVE_GLOO
+
 // distInit(rank, worldSize, masterAddr, masterPort, timeoutMs, isServer, prefix, bindHost) -> group id
 // Rendezvous through a TCPStore at masterAddr:masterPort (served by rank 0 when isServer, or by a
 // launcher such as torchrun), then a Gloo process group over bindHost's interface. Blocks until
@@ -99,7 +101,6 @@ FT_FN(distInit) {
   if (rank < 0 || rank >= world) throw ft::ArgError("rank " + std::to_string(rank) + " is outside 0.." + std::to_string(world - 1));
   if (port < 1 || port > 65535) throw ft::ArgError("port: expected 1..65535, got " + std::to_string(port));
   if (timeoutMs < 1) throw ft::ArgError("timeoutMs: expected a positive number");
-#ifdef FT_HAVE_GLOO
   const auto timeout = std::chrono::milliseconds(timeoutMs);
   c10d::TCPStoreOptions so;
   so.port = static_cast<std::uint16_t>(port);
@@ -124,15 +125,10 @@ FT_FN(distInit) {
   const int64_t id = nextGroup++;
   groups[id] = g;
   return Napi::Number::New(a.env(), static_cast<double>(id));
-#else
-  (void)isServer;
-  noGloo();
-#endif
 }
 
 // distDestroy(id): drops the group (its connections close); later calls with the id fail.
 FT_FN(distDestroy) {
-#ifdef FT_HAVE_GLOO
   const int64_t id = a.i64(0);
   std::shared_ptr<Group> g;
   {
@@ -145,15 +141,11 @@ FT_FN(distDestroy) {
   g->pg.reset();
   g->store.reset();
   return a.env().Undefined();
-#else
-  noGloo();
-#endif
 }
 
 // distAllReduce(id, tensors, op, timeoutMs?): each tensor replaced by its own reduction over the
 // ranks, in place (one collective per tensor: Gloo sums the tensors of one call together).
 FT_FN(distAllReduce) {
-#ifdef FT_HAVE_GLOO
   auto g = group(a, 0);
   auto ts = a.tensors(1);
   c10d::AllreduceOptions o;
@@ -170,14 +162,10 @@ FT_FN(distAllReduce) {
     run(g->pg->allreduce(one, o));
   }
   return a.env().Undefined();
-#else
-  noGloo();
-#endif
 }
 
 // distBroadcast(id, tensors, root): every rank's tensors become root's, in place.
 FT_FN(distBroadcast) {
-#ifdef FT_HAVE_GLOO
   auto g = group(a, 0);
   auto ts = a.tensors(1);
   const int64_t root = a.i64(2);
@@ -191,14 +179,10 @@ FT_FN(distBroadcast) {
     run(g->pg->broadcast(one, o));
   }
   return a.env().Undefined();
-#else
-  noGloo();
-#endif
 }
 
 // distAllGather(id, tensor) -> [tensor of rank 0, ..., of rank N-1] (same shape on every rank)
 FT_FN(distAllGather) {
-#ifdef FT_HAVE_GLOO
   auto g = group(a, 0);
   at::Tensor t = a.tensor(1).contiguous();
   at::NoGradGuard noGrad;
@@ -207,14 +191,10 @@ FT_FN(distAllGather) {
   std::vector<at::Tensor> in{t};
   run(g->pg->allgather(out, in));
   return ft::retList(a.env(), out[0]);
-#else
-  noGloo();
-#endif
 }
 
 // distBarrier(id, timeoutMs?): returns when every rank has called it (timeoutMs: this wait's bound).
 FT_FN(distBarrier) {
-#ifdef FT_HAVE_GLOO
   auto g = group(a, 0);
   c10d::BarrierOptions o;
   if (!a.missing(1)) {
@@ -223,9 +203,6 @@ FT_FN(distBarrier) {
   }
   run(g->pg->barrier(o));
   return a.env().Undefined();
-#else
-  noGloo();
-#endif
 }
 
 // distAllReduceGrads(id, params, bucketBytes) -> whether any gradient was reduced
@@ -235,7 +212,6 @@ FT_FN(distBarrier) {
 // only gets zeros on the others (first a presence all-reduce), so that every rank reduces the
 // same buckets and ends with the same gradients; one with a gradient nowhere keeps none.
 FT_FN(distAllReduceGrads) {
-#ifdef FT_HAVE_GLOO
   auto g = group(a, 0);
   auto params = a.tensors(1);
   const int64_t bucketBytes = a.i64(2);
@@ -293,7 +269,19 @@ FT_FN(distAllReduceGrads) {
     }
   }
   return Napi::Boolean::New(a.env(), !buckets.empty());
-#else
-  noGloo();
-#endif
 }
+
+#else
+
+// Without Gloo every entry but distAvailable fails with what to install.
+#define FT_NO_GLOO(name) \
+  FT_FN(name) { noGloo(); }
+FT_NO_GLOO(distInit)
+FT_NO_GLOO(distDestroy)
+FT_NO_GLOO(distAllReduce)
+FT_NO_GLOO(distBroadcast)
+FT_NO_GLOO(distAllGather)
+FT_NO_GLOO(distBarrier)
+FT_NO_GLOO(distAllReduceGrads)
+
+#endif  // FT_HAVE_GLOO

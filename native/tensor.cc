@@ -83,32 +83,10 @@ FT_FN(manualSeed) {
   return a.env().Undefined();
 }
 
-// The CPU generator's full state as bytes, and back: what checkpoints need for exact resume.
-FT_FN(cpuRngState) {
-  auto gen = at::globalContext().defaultGenerator(at::kCPU);
-  at::Tensor state;
-  {
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    state = gen.get_state();
-  }
-  auto buf = Napi::Buffer<uint8_t>::Copy(a.env(), state.data_ptr<uint8_t>(), static_cast<size_t>(state.numel()));
-  return buf;
-}
-
-FT_FN(setCpuRngState) {
-  if (!a.raw(0).IsBuffer()) throw ft::ArgError("argument 0: expected a Buffer");
-  auto buf = a.raw(0).As<Napi::Buffer<uint8_t>>();
-  at::Tensor state = at::empty({static_cast<int64_t>(buf.Length())}, at::kByte);
-  std::memcpy(state.data_ptr(), buf.Data(), buf.Length());
-  auto gen = at::globalContext().defaultGenerator(at::kCPU);
-  std::lock_guard<std::mutex> lock(gen.mutex());
-  gen.set_state(state);
-  return a.env().Undefined();
-}
-
-// rngState(device) / setRngState(device, bytes): the default generator of a device ('cpu',
-// 'cuda', 'cuda:N'), as torch.get_rng_state / torch.cuda.get_rng_state: what activation
-// checkpointing restores so that a recomputed block draws the same dropout masks.
+// rngState(device) / setRngState(device, bytes): the full state of a device's default generator
+// ('cpu', 'cuda', 'cuda:N'), as torch.get_rng_state / torch.cuda.get_rng_state: what checkpoints
+// keep for an exact resume, and what activation checkpointing restores so that a recomputed
+// block draws the same dropout masks.
 static at::Generator generatorOf(const std::string& device) {
   c10::Device d(device);
   if (d.is_cuda() && !d.has_index()) d = c10::Device(c10::kCUDA, 0);

@@ -6,21 +6,11 @@ import * as net from 'net';
 import * as path from 'path';
 import { ProcessGroup } from '../src/distributed/process-group';
 import { readLaunchEnv } from '../src/distributed/env';
+import { freePort } from '../src/distributed/launch';
 
 const ROOT = path.resolve(__dirname, '..');
 const SCRIPT = path.join(__dirname, 'scripts', 'collectives.ts');
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Ran {
   code: number | null;

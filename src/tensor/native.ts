@@ -28,12 +28,10 @@ export interface NativeAddon {
   rand(shape: number[], dtype: number, device: string): H;
   randint(low: number, high: number, shape: number[], dtype: number, device: string): H;
   manualSeed(seed: number): void;
-  cpuRngState(): Buffer;
   rngState(device: string): Buffer;
   setRngState(device: string, state: Buffer): void;
   /** a second handle on the same tensor */
   share(t: H): H;
-  setCpuRngState(state: Buffer): void;
   // metadata and data
   shape(t: H): number[];
   dtype(t: H): number;

@@ -40,7 +40,7 @@ export interface TrainerState {
 
 /** This process's CPU generator state, base64 (what a checkpoint keeps per rank). */
 export function cpuRngStateBase64(): string {
-  return native.cpuRngState().toString('base64');
+  return native.rngState('cpu').toString('base64');
 }
 
 export type RunSettings = Record<string, string | number | boolean>;
@@ -104,7 +104,7 @@ function writeCheckpoint(
   const file: StateFile = {
     format: 'fulltune-trainer-state-1',
     ...state,
-    cpuRng: native.cpuRngState().toString('base64'),
+    cpuRng: cpuRngStateBase64(),
     scaler: scaler ? scaler.state() : null,
     optimizer: { lr: opt.lr, scalars: opt.scalars() },
   };
@@ -158,7 +158,7 @@ export function loadCheckpointState(dir: string, model: PreTrainedModel, opt: Op
     opt.loadScalars(s.optimizer.scalars);
     const rng = s.rngByRank ? s.rngByRank[rank] : rank === 0 ? s.cpuRng : undefined;
     if (rng === undefined) throw new Error(`${stateFile}: no generator state for rank ${rank} (the checkpoint was made by ${s.rngByRank?.length ?? 1} process(es))`);
-    native.setCpuRngState(Buffer.from(rng, 'base64'));
+    native.setRngState('cpu', Buffer.from(rng, 'base64'));
     if (scaler && s.scaler) scaler.load(s.scaler);
   }
   return {

@@ -165,7 +165,7 @@ export class Trainer {
   /** masked-lm: what collating draws targets with, besides each feature's generator (fixed for the run) */
   private readonly masking: Omit<CollateContext, 'randFor'> | null = null;
   private inTraining = false;
-  /** a stop request one rank of a group saw during a sharded evaluation: all stop */
+  /** a stop request some rank of a group saw (at a step's all-reduce or in a sharded evaluation): all stop */
   private groupStop = false;
 
   constructor(o: TrainerOptions) {
@@ -224,6 +224,12 @@ export class Trainer {
     if (typeof vocab === 'number' && (store.meta.maxTokenId ?? -1) >= vocab) {
       throw new Error(`token id ${store.meta.maxTokenId} is outside the model's vocabulary (vocab_size ${vocab}): the tokenizer has tokens the model's embedding does not (does the tokenizer belong to this model?)`);
     }
+  }
+
+  /** The process group when training data-parallel (2 processes or more); null for one. */
+  private get group(): ProcessGroup | null {
+    const g = this.args.processGroup;
+    return g && g.worldSize > 1 ? g : null;
   }
 
   /** Parameter groups as transformers makes them: no weight decay on biases and normalisation (LayerNorm, RMSNorm) weights. */
@@ -325,8 +331,8 @@ export class Trainer {
    * shares are gathered in rank order (so in dataset order); alone, predictRaw itself.
    */
   private async predictSharded(ds: FeatureStore): Promise<Predictions & { lossSum: number; lossItems: number }> {
-    const pg = this.args.processGroup;
-    if (!pg || pg.worldSize === 1) return this.predictRaw(ds);
+    const pg = this.group;
+    if (!pg) return this.predictRaw(ds);
     const per = Math.ceil(ds.length / pg.worldSize);
     const mine = await this.predictRaw(ds, [Math.min(ds.length, pg.rank * per), Math.min(ds.length, (pg.rank + 1) * per)]);
     // a stop request seen by one rank only must not leave the others in the gather
@@ -356,7 +362,7 @@ export class Trainer {
     const [start, end] = range;
     const batches = Math.ceil((end - start) / bs);
     // one process group member alone must not leave the others waiting: stop requests are decided together (predictSharded)
-    const alone = !this.args.processGroup || this.args.processGroup.worldSize === 1;
+    const alone = this.group === null;
     try {
       for (let i = start; i < end; i += bs) {
         this.onEvalBatch?.((i - start) / bs, batches);
@@ -394,7 +400,7 @@ export class Trainer {
     this.checkVocabulary(train);
     if (this.opts.eval) noTargets(this.opts.eval, 'validation');
     // rank 0 alone owns the output folder
-    const main = !a.processGroup || a.processGroup.rank === 0;
+    const main = (this.group?.rank ?? 0) === 0;
     const release = main ? claimOutputDir(out, { resume: !!a.resume, overwrite: !!a.overwriteOutputDir }) : () => undefined;
     this.inTraining = true;
     // a run that recomputes activations to save memory gives freed memory back at once: the
@@ -447,7 +453,8 @@ export class Trainer {
   private async trainLoop(train: FeatureStore, out: string): Promise<{ metrics: Record<string, number>; state: TrainerState }> {
     const a = this.args;
     checkTrainingMemory(this.model, a.processGroup?.localWorldSize ?? 1);
-    const pg = a.processGroup && a.processGroup.worldSize > 1 ? a.processGroup : null;
+    const pg = this.group;
+    this.groupStop = false;
     const W = pg?.worldSize ?? 1;
     const rank = pg?.rank ?? 0;
     const main = rank === 0;
@@ -585,10 +592,9 @@ export class Trainer {
       savedAt = state.globalStep;
       return dir;
     };
-    // a stop asked of some ranks only is decided at the step's all-reduce, by all together
-    let stopAsked = false;
+    // a stop asked of some ranks only is decided by all together (this.groupStop)
     const interruptIfAsked = async () => {
-      if (pg ? !(stopAsked || this.groupStop) : this.stopReason === null) return;
+      if (pg ? !this.groupStop : this.stopReason === null) return;
       progress.done();
       const dir = savedAt === state.globalStep ? checkpointDir(out, state.globalStep) : await save(false);
       opt.dispose();
@@ -602,9 +608,8 @@ export class Trainer {
     }
     while (state.globalStep < total && !stop) {
       const global = epochOrder(a.sampler, n, a.seed, state.epoch, a.batchSize * W, train.lengths);
-      // cycled as DistributedSampler pads, so that even fewer rows than ranks fill every share
-      const padded = Array.from({ length: perRank * W }, (_, i) => global[i % n]);
-      const order = W === 1 ? global : padded.filter((_, i) => i % W === rank);
+      // rank r's share: every W-th of the order from r, cycled past its end as DistributedSampler pads
+      const order = W === 1 ? global : Array.from({ length: perRank }, (_, i) => global[(i * W + rank) % n]);
       const batches: number[][] = [];
       for (let i = 0; i < order.length; i += a.batchSize) batches.push(order.slice(i, i + a.batchSize));
       while (state.batchInEpoch < batches.length && state.globalStep < total && !stop) {
@@ -639,7 +644,7 @@ export class Trainer {
           // and any stop request, so that every rank takes the same decisions
           pg.allReduceGradients(params);
           const [total, stops] = pg.allReduceNumbers([sum, this.stopReason !== null ? 1 : 0]);
-          stopAsked = stops > 0;
+          this.groupStop = stops > 0;
           return total;
         });
         let gradNorm = NaN;
