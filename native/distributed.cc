@@ -26,6 +26,12 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/utils/lambda_post_hook.h>
+#include <torch/csrc/autograd/variable.h>
+
+#include <unordered_set>
+#include <vector>
 
 using ft::Args;
 
@@ -62,6 +68,100 @@ c10d::ReduceOp reduceOp(const std::string& op) {
 
 void run(const c10::intrusive_ptr<c10d::Work>& w) {
   if (!w->wait()) throw std::runtime_error("the collective did not complete");
+}
+
+// The gradient all-reduce overlapped with the backward pass, as DistributedDataParallel's reducer
+// does it: a hook after each parameter's AccumulateGrad marks it ready; a bucket whose parameters
+// are all ready is flattened and its all-reduce launched (Gloo runs it on its own threads) while
+// the backward goes on. Buckets launch strictly in their order, so every rank issues the same
+// collectives in the same order whatever order its gradients arrive in. Each bucket carries one
+// presence flag per parameter: a gradient some ranks lack counts as zeros there, and one that no
+// rank has stays undefined. Hooks do nothing unless the reducer is armed (prepare); unarmed
+// backward passes accumulate locally (DDP's no_sync).
+struct Reducer {
+  struct Bucket {
+    std::vector<size_t> members;     // parameter indices, in reverse parameter order
+    std::vector<int64_t> offsets;    // each member's offset in flat
+    int64_t elems = 0;               // gradient elements; the presence flags follow them
+    at::ScalarType dtype = at::kFloat;
+    at::Device device = at::kCPU;
+    at::Tensor flat;                 // kept between steps
+    size_t waiting = 0;              // members not yet ready in this backward pass
+    c10::intrusive_ptr<c10d::Work> work;
+  };
+  std::shared_ptr<Group> g;
+  std::vector<at::Tensor> params;
+  std::vector<c10::intrusive_ptr<torch::autograd::Node>> accs;
+  std::vector<uintptr_t> hooks;
+  std::vector<Bucket> buckets;
+  std::vector<size_t> bucketOf;
+  std::vector<char> ready;
+  size_t next = 0;  // the first bucket not launched
+  bool armed = false;
+  std::mutex mu;
+
+  ~Reducer() {
+    for (size_t k = 0; k < accs.size(); ++k)
+      if (accs[k]) accs[k]->del_post_hook(hooks[k]);
+  }
+
+  c10d::ProcessGroupGloo& pg() {
+    if (!g->pg) throw std::runtime_error("the process group of this reducer is destroyed");
+    return *g->pg;
+  }
+
+  // with mu held
+  void launchReady() {
+    while (next < buckets.size() && buckets[next].waiting == 0) {
+      Bucket& b = buckets[next++];
+      at::NoGradGuard noGrad;
+      const int64_t n = static_cast<int64_t>(b.members.size());
+      if (!b.flat.defined()) b.flat = at::empty({b.elems + n}, at::TensorOptions().dtype(b.dtype).device(b.device));
+      for (int64_t i = 0; i < n; ++i) {
+        const at::Tensor& gr = params[b.members[i]].grad();
+        at::Tensor slot = b.flat.narrow(0, b.offsets[i], params[b.members[i]].numel());
+        if (gr.defined()) {
+          if (gr.is_sparse()) throw std::runtime_error("parameter " + std::to_string(b.members[i]) + ": sparse gradients are not supported");
+          slot.view(gr.sizes()).copy_(gr);
+        } else {
+          slot.zero_();
+        }
+      }
+      // presence flags: one per member
+      at::Tensor flags = at::empty({n}, at::kFloat);
+      auto* f = flags.data_ptr<float>();
+      for (int64_t i = 0; i < n; ++i) f[i] = params[b.members[i]].grad().defined() ? 1.f : 0.f;
+      b.flat.narrow(0, b.elems, n).copy_(flags);
+      std::vector<at::Tensor> one{b.flat};
+      b.work = pg().allreduce(one);
+    }
+  }
+
+  // with mu held
+  void markReady(size_t k) {
+    if (ready[k]) throw std::runtime_error("parameter " + std::to_string(k) + "'s gradient was accumulated twice in one backward pass (the gradient all-reduce overlapped with the backward needs one backward per step)");
+    ready[k] = 1;
+    --buckets[bucketOf[k]].waiting;
+  }
+
+  void onGrad(size_t k) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!armed) return;
+    markReady(k);
+    launchReady();
+  }
+};
+
+std::mutex reducersMutex;
+std::unordered_map<int64_t, std::shared_ptr<Reducer>> reducers;
+int64_t nextReducer = 1;
+
+std::shared_ptr<Reducer> reducer(const Args& a, size_t i) {
+  const int64_t id = a.i64(i);
+  std::lock_guard<std::mutex> lock(reducersMutex);
+  auto it = reducers.find(id);
+  if (it == reducers.end()) throw ft::HandleError("gradient reducer " + std::to_string(id) + " is freed or was never made");
+  return it->second;
 }
 
 #else
@@ -271,6 +371,179 @@ FT_FN(distAllReduceGrads) {
   return Napi::Boolean::New(a.env(), !buckets.empty());
 }
 
+// distReduceScatter(id, input, op?) -> this rank's part: input (N*n, ...) reduced over the ranks,
+// then split in N parts along its first dimension; rank r gets part r.
+FT_FN(distReduceScatter) {
+  auto g = group(a, 0);
+  at::Tensor in = a.tensor(1);
+  c10d::ReduceScatterOptions o;
+  o.reduceOp = reduceOp(a.missing(2) ? "sum" : a.str(2));
+  if (in.dim() < 1 || in.size(0) % g->world != 0)
+    throw ft::ArgError("input: expected a first dimension divisible by the " + std::to_string(g->world) + " ranks, got shape " + c10::str(in.sizes()));
+  at::NoGradGuard noGrad;
+  in = in.contiguous();
+  std::vector<std::vector<at::Tensor>> parts(1);
+  for (auto& p : in.chunk(g->world, 0)) parts[0].push_back(p.contiguous());
+  std::vector<at::Tensor> out{at::empty_like(parts[0][0])};
+  run(g->pg->reduce_scatter(out, parts, o));
+  return ft::ret(a.env(), out[0]);
+}
+
+// distReducerNew(id, params, bucketBytes, firstBucketBytes) -> reducer id
+// Buckets the parameters that require gradients, in reverse order, by device and dtype: the first
+// bucket holds up to firstBucketBytes (DDP: 1 MiB, so that communication starts early), the
+// others up to bucketBytes (DDP's bucket_cap_mb, 25 MiB); hooks go on their AccumulateGrad nodes.
+FT_FN(distReducerNew) {
+  auto g = group(a, 0);
+  auto params = a.tensors(1);
+  const int64_t bucketBytes = a.i64(2), firstBytes = a.i64(3);
+  if (bucketBytes < 1 || firstBytes < 1) throw ft::ArgError("bucketBytes, firstBucketBytes: expected positive numbers");
+  auto r = std::make_shared<Reducer>();
+  r->g = g;
+  r->params = params;
+  r->accs.resize(params.size());
+  r->hooks.assign(params.size(), 0);
+  r->bucketOf.assign(params.size(), 0);
+  r->ready.assign(params.size(), 1);
+  std::map<std::pair<std::string, int>, size_t> open;  // (device, dtype) -> bucket being filled
+  for (size_t k = params.size(); k-- > 0;) {
+    const at::Tensor& p = params[k];
+    if (!p.requires_grad()) continue;
+    if (!p.is_leaf()) throw ft::ArgError("params[" + std::to_string(k) + "]: expected a leaf tensor (a parameter)");
+    const auto key = std::make_pair(p.device().str(), static_cast<int>(p.scalar_type()));
+    auto it = open.find(key);
+    const int64_t bytes = p.numel() * static_cast<int64_t>(p.element_size());
+    if (it == open.end() || (r->buckets[it->second].elems > 0 &&
+                             (r->buckets[it->second].elems * static_cast<int64_t>(p.element_size()) + bytes >
+                              (it->second == 0 ? firstBytes : bucketBytes)))) {
+      r->buckets.emplace_back();
+      r->buckets.back().dtype = p.scalar_type();
+      r->buckets.back().device = p.device();
+      it = open.insert_or_assign(key, r->buckets.size() - 1).first;
+    }
+    Reducer::Bucket& b = r->buckets[it->second];
+    b.members.push_back(k);
+    b.offsets.push_back(b.elems);
+    b.elems += p.numel();
+    r->bucketOf[k] = it->second;
+  }
+  Reducer* self = r.get();
+  for (size_t k = 0; k < params.size(); ++k) {
+    if (!params[k].requires_grad()) continue;
+    r->accs[k] = torch::autograd::impl::grad_accumulator(params[k]);
+    r->hooks[k] = r->accs[k]->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
+        [self, k](const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) {
+          self->onGrad(k);
+          return outputs;
+        }));
+  }
+  std::lock_guard<std::mutex> lock(reducersMutex);
+  const int64_t id = nextReducer++;
+  reducers[id] = r;
+  return Napi::Number::New(a.env(), static_cast<double>(id));
+}
+
+// distReducerPrepare(id, outputs): arms the reducer for the backward pass from outputs (the loss).
+// Parameters the outputs do not depend on are ready at once (DDP's find_unused_parameters): their
+// gradients cannot change in this pass.
+FT_FN(distReducerPrepare) {
+  auto r = reducer(a, 0);
+  auto outs = a.tensors(1);
+  std::unordered_set<const torch::autograd::Node*> seen;
+  std::vector<torch::autograd::Node*> stack;
+  for (auto& o : outs) {
+    auto e = torch::autograd::impl::gradient_edge(o);
+    if (e.function && seen.insert(e.function.get()).second) stack.push_back(e.function.get());
+  }
+  while (!stack.empty()) {
+    torch::autograd::Node* n = stack.back();
+    stack.pop_back();
+    for (const auto& e : n->next_edges())
+      if (e.function && seen.insert(e.function.get()).second) stack.push_back(e.function.get());
+  }
+  std::lock_guard<std::mutex> lock(r->mu);
+  if (r->armed) throw std::runtime_error("the gradient reducer is already prepared for a backward pass (finish it first)");
+  for (auto& b : r->buckets) {
+    b.waiting = b.members.size();
+    b.work.reset();
+  }
+  for (auto& b : r->buckets)
+    for (size_t k : b.members) r->ready[k] = 0;
+  r->next = 0;
+  r->armed = true;
+  try {
+    for (auto& b : r->buckets)
+      for (size_t k : b.members)
+        if (!seen.count(r->accs[k].get())) r->markReady(k);
+    r->launchReady();
+  } catch (...) {
+    r->armed = false;
+    throw;
+  }
+  return a.env().Undefined();
+}
+
+// distReducerFinish(id) -> { reduced, buckets, overlapped }
+// After the backward pass: launches what is left, waits for every bucket, and writes the summed
+// gradients back (a gradient no rank had stays undefined). Disarms the reducer, failing or not.
+// reduced: whether any gradient was reduced; overlapped: the buckets launched before this call
+// (during the backward pass or at prepare), of buckets.
+FT_FN(distReducerFinish) {
+  auto r = reducer(a, 0);
+  std::lock_guard<std::mutex> lock(r->mu);
+  if (!r->armed) throw std::runtime_error("the gradient reducer was not prepared for this backward pass");
+  bool any = false;
+  const size_t overlapped = r->next;
+  try {
+    for (auto& b : r->buckets)
+      for (size_t k : b.members)
+        if (!r->ready[k]) r->markReady(k);
+    r->launchReady();
+    at::NoGradGuard noGrad;
+    for (auto& b : r->buckets) {
+      run(b.work);
+      b.work.reset();
+      const int64_t n = static_cast<int64_t>(b.members.size());
+      at::Tensor flags = b.flat.narrow(0, b.elems, n).to(at::kCPU, at::kFloat);
+      const auto* f = flags.data_ptr<float>();
+      for (int64_t i = 0; i < n; ++i) {
+        if (f[i] <= 0.f) continue;  // no rank had this gradient
+        any = true;
+        at::Tensor& p = r->params[b.members[i]];
+        at::Tensor slot = b.flat.narrow(0, b.offsets[i], p.numel()).view(p.sizes());
+        if (p.grad().defined()) p.mutable_grad().copy_(slot);
+        else p.mutable_grad() = slot.clone();
+      }
+    }
+  } catch (...) {
+    r->armed = false;
+    throw;
+  }
+  r->armed = false;
+  Napi::Object o = Napi::Object::New(a.env());
+  o.Set("reduced", Napi::Boolean::New(a.env(), any));
+  o.Set("buckets", Napi::Number::New(a.env(), static_cast<double>(r->buckets.size())));
+  o.Set("overlapped", Napi::Number::New(a.env(), static_cast<double>(overlapped)));
+  return o;
+}
+
+// distReducerDisarm(id): leaves a backward pass that failed; collectives in flight are dropped.
+FT_FN(distReducerDisarm) {
+  auto r = reducer(a, 0);
+  std::lock_guard<std::mutex> lock(r->mu);
+  r->armed = false;
+  for (auto& b : r->buckets) b.work.reset();
+  return a.env().Undefined();
+}
+
+// distReducerFree(id): removes the hooks; later calls with the id fail.
+FT_FN(distReducerFree) {
+  const int64_t id = a.i64(0);
+  std::lock_guard<std::mutex> lock(reducersMutex);
+  reducers.erase(id);
+  return a.env().Undefined();
+}
+
 #else
 
 // Without Gloo every entry but distAvailable fails with what to install.
@@ -283,5 +556,11 @@ FT_NO_GLOO(distBroadcast)
 FT_NO_GLOO(distAllGather)
 FT_NO_GLOO(distBarrier)
 FT_NO_GLOO(distAllReduceGrads)
+FT_NO_GLOO(distReduceScatter)
+FT_NO_GLOO(distReducerNew)
+FT_NO_GLOO(distReducerPrepare)
+FT_NO_GLOO(distReducerFinish)
+FT_NO_GLOO(distReducerDisarm)
+FT_NO_GLOO(distReducerFree)
 
 #endif  // FT_HAVE_GLOO

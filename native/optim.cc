@@ -40,15 +40,19 @@ double number(const Napi::Object& group, const char* key) {
 
 }  // namespace
 
-// adamwStep(groups, beta1, beta2, eps, maximize)
+// adamwStep(groups, beta1, beta2, eps, maximize, skipIf?)
 // groups: [{params, expAvg, expAvgSq, steps, lr, weightDecay}], the arrays parallel.
 // Same update as torch.optim.AdamW(fused=True): parameters without a gradient are skipped,
-// and tensors are bucketed by (device, dtype) as the fused kernel requires.
+// and tensors are bucketed by (device, dtype) as the fused kernel requires. skipIf: a 0-dim
+// float tensor, 1 to leave everything as it was (the kernel's found_inf, as GradScaler.step
+// passes it to a fused optimizer): the step is decided on the device, without reading the flag.
 FT_FN(adamwStep) {
   if (!a.raw(0).IsArray()) throw ft::ArgError("argument 0: expected an array of parameter groups");
   auto groups = a.raw(0).As<Napi::Array>();
   const double beta1 = a.f64(1), beta2 = a.f64(2), eps = a.f64(3);
   const bool maximize = a.missing(4) ? false : a.flag(4);
+  const auto skip = a.optTensor(5);
+  if (skip && (skip->numel() != 1 || skip->scalar_type() != at::kFloat)) throw ft::ArgError("skipIf: expected a one-element float32 tensor");
   at::NoGradGuard noGrad;
   for (uint32_t gi = 0; gi < groups.Length(); ++gi) {
     Napi::Value gv = groups.Get(gi);
@@ -73,15 +77,22 @@ FT_FN(adamwStep) {
       b.steps.push_back(steps[k]);
     }
     for (auto& [key, b] : buckets) {
-      at::_foreach_add_(b.steps, 1);
-      at::_fused_adamw_(b.params, b.grads, b.expAvg, b.expAvgSq, {}, b.steps, lr, beta1, beta2, wd, eps, false, maximize);
+      if (!skip) {
+        at::_foreach_add_(b.steps, 1);
+        at::_fused_adamw_(b.params, b.grads, b.expAvg, b.expAvgSq, {}, b.steps, lr, beta1, beta2, wd, eps, false, maximize);
+        continue;
+      }
+      const at::Tensor found = skip->reshape({}).to(b.params[0].device());
+      at::_foreach_add_(b.steps, found.neg().add(1));  // a skipped step does not count
+      at::_fused_adamw_(b.params, b.grads, b.expAvg, b.expAvgSq, {}, b.steps, lr, beta1, beta2, wd, eps, false, maximize, std::nullopt, found);
     }
   }
   return a.env().Undefined();
 }
 
-// sgdStep(params, momentumBuffers | null, lr, momentum, dampening, weightDecay, nesterov, firstStep)
+// sgdStep(params, momentumBuffers | null, lr, momentum, dampening, weightDecay, nesterov, firstStep, skipIf?)
 // As torch.optim.SGD (single-tensor path): buffers start as a copy of the first gradient.
+// skipIf: as adamwStep's; this path reads it (one host read), returning whether it stepped.
 FT_FN(sgdStep) {
   auto params = a.tensors(0);
   std::vector<at::Tensor> bufs;
@@ -89,6 +100,9 @@ FT_FN(sgdStep) {
   const double lr = a.f64(2), momentum = a.f64(3), dampening = a.f64(4), wd = a.f64(5);
   const bool nesterov = a.flag(6), first = a.flag(7);
   if (momentum != 0 && bufs.size() != params.size()) throw ft::ArgError("momentum buffers and params differ in length");
+  const auto skip = a.optTensor(8);
+  if (skip && skip->numel() != 1) throw ft::ArgError("skipIf: expected a one-element tensor");
+  if (skip && skip->item<double>() != 0) return Napi::Boolean::New(a.env(), false);
   at::NoGradGuard noGrad;
   for (size_t k = 0; k < params.size(); ++k) {
     auto& p = params[k];
@@ -103,10 +117,11 @@ FT_FN(sgdStep) {
     }
     p.add_(d, -lr);
   }
-  return a.env().Undefined();
+  return Napi::Boolean::New(a.env(), true);
 }
 
-// clipGradNorm(params, maxNorm, normType) -> total norm before clipping, as torch.nn.utils.clip_grad_norm_.
+// clipGradNorm(params, maxNorm, normType) -> total norm before clipping (a 0-dim tensor on the
+// gradients' device, not read here), as torch.nn.utils.clip_grad_norm_.
 FT_FN(clipGradNorm) {
   auto params = a.tensors(0);
   const double maxNorm = a.f64(1), normType = a.f64(2);
@@ -114,7 +129,7 @@ FT_FN(clipGradNorm) {
   std::vector<at::Tensor> grads;
   for (auto& p : params)
     if (p.grad().defined()) grads.push_back(p.grad());
-  if (grads.empty()) return Napi::Number::New(a.env(), 0.0);
+  if (grads.empty()) return ft::ret(a.env(), at::zeros({}, at::kFloat));
   const auto device = grads[0].device();
   std::vector<at::Tensor> norms;
   for (auto& n : at::_foreach_norm(grads, normType)) norms.push_back(n.to(device));
@@ -124,7 +139,7 @@ FT_FN(clipGradNorm) {
   std::map<std::string, std::vector<at::Tensor>> byDevice;
   for (auto& g : grads) byDevice[g.device().str()].push_back(g);
   for (auto& [dev, gs] : byDevice) at::_foreach_mul_(gs, coef.to(gs[0].device()));
-  return Napi::Number::New(a.env(), total.item<double>());
+  return ft::ret(a.env(), total);
 }
 
 // zeroGrad(params, setToNone)

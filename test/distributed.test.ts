@@ -44,7 +44,7 @@ if (!ProcessGroup.available()) {
 }
 
 maybe('process groups over loopback (Gloo)', () => {
-  test('all-reduce (each tensor on its own), max, broadcast, all-gather, objects with NaN and infinities, barrier, numbers and bucketed gradients agree on both ranks', async () => {
+  test('all-reduce (each tensor on its own), max, broadcast, all-gather, objects with NaN and infinities, barrier, numbers, reduce-scatter, and bucketed gradients after or during backward agree on both ranks', async () => {
     const port = await freePort();
     const [a, b] = await Promise.all([rank(0, port, {}), rank(1, port, {})]);
     expect([a.code, b.code]).toEqual([0, 0]);
@@ -59,6 +59,19 @@ maybe('process groups over loopback (Gloo)', () => {
       expect(r.uGrad).toEqual([3, 3, 3, 3]); // rank 1's alone: rank 0 had none
       expect(r.vGrad).toBe(true); // a gradient nowhere stays absent
       expect(r.nums).toEqual([2, 4]);
+      expect(r.scattered).toEqual(r.rank === 0 ? [3, 3] : [30, 30]);
+      // overlapped with backward: every bucket launched before finish, sums as one step of both
+      expect(r.overlap).toEqual({
+        reduced: true,
+        buckets: 4,
+        overlapped: 4,
+        w: [7, 7, 7, 7, 7, 7], // (1 + 2) + (2 + 2), the no_sync micro-batch's part included
+        u: [3, 3, 3, 3], // rank 1's alone
+        v: true, // a gradient nowhere stays absent
+        t: [7, 7, 7], // (2 + 1) + (2 + 2): both uses, one hook call
+        e: [5, 5], // unused by the last micro-batch: its accumulated 2 + 3
+      });
+      expect(r.twice).toMatch(/accumulated twice in one backward pass/);
     }
   }, 60000);
 

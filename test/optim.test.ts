@@ -127,6 +127,38 @@ describe('MLP', () => {
     for (const k of NAMES) closeNumbers(r.final[k], fx.sgd.final[k], 0, TOL.sgdFinal, `final ${k}`);
   });
 
+  test('a step with skipIf 1 leaves weights and state as they were; with 0 it is the plain step (AdamW, SGD)', () => {
+    const run = (make: (g: ft.ParamGroup[]) => ft.Optimizer, skipped: boolean) => {
+      const p = params();
+      const opt = make([{ params: [p.w1, p.w2] }, { params: [p.b1, p.b2], weightDecay: 0 }]);
+      const one = ft.keep(ft.tensor([1], { dtype: 'float32' }));
+      const zero = ft.keep(ft.tensor([0], { dtype: 'float32' }));
+      for (let s = 0; s < 6; s++) {
+        if (skipped) {
+          // a step that must not count: other gradients, and the flag set
+          ft.tidy(() => loss(p).mul(-3).backward());
+          opt.step(one);
+          opt.zeroGrad();
+        }
+        ft.tidy(() => loss(p).backward());
+        opt.step(skipped ? zero : undefined);
+        opt.zeroGrad();
+      }
+      const state = [...opt.stateOf().values()].map((st) => Object.fromEntries(Object.entries(st).map(([k, t]) => [k, t.toNumbers()])));
+      const out = { weights: NAMES.map((k) => p[k].toNumbers()), state };
+      opt.dispose();
+      ft.dispose([...Object.values(p), one, zero]);
+      return out;
+    };
+    const adamw = (g: ft.ParamGroup[]) => new ft.AdamW(g, { lr: 1e-2, weightDecay: 0.05 });
+    const sgd = (g: ft.ParamGroup[]) => new ft.SGD(g, { lr: 0.05, momentum: 0.9, weightDecay: 1e-3 });
+    for (const make of [adamw, sgd]) {
+      const plain = run(make, false);
+      expect(run(make, true)).toEqual(plain);
+      expect(plain.state.length).toBe(4);
+    }
+  });
+
   test('zeroGrad sets gradients to none, or to zeros when asked', () => {
     const p = params();
     ft.tidy(() => loss(p).backward());

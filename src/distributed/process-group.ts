@@ -33,6 +33,8 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
 
 /** The default bucket of the gradient all-reduce: DistributedDataParallel's bucket_cap_mb (25). */
 export const BUCKET_BYTES = 25 * 2 ** 20;
+/** DDP's first, smaller bucket (torch.distributed._DEFAULT_FIRST_BUCKET_BYTES): communication starts early. */
+export const FIRST_BUCKET_BYTES = 2 ** 20;
 
 export class ProcessGroup {
   readonly rank: number;
@@ -88,13 +90,14 @@ export class ProcessGroup {
     return ProcessGroup.init({ ...e, attempt: e.restartCount, timeoutSeconds: o.timeoutSeconds });
   }
 
-  private handle(): number {
+  /** @internal the native group's id */
+  handle(): number {
     if (this.id === null) throw new Error('the process group is destroyed');
     return this.id;
   }
 
-  /** Runs a collective; failures name this rank and the likely cause. */
-  private run<T>(what: string, f: (id: number) => T, timeoutSeconds = this.timeoutSeconds): T {
+  /** @internal Runs a collective; failures name this rank and the likely cause. */
+  run<T>(what: string, f: (id: number) => T, timeoutSeconds = this.timeoutSeconds): T {
     const id = this.handle();
     try {
       return f(id);
@@ -175,6 +178,23 @@ export class ProcessGroup {
     return this.run('the gradient all-reduce', (id) => native.distAllReduceGrads(id, params.map((p) => p.handle), bucketBytes));
   }
 
+  /**
+   * This rank's part of a reduction (torch.distributed.reduce_scatter_tensor): input, of shape
+   * (N * n, ...) for N ranks, is reduced over the ranks and split in N parts along its first
+   * dimension; rank r gets part r, shape (n, ...), a new tensor the caller owns.
+   */
+  reduceScatter(input: Tensor, op: ReduceOp = 'sum'): Tensor {
+    return this.run('reduce-scatter', (id) => new Tensor(native.distReduceScatter(id, input.handle, op)));
+  }
+
+  /**
+   * A gradient all-reduce that overlaps with the backward pass (DistributedDataParallel's
+   * reducer), over these parameters: see GradientReducer.
+   */
+  gradientReducer(params: Tensor[], o: { bucketBytes?: number; firstBucketBytes?: number } = {}): GradientReducer {
+    return new GradientReducer(this, params, o.bucketBytes ?? BUCKET_BYTES, o.firstBucketBytes ?? FIRST_BUCKET_BYTES);
+  }
+
   /** Leaves the group (its connections close); idempotent. */
   destroy(): void {
     if (this.id === null) return;
@@ -185,4 +205,63 @@ export class ProcessGroup {
 
 function firstLine(s: string): string {
   return s.split('\n')[0].replace(/^dist\w+: /, '');
+}
+
+/**
+ * The gradient all-reduce overlapped with the backward pass, as DistributedDataParallel's reducer
+ * does it (native/distributed.cc). Hooks on the parameters' gradient accumulators mark each one
+ * ready as the backward pass produces it; a bucket (reverse parameter order, DDP's 1 MiB first
+ * bucket then 25 MiB ones) is all-reduced, summed, on Gloo's threads as soon as all of its
+ * gradients are ready, while the backward pass goes on.
+ *
+ * Use, for the backward pass of the last micro-batch of a step: `prepare([loss])`, `loss.backward()`,
+ * `finish()`. Backward passes without prepare accumulate locally (DDP's no_sync). Parameters the
+ * loss does not depend on are ready at prepare (find_unused_parameters); a gradient some ranks
+ * lack counts as zeros there, and one no rank has stays null. One backward pass per prepare: a
+ * parameter accumulated twice between prepare and finish is an error.
+ */
+export class GradientReducer {
+  private id: number | null;
+
+  /** @internal use ProcessGroup.gradientReducer */
+  constructor(
+    private readonly group: ProcessGroup,
+    params: Tensor[],
+    bucketBytes: number,
+    firstBucketBytes: number,
+  ) {
+    this.id = native.distReducerNew(group.handle(), params.map((p) => p.handle), bucketBytes, firstBucketBytes);
+  }
+
+  private handle(): number {
+    if (this.id === null) throw new Error('the gradient reducer is freed');
+    return this.id;
+  }
+
+  /** Arms the reducer for the backward pass from outputs (the loss, scaled as it will be backpropagated). */
+  prepare(outputs: Tensor[]): void {
+    const id = this.handle();
+    this.group.run('the gradient all-reduce', () => native.distReducerPrepare(id, outputs.map((t) => t.handle)));
+  }
+
+  /**
+   * After the backward pass: launches the buckets left, waits for all, writes the summed
+   * gradients. reduced: whether any gradient was; overlapped: buckets launched before finish.
+   */
+  finish(): { reduced: boolean; buckets: number; overlapped: number } {
+    const id = this.handle();
+    return this.group.run('the gradient all-reduce', () => native.distReducerFinish(id));
+  }
+
+  /** Leaves a backward pass that failed before finish (collectives in flight are dropped). */
+  disarm(): void {
+    if (this.id !== null) native.distReducerDisarm(this.id);
+  }
+
+  /** Removes the hooks; idempotent. */
+  free(): void {
+    if (this.id === null) return;
+    native.distReducerFree(this.id);
+    this.id = null;
+  }
 }

@@ -54,9 +54,9 @@ export class ShardedOptimizer extends Optimizer {
     this.inner.setLr(this.groups.map((g) => g.lr));
   }
 
-  /** This rank's update of its share, then every share from its owner to all ranks. */
-  step(): void {
-    this.inner.step();
+  /** This rank's update of its share, then every share from its owner to all ranks (skipIf: as Optimizer.step). */
+  step(skipIf?: Tensor): void {
+    this.inner.step(skipIf);
     const mine = this.shares[this.pg.rank];
     noGrad(() =>
       tidy(() => {

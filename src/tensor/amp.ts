@@ -45,11 +45,19 @@ export class GradScaler {
   }
   /** Unscales the gradients in place; true when any was inf or NaN (then skip the optimizer step). */
   unscale(params: Tensor[]): boolean {
+    return this.unscaleOnDevice(params).item() !== 0;
+  }
+  /**
+   * unscale without reading the result: the scaler's own one-element float32 flag, 1 when a
+   * gradient was inf or NaN, for Optimizer.step(skipIf). Valid until the next unscale; not to
+   * be disposed by the caller.
+   */
+  unscaleOnDevice(params: Tensor[]): Tensor {
     this.foundInf.zero_();
     const inv = this.scaleT.reciprocal();
     native.ampUnscale(params.map((p) => p.handle), inv.handle, this.foundInf.handle);
     inv.dispose();
-    return this.foundInf.item() !== 0;
+    return this.foundInf;
   }
   /** After the step (taken or skipped): back off on overflow, grow after growthInterval clean steps. */
   update(): void {

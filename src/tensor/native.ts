@@ -211,10 +211,16 @@ export interface NativeAddon {
   distAllGather(group: number, t: H): H[];
   distBarrier(group: number, timeoutMs?: number): void;
   distAllReduceGrads(group: number, params: H[], bucketBytes: number): boolean;
+  distReduceScatter(group: number, input: H, op?: 'sum' | 'max' | 'min' | 'product'): H;
+  distReducerNew(group: number, params: H[], bucketBytes: number, firstBucketBytes: number): number;
+  distReducerPrepare(reducer: number, outputs: H[]): void;
+  distReducerFinish(reducer: number): { reduced: boolean; buckets: number; overlapped: number };
+  distReducerDisarm(reducer: number): void;
+  distReducerFree(reducer: number): void;
   // optimizers
-  adamwStep(groups: AdamWGroupHandles[], beta1: number, beta2: number, eps: number, maximize: boolean): void;
-  sgdStep(params: H[], momentumBuffers: H[] | null, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean): void;
-  clipGradNorm(params: H[], maxNorm: number, normType: number): number;
+  adamwStep(groups: AdamWGroupHandles[], beta1: number, beta2: number, eps: number, maximize: boolean, skipIf?: H): void;
+  sgdStep(params: H[], momentumBuffers: H[] | null, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean, skipIf?: H): boolean;
+  clipGradNorm(params: H[], maxNorm: number, normType: number): H;
   zeroGrad(params: H[], setToNone: boolean): void;
 }
 

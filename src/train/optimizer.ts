@@ -32,7 +32,13 @@ export abstract class Optimizer {
     if (!(lr >= 0)) throw new RangeError(`invalid learning rate ${lr}`);
     this.groups = groupsOf(params, lr, weightDecay);
   }
-  abstract step(): void;
+  /**
+   * One update of every parameter with a gradient. skipIf: a one-element float32 tensor on the
+   * parameters' device; where it holds 1 the update is skipped and the state left as it was
+   * (a non-finite loss or an fp16 overflow). AdamW decides that on the device, without reading
+   * the flag (the fused kernel's found_inf); SGD reads it.
+   */
+  abstract step(skipIf?: Tensor): void;
   /** Sets every group's learning rate (schedulers call this before step()). */
   setLr(lr: number | number[]): void {
     this.groups.forEach((g, i) => (g.lr = typeof lr === 'number' ? lr : lr[i]));
@@ -88,7 +94,7 @@ export class AdamW extends Optimizer {
     );
   }
 
-  step(): void {
+  step(skipIf?: Tensor): void {
     native.adamwStep(
       this.groups.map((g, i) => ({
         params: g.params.map((p) => p.handle),
@@ -102,6 +108,7 @@ export class AdamW extends Optimizer {
       this.betas[1],
       this.eps,
       this.maximize,
+      skipIf?.handle,
     );
   }
 
@@ -145,20 +152,23 @@ export class SGD extends Optimizer {
     this.buffers = this.momentum === 0 ? null : noGrad(() => this.groups.map((g) => g.params.map((p) => keep(zerosLike(p)))));
   }
 
-  step(): void {
-    this.groups.forEach((g, i) =>
-      native.sgdStep(
-        g.params.map((p) => p.handle),
-        this.buffers ? this.buffers[i].map((b) => b.handle) : null,
-        g.lr,
-        this.momentum,
-        this.dampening,
-        g.weightDecay,
-        this.nesterov,
-        this.first,
-      ),
-    );
-    this.first = false;
+  step(skipIf?: Tensor): void {
+    let stepped = false;
+    this.groups.forEach((g, i) => {
+      stepped =
+        native.sgdStep(
+          g.params.map((p) => p.handle),
+          this.buffers ? this.buffers[i].map((b) => b.handle) : null,
+          g.lr,
+          this.momentum,
+          this.dampening,
+          g.weightDecay,
+          this.nesterov,
+          this.first,
+          skipIf?.handle,
+        ) || stepped;
+    });
+    if (stepped) this.first = false;
   }
 
   dispose(): void {

@@ -14,19 +14,20 @@ import { CheckpointSession } from '../nn/checkpoint';
 import { autocast, GradScaler } from '../tensor/amp';
 import { noGrad } from '../tensor/autograd';
 import { Device } from '../tensor/dtype';
-import { scope, tidy } from '../tensor/scope';
+import { dispose, keep, scope, tidy } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
 import { PreTrainedTokenizer } from '../tokenize/tokenizer';
 import { checkKeys } from '../util/names';
 import { withFile } from '../util/fs';
 import { checkTask, validateTrainingArgs } from './args';
-import type { ProcessGroup } from '../distributed/process-group';
+import type { GradientReducer, ProcessGroup } from '../distributed/process-group';
 import { checkpointDir, cpuRngStateBase64, loadCheckpointState, pruneCheckpoints, readCheckpointSettings, RunSettings, saveCheckpoint, TrainerState } from './checkpoint';
 import { claimOutputDir, startOver } from './output';
-import { manualSeed, returnFreedMemory, setCpuCacheLimit } from '../tensor/create';
+import { full, manualSeed, returnFreedMemory, setCpuCacheLimit, tensor } from '../tensor/create';
+import { cat, stack } from '../tensor/functional';
 import { computeMetrics, lowerIsBetter, metricNames, Predictions } from './evaluate';
 import { taskSpec } from '../data/specs';
-import { clipGradNorm } from './grad';
+import { clipGradNormTensor } from './grad';
 import { AdamW, Optimizer, ParamGroup, SGD } from './optimizer';
 import { optimizerStateBytes, ShardedOptimizer } from '../distributed/sharded-optimizer';
 import { LogEntry, Progress } from './progress';
@@ -167,6 +168,8 @@ export class Trainer {
   private inTraining = false;
   /** a stop request some rank of a group saw (at a step's all-reduce or in a sharded evaluation): all stop */
   private groupStop = false;
+  /** the gradient all-reduce overlapped with the backward pass of a data-parallel run (freed when train() ends) */
+  private reducer: GradientReducer | null = null;
 
   constructor(o: TrainerOptions) {
     checkKeys('Trainer options', o, ['model', 'tokenizer', 'train', 'eval', 'labels', 'args', 'callbacks']);
@@ -410,6 +413,8 @@ export class Trainer {
     try {
       return await this.trainLoop(train, out);
     } finally {
+      this.reducer?.free();
+      this.reducer = null;
       if (a.gradientCheckpointing) setCpuCacheLimit(null);
       this.inTraining = false;
       release();
@@ -505,6 +510,10 @@ export class Trainer {
     if (pg) {
       pg.barrier({ timeoutSeconds: LONG_WAIT });
       noGrad(() => pg.broadcast(this.model.parameters(), 0));
+      // the gradient all-reduce runs during the last micro-batch's backward pass; with gradient
+      // checkpointing the backward is several passes (a tied weight is accumulated in two of
+      // them), so its gradients are all-reduced after it instead
+      if (!a.gradientCheckpointing) this.reducer = pg.gradientReducer(params);
     }
     const logFile = main ? path.join(out, 'log.jsonl') : null;
     // on resume the log restarts from the checkpoint's history: entries of steps that will be
@@ -520,6 +529,46 @@ export class Trainer {
     let stepsRun = 0;
     let lossTotal = 0;
     let window = { loss: 0, steps: 0, gradNorm: 0 };
+    // steps whose loss, skip flag and gradient norm are still where they were computed: the
+    // training step does not wait for the device; readSteps reads them all in one transfer
+    let unread: { step: number; loss: Tensor; skipped: Tensor; gradNorm: Tensor | null }[] = [];
+    let lastLoss = NaN;
+    /**
+     * Reads the steps not read yet: a non-finite loss fails the run naming its step (its update
+     * was not applied), or is reported and skipped with --skip-nonfinite; the others feed the
+     * logging window (fp16 overflow steps, which the scaler skipped, do not).
+     */
+    const readSteps = () => {
+      if (unread.length === 0) return;
+      const steps = unread;
+      unread = [];
+      let v: Float64Array;
+      try {
+        v = tidy(() => {
+          const per = steps.flatMap((r) => [r.loss, r.skipped, r.gradNorm ?? full([], NaN, { device: r.loss.device })].map((t) => t.to({ dtype: 'float64' })));
+          return stack(per).to({ device: 'cpu' }).toArray() as Float64Array; // (3 x steps)
+        });
+      } finally {
+        for (const r of steps) dispose([r.loss, r.skipped, ...(r.gradNorm ? [r.gradNorm] : [])]);
+      }
+      steps.forEach((r, k) => {
+        const [loss, skipped, gradNorm] = [v[3 * k], v[3 * k + 1], v[3 * k + 2]];
+        lastLoss = loss;
+        if (!Number.isFinite(loss)) {
+          if (!a.skipNonfinite) {
+            opt.dispose();
+            throw new NonFiniteLossError(r.step, loss);
+          }
+          progress.message(`step ${r.step}: loss is ${loss}; step skipped (--skip-nonfinite)`);
+          return;
+        }
+        if (skipped) return;
+        lossTotal += loss;
+        window.loss += loss;
+        window.steps++;
+        if (Number.isFinite(gradNorm)) window.gradNorm += gradNorm;
+      });
+    };
     let stop = false;
 
     // restoring the best checkpoint at the end needs every improving evaluation saved
@@ -527,6 +576,7 @@ export class Trainer {
     const lastEval: { step: number; metrics: Record<string, number> | null } = { step: -1, metrics: null };
     /** Evaluates, logs, tracks the best metric and patience; true when this evaluation is the best so far. */
     const evaluateNow = async (): Promise<boolean> => {
+      readSteps();
       let m: Record<string, number>;
       try {
         m = await this.evaluate();
@@ -562,6 +612,7 @@ export class Trainer {
     let savedAt = -1;
     const bestDir = () => (state.bestCheckpoint ? path.join(out, 'checkpoints', path.basename(state.bestCheckpoint)) : null);
     const save = async (improved: boolean) => {
+      readSteps();
       state.logHistory = this.log;
       // by name, inside this output folder: the run may be resumed from another working directory
       if (improved) state.bestCheckpoint = `checkpoint-${state.globalStep}`;
@@ -617,14 +668,19 @@ export class Trainer {
         const micro = batches.slice(state.batchInEpoch, state.batchInEpoch + a.gradAccum);
         const lr = baseLrs.map((b) => b * lrMultiplier(a.schedule, state.globalStep, warmup, total));
         opt.setLr(lr);
-        const stepLoss = await scope(async () => {
+        // the step is decided on the device: its loss, whether to skip it (a non-finite loss, an
+        // fp16 overflow) and the gradient norm stay there until something reads them (flush)
+        const record = await scope(async () => {
           const collated = micro.map((idx) => this.batch(idx.map((i) => train.get(i)), state.epoch, idx));
           const localItems = collated.reduce((s, b) => s + b.numItems, 0);
           // normalised by the targets of every rank's micro-batches: N ranks x batch B train as one process with N x B
           const numItems = pg ? pg.allReduceNumbers([localItems])[0] : localItems;
-          let sum = 0;
-          for (const b of collated) {
-            sum += tidy(() => {
+          let sum: Tensor | null = null; // () float64: summed as the losses were read before, in order
+          collated.forEach((b, i) => {
+            // the gradients are all-reduced during the last micro-batch's backward pass only
+            // (DDP's no_sync before it)
+            const reducer = i === collated.length - 1 ? this.reducer : null;
+            const loss = tidy(() => {
               // gradient checkpointing: layers rerun in the backward pass, under the same autocast
               const session = a.gradientCheckpointing ? new CheckpointSession((f) => this.precision(f)) : null;
               try {
@@ -632,52 +688,58 @@ export class Trainer {
                 const loss = this.lossSum(out).div(Math.max(1, numItems));
                 const scaled = scaler ? scaler.scaleLoss(loss) : loss;
                 if (session) session.backward(scaled);
-                else scaled.backward();
-                return loss.item();
+                else if (reducer) {
+                  reducer.prepare([scaled]);
+                  try {
+                    scaled.backward();
+                  } catch (e) {
+                    reducer.disarm();
+                    throw e;
+                  }
+                  reducer.finish();
+                } else scaled.backward();
+                return loss.detach().to({ dtype: 'float64' });
               } finally {
                 session?.dispose();
               }
             });
+            sum = sum === null ? loss : sum.add(loss);
+          });
+          let stepLoss = sum!;
+          if (pg) {
+            // with gradient checkpointing, one all-reduce after the last micro-batch; then the loss
+            // and any stop request together, so that every rank takes the same decisions (the
+            // stop flag is read here: a group reads one value per step)
+            if (!this.reducer) pg.allReduceGradients(params);
+            const both = cat([stepLoss.reshape([1]).to({ device: 'cpu' }), tensor([this.stopReason !== null ? 1 : 0], { dtype: 'float64' })]);
+            pg.allReduce([both]);
+            this.groupStop = both.select(0, 1).item() > 0;
+            stepLoss = both.select(0, 0).to({ device: stepLoss.device });
           }
-          if (!pg) return sum;
-          // one all-reduce after the last micro-batch (DDP's no_sync before it); then the loss
-          // and any stop request, so that every rank takes the same decisions
-          pg.allReduceGradients(params);
-          const [total, stops] = pg.allReduceNumbers([sum, this.stopReason !== null ? 1 : 0]);
-          this.groupStop = stops > 0;
-          return total;
-        });
-        let gradNorm = NaN;
-        let stepped = false;
-        if (!Number.isFinite(stepLoss)) {
-          if (!a.skipNonfinite) {
-            opt.dispose();
-            throw new NonFiniteLossError(state.globalStep + 1, stepLoss);
-          }
-          progress.message(`step ${state.globalStep + 1}: loss is ${stepLoss}; step skipped (--skip-nonfinite)`);
-        } else {
-          const overflow = scaler ? scaler.unscale(params) : false;
-          if (!overflow) {
-            if (a.maxGradNorm > 0) gradNorm = clipGradNorm(params, a.maxGradNorm);
-            opt.step();
-            stepped = true;
-          }
+          // a step whose loss is not finite is not taken (the optimizer's skipIf); reported at the
+          // next read, as an error unless --skip-nonfinite
+          let skip = stepLoss.isfinite().logicalNot().to({ dtype: 'float32', device: params[0].device });
+          const overflow = scaler ? scaler.unscaleOnDevice(params).clone() : null;
+          if (overflow) skip = skip.maximum(overflow);
+          const gradNorm = a.maxGradNorm > 0 ? clipGradNormTensor(params, a.maxGradNorm) : null;
+          opt.step(skip);
           scaler?.update();
-        }
+          return { loss: keep(stepLoss), skipped: keep(skip), gradNorm: gradNorm ? keep(gradNorm) : null };
+        });
         opt.zeroGrad();
         state.globalStep++;
         state.batchInEpoch += micro.length;
         samples += micro.reduce((s, m) => s + m.length, 0) * W;
         stepsRun++;
-        if (stepped) {
-          lossTotal += stepLoss;
-          window.loss += stepLoss;
-          window.steps++;
-          if (Number.isFinite(gradNorm)) window.gradNorm += gradNorm;
-        }
+        unread.push({ step: state.globalStep, ...record });
+        // read what logging, a step callback or the step's evaluation and saving need
+        const logging = state.globalStep % a.loggingSteps === 0 || state.globalStep === total;
+        const evaluating = !!(a.evalSteps && this.opts.eval && state.globalStep % a.evalSteps === 0);
+        const saving = !!(a.saveSteps && state.globalStep % a.saveSteps === 0);
+        if (logging || evaluating || saving || this.opts.callbacks?.onStepEnd) readSteps();
         const sps = samples / ((Date.now() - t0) / 1000);
-        progress.tick(state.globalStep, stepLoss, lr[0], sps);
-        if (state.globalStep % a.loggingSteps === 0 || state.globalStep === total) {
+        progress.tick(state.globalStep, lastLoss, lr[0], sps);
+        if (logging) {
           if (window.steps > 0) {
             const e: LogEntry = {
               step: state.globalStep,
@@ -692,7 +754,7 @@ export class Trainer {
           }
           window = { loss: 0, steps: 0, gradNorm: 0 };
         }
-        await this.opts.callbacks?.onStepEnd?.({ step: state.globalStep, loss: stepLoss, lr: lr[0] });
+        await this.opts.callbacks?.onStepEnd?.({ step: state.globalStep, loss: lastLoss, lr: lr[0] });
         let improved = false;
         if (a.evalSteps && this.opts.eval && state.globalStep % a.evalSteps === 0) improved = await evaluateNow();
         if (a.saveSteps && state.globalStep % a.saveSteps === 0) await save(improved);
@@ -707,6 +769,7 @@ export class Trainer {
         }
       }
     }
+    readSteps();
     await interruptIfAsked();
     progress.done();
     // the last checkpoint holds the last step's weights and optimizer state, whatever is loaded next

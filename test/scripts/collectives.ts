@@ -31,6 +31,37 @@ try {
   w.add(r + 1).mul(tensor([1, 2, 3])).sum().backward();
   if (r === 1) u.add(1).mul(3).sum().backward();
   const reduced = pg.allReduceGradients([w, u, v], 16); // 16 bytes: several buckets
+  const scattered = pg.reduceScatter(tensor([r + 1, r + 1, 10 * (r + 1), 10 * (r + 1)], { dtype: 'float32' }));
+  // the reducer overlapped with backward: a micro-batch without it (no_sync), then one with it;
+  // e is used by the first micro-batch only, t twice in the second, u on rank 1 only, v nowhere
+  const [W, U, V, T, E] = [zeros([2, 3]), zeros([4]), zeros([1]), zeros([3]), zeros([2])].map((p) => p.requiresGrad_(true));
+  const reducer = pg.gradientReducer([W, U, V, T, E], { bucketBytes: 16, firstBucketBytes: 8 });
+  W.mul(r + 1).sum().add(E.mul(r + 2).sum()).backward();
+  let loss2 = W.mul(2).sum().add(T.mul(2).add(T.mul(r + 1)).sum());
+  if (r === 1) loss2 = loss2.add(U.mul(3).sum());
+  reducer.prepare([loss2]);
+  loss2.backward();
+  const finished = reducer.finish();
+  const overlap = {
+    ...finished,
+    w: Array.from(W.grad!.toArray() as Float32Array),
+    u: Array.from(U.grad!.toArray() as Float32Array),
+    v: V.grad === null,
+    t: Array.from(T.grad!.toArray() as Float32Array),
+    e: Array.from(E.grad!.toArray() as Float32Array),
+  };
+  // a second backward pass before finish is refused, naming why
+  let twice = '';
+  const loss3 = W.sum();
+  reducer.prepare([loss3]);
+  loss3.backward(undefined, { retainGraph: true });
+  try {
+    loss3.backward();
+  } catch (e) {
+    twice = (e as Error).message;
+  }
+  reducer.disarm();
+  reducer.free();
   const nums = pg.allReduceNumbers([r + 0.5, 2], 'sum');
   console.log(JSON.stringify({
     rank: r,
@@ -44,6 +75,9 @@ try {
     uGrad: Array.from(u.grad!.toArray() as Float32Array),
     vGrad: v.grad === null,
     reduced,
+    scattered: Array.from(scattered.toArray() as Float32Array),
+    overlap,
+    twice,
     nums,
   }));
   pg.destroy();
