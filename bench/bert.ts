@@ -4,7 +4,35 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as ft from '../src';
-import { BenchResult, median, runPython } from './common';
+import { BenchResult, nativeFloor, resultRow, runPython } from './common';
+
+/**
+ * The matrix products of a BERT classifier's training step (forward and both backward products of
+ * each linear layer and of attention's two batched products), as (m, k, n, batch) for
+ * bench/native_floor.cc: the step's GEMM floor.
+ */
+export function bertStepGemms(c: { hidden_size: number; intermediate_size: number; num_hidden_layers: number; num_attention_heads: number }, batch: number, seq: number): Float64Array {
+  const H = c.hidden_size;
+  const I = c.intermediate_size;
+  const heads = c.num_attention_heads;
+  const d = H / heads;
+  const N = batch * seq;
+  const out: number[] = [];
+  // y (rows, out) = x (rows, in) W^T; backward dx = dy W, dW = dy^T x
+  const linear = (rows: number, inF: number, outF: number) => out.push(rows, inF, outF, 1, rows, outF, inF, 1, outF, rows, inF, 1);
+  const bh = batch * heads;
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    for (let q = 0; q < 4; q++) linear(N, H, H); // query, key, value, attention output
+    linear(N, H, I);
+    linear(N, I, H);
+    // scores = q k^T (T, d) x (d, T); backward dq = ds k, dk = ds^T q
+    out.push(seq, d, seq, bh, seq, seq, d, bh, seq, seq, d, bh);
+    // context = p v (T, T) x (T, d); backward dp = dc v^T, dv = p^T dc
+    out.push(seq, seq, d, bh, seq, d, seq, bh, seq, seq, d, bh);
+  }
+  linear(batch, H, H); // pooler
+  return Float64Array.from(out);
+}
 
 async function timeIt(fn: () => Promise<void> | void, iters: number): Promise<number> {
   await fn();
@@ -38,25 +66,36 @@ export async function benchBert(threads: number, rounds: number): Promise<BenchR
     const m = await ft.AutoModelForSequenceClassification.fromPretrained(path.join(dir, 'load'), quiet);
     m.dispose();
   };
-  const py = { step: [] as number[], load: [] as number[] };
-  const js = { step: [] as number[], load: [] as number[] };
+  const firstRow = ft.keep(inputIds.narrow(0, 0, 1));
+  const loadForward = async () => {
+    const m = await ft.AutoModelForSequenceClassification.fromPretrained(path.join(dir, 'load'), quiet);
+    m.eval();
+    ft.noGrad(() => ft.tidy(() => void m.forward({ inputIds: firstRow })));
+    m.dispose();
+  };
+  const floor = nativeFloor();
+  const gemms = bertStepGemms(JSON.parse(fs.readFileSync(path.join(dir, 'step', 'config.json'), 'utf8')), 16, 128);
+  const py = { step: [] as number[], load: [] as number[], loadForward: [] as number[] };
+  const js = { step: [] as number[], load: [] as number[], loadForward: [] as number[], floor: [] as number[] };
   for (let r = 0; r < rounds; r++) {
     py.step.push(JSON.parse(runPython('bench/torch_bert.py', ['step', dir, String(threads), '3'])).step);
     js.step.push(await timeIt(step, 3));
-    py.load.push(JSON.parse(runPython('bench/torch_bert.py', ['load', dir, String(threads), '3'])).load);
+    js.floor.push(floor.floorGemms(gemms, 3)); // in this process, right after the step's own timing
+    const pl = JSON.parse(runPython('bench/torch_bert.py', ['load', dir, String(threads), '3']));
+    py.load.push(pl.load);
+    py.loadForward.push(pl.load_forward);
     js.load.push(await timeIt(load, 3));
+    js.loadForward.push(await timeIt(loadForward, 3));
   }
   model.dispose();
-  ft.dispose([inputIds, attentionMask, labels]);
+  ft.dispose([inputIds, attentionMask, labels, firstRow]);
   const mb = (fs.statSync(path.join(dir, 'load', 'model.safetensors')).size / 1e6).toFixed(0);
   fs.rmSync(dir, { recursive: true, force: true });
-  const row = (name: string, j: number[], p: number[]): BenchResult => {
-    const a = median(j) * 1e3;
-    const b = median(p) * 1e3;
-    return { name, unit: 'ms', fulltune: a, pytorch: b, ratio: a / b };
-  };
+  const ms = (xs: number[]) => xs.map((x) => x * 1e3);
   return [
-    row('BERT 4x256, batch 16 x 128: forward+backward (train mode)', js.step, py.step),
-    row(`load a ${mb} MB safetensors checkpoint (from_pretrained)`, js.load, py.load),
+    resultRow('BERT 4x256, batch 16 x 128: forward+backward (train mode)', 'ms', ms(js.step), ms(py.step)),
+    resultRow(`floor of that step: its ${gemms.length / 4} matrix products alone, from C++ (fulltune column; ratio = floor/PyTorch)`, 'ms', ms(js.floor), ms(py.step)),
+    resultRow(`load a ${mb} MB safetensors checkpoint (from_pretrained)`, 'ms', ms(js.load), ms(py.load)),
+    resultRow(`load it and run a first forward (eval, 1 x 128): Python's mapped weights read on use`, 'ms', ms(js.loadForward), ms(py.loadForward)),
   ];
 }

@@ -10,6 +10,17 @@ export interface BenchResult {
   pytorch: number;
   /** fulltune time / PyTorch time: below 1 is faster (for throughput rows, fulltune / PyTorch rate). */
   ratio: number;
+  /** the smallest and largest of the rounds whose median the row shows, where there were several */
+  range?: { fulltune: [number, number]; pytorch: [number, number] };
+}
+
+/** A row from every round's values: medians, their ratio, and each side's min and max. */
+export function resultRow(name: string, unit: string, fulltune: number[], pytorch: number[]): BenchResult {
+  const j = median(fulltune);
+  const p = median(pytorch);
+  const r: BenchResult = { name, unit, fulltune: j, pytorch: p, ratio: j / p };
+  if (fulltune.length > 1 || pytorch.length > 1) r.range = { fulltune: [Math.min(...fulltune), Math.max(...fulltune)], pytorch: [Math.min(...pytorch), Math.max(...pytorch)] };
+  return r;
 }
 
 const root = path.resolve(__dirname, '..');
@@ -34,18 +45,57 @@ export function runPython(script: string, args: string[], env: NodeJS.ProcessEnv
   }).trim().split('\n').pop()!;
 }
 
-/** Compiles bench/native_baseline.cc against our libtorch (once) and returns a runner. */
-export function nativeBaseline(): (args: string[]) => string {
+/** The C++ floor (bench/native_floor.cc), loaded into this process. */
+export interface NativeFloor {
+  /** seconds per op over iters calls: 0 add 4x4, 1 matmul 64x64 */
+  floorOp(op: number, iters: number): number;
+  /** seconds per run of the products (m, k, n, batch) flattened (batch > 1: one bmm) */
+  floorGemms(mknb: Float64Array, reps: number): number;
+  /** the same functions as a plain shared library, for Python's ctypes */
+  libPath: string;
+}
+
+/**
+ * Compiles bench/native_floor.cc against our libtorch (when it changed): a Node addon for this
+ * process and a plain shared library that the Python side loads, so that each side times the
+ * floor in its own process, between its own measurements.
+ */
+export function nativeFloor(): NativeFloor {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { locate } = require(path.join(root, 'scripts', 'locate-libtorch.js'));
   const info = locate();
-  const src = path.join(root, 'bench', 'native_baseline.cc');
-  const exe = path.join(root, 'build', 'bench-native-baseline');
-  if (!fs.existsSync(exe) || fs.statSync(exe).mtimeMs < fs.statSync(src).mtimeMs) {
-    const flags = [...info.includeDirs.map((d: string) => `-isystem${d}`), ...info.defines.map((d: string) => `-D${d}`)];
-    execFileSync('g++', ['-O2', '-std=c++20', src, '-o', exe, ...flags, ...info.ldflags], { stdio: 'inherit' });
+  const src = path.join(root, 'bench', 'native_floor.cc');
+  const addon = path.join(root, 'build', 'bench-floor.node');
+  const lib = path.join(root, 'build', 'libbench-floor.so');
+  const flags = [...info.includeDirs.map((d: string) => `-isystem${d}`), ...info.defines.map((d: string) => `-D${d}`)];
+  const stale = (f: string) => !fs.existsSync(f) || fs.statSync(f).mtimeMs < fs.statSync(src).mtimeMs;
+  const build = (out: string, extra: string[]) => execFileSync('g++', ['-O2', '-std=c++20', '-shared', '-fPIC', ...extra, src, '-o', out, ...flags, ...info.ldflags], { stdio: 'inherit' });
+  if (stale(lib)) build(lib, []);
+  if (stale(addon)) build(addon, ['-DFT_FLOOR_NAPI', '-DNODE_GYP_MODULE_NAME=bench_floor', `-isystem${path.join(root, 'node_modules', 'node-api-headers', 'include')}`]);
+  const m = { exports: {} as Omit<NativeFloor, 'libPath'> };
+  process.dlopen(m, addon);
+  return { ...m.exports, libPath: lib };
+}
+
+/**
+ * Overhead above a floor, chunk by chunk: each chunk of the measured op is followed by the floor
+ * over as many calls, and the overhead is the median of the chunks' differences (both timed in
+ * the same process and moments, so the machine's drift cancels). Seconds per op.
+ */
+export function pairedOverhead(op: () => number, floor: () => number, chunks: number): { op: number; floor: number; overhead: number } {
+  op();
+  floor();
+  const ops: number[] = [];
+  const floors: number[] = [];
+  const diffs: number[] = [];
+  for (let c = 0; c < chunks; c++) {
+    const o = op();
+    const f = floor();
+    ops.push(o);
+    floors.push(f);
+    diffs.push(o - f);
   }
-  return (args) => execFileSync(exe, args, { encoding: 'utf8' }).trim();
+  return { op: median(ops), floor: median(floors), overhead: median(diffs) };
 }
 
 export function median(xs: number[]): number {
@@ -57,6 +107,8 @@ export function median(xs: number[]): number {
 export function table(rows: BenchResult[]): string {
   const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
   const lines = ['| benchmark | fulltune | PyTorch | ratio |', '|---|---:|---:|---:|'];
-  for (const r of rows) lines.push(`| ${r.name} | ${fmt(r.fulltune)} ${r.unit} | ${fmt(r.pytorch)} ${r.unit} | ${r.ratio.toFixed(2)}x |`);
+  // min-max of the rounds after the median, where a row has them
+  const cell = (x: number, unit: string, range?: [number, number]) => `${fmt(x)} ${unit}${range ? ` (${fmt(range[0])}-${fmt(range[1])})` : ''}`;
+  for (const r of rows) lines.push(`| ${r.name} | ${cell(r.fulltune, r.unit, r.range?.fulltune)} | ${cell(r.pytorch, r.unit, r.range?.pytorch)} | ${r.ratio.toFixed(2)}x |`);
   return lines.join('\n');
 }

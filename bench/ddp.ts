@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as ft from '../src';
-import { benchPython, BenchResult, median } from './common';
+import { benchPython, BenchResult, median, resultRow } from './common';
 import { prepareLMBench } from './train_lm';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -67,9 +67,9 @@ export async function benchDDP(_threads: number, rounds: number): Promise<BenchR
   fs.rmSync(dir, { recursive: true, force: true });
   const m = (a: number[]) => median(a);
   return [
-    { name: 'train a Llama 6x384 (causal-lm, blocks of 128) on 2 processes x 1 thread, batch 8 each, against PyTorch DDP under torchrun (blocks/s; ratio = fulltune/PyTorch, above 1 is faster)', unit: '/s', fulltune: m(r.ft2), pytorch: m(r.py2), ratio: m(r.ft2) / m(r.py2) },
+    resultRow('train a Llama 6x384 (causal-lm, blocks of 128) on 2 processes x 1 thread, batch 8 each, against PyTorch DDP under torchrun (blocks/s; ratio = fulltune/PyTorch, above 1 is faster)', '/s', r.ft2, r.py2),
     { name: 'data-parallel efficiency: 2 processes x 1 thread against 1 process x 2 threads, global batch 16 (ratio of throughputs)', unit: 'x', fulltune: m(r.ft2) / m(r.ft1), pytorch: m(r.py2) / m(r.py1), ratio: m(r.ft2) / m(r.ft1) / (m(r.py2) / m(r.py1)) },
-    { name: 'peak RSS of rank 0 in that data-parallel run', unit: 'MB', fulltune: m(r.ftRss), pytorch: m(r.pyRss), ratio: m(r.ftRss) / m(r.pyRss) },
+    resultRow('peak RSS of rank 0 in that data-parallel run', 'MB', r.ftRss, r.pyRss),
     { name: 'rank 0 optimizer state: --shard-optimizer against plain data parallel (fulltune column: sharded; PyTorch column: fulltune unsharded)', unit: 'MB', fulltune: sharded.optimizer_state_mb, pytorch: plain.optimizer_state_mb, ratio: sharded.optimizer_state_mb / plain.optimizer_state_mb },
     { name: 'rank 0 peak RSS: --shard-optimizer against plain data parallel (same columns)', unit: 'MB', fulltune: sharded.peak_rss_mb, pytorch: plain.peak_rss_mb, ratio: sharded.peak_rss_mb / plain.peak_rss_mb },
     { name: 'rank 0 peak RSS at blocks of 512: --gradient-checkpointing against plain data parallel (same columns)', unit: 'MB', fulltune: ckpt.peak_rss_mb, pytorch: long.peak_rss_mb, ratio: ckpt.peak_rss_mb / long.peak_rss_mb },

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as ft from '../src';
-import { BenchResult, median, runPython } from './common';
+import { BenchResult, resultRow, runPython } from './common';
 
 function seconds(fn: () => void, iters: number): number {
   fn();
@@ -56,11 +56,10 @@ export async function benchDecoder(threads: number, rounds: number): Promise<Ben
     model.dispose();
     ids.dispose();
     const label = name === 'gpt2' ? 'GPT-2 6x384' : 'Llama 6x384 (2 kv heads)';
-    const [a, b] = [median(js.step) * 1e3, median(py.step) * 1e3];
-    out.push({ name: `${label}, batch 8 x 256: forward+backward (causal-LM loss)`, unit: 'ms', fulltune: a, pytorch: b, ratio: a / b });
+    out.push(resultRow(`${label}, batch 8 x 256: forward+backward (causal-LM loss)`, 'ms', js.step.map((x) => x * 1e3), py.step.map((x) => x * 1e3)));
     for (const [bs, j, p] of [[1, js.g1, py.g1], [8, js.g8, py.g8]] as const) {
-      const [tj, tp] = [(bs * 128) / median(j), (bs * 128) / median(p)];
-      out.push({ name: `${label}: greedy generation with the cache, batch ${bs}, 128 new tokens (tokens/s; ratio = fulltune/PyTorch, above 1 is faster)`, unit: '/s', fulltune: tj, pytorch: tp, ratio: tj / tp });
+      const rate = (xs: readonly number[]) => xs.map((x) => (bs * 128) / x);
+      out.push(resultRow(`${label}: greedy generation with the cache, batch ${bs}, 128 new tokens (tokens/s; ratio = fulltune/PyTorch, above 1 is faster)`, '/s', rate(j), rate(p)));
     }
   }
   fs.rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as ft from '../src';
-import { BenchResult, median, runPython } from './common';
+import { BenchResult, resultRow, runPython } from './common';
 
 export async function benchEncoders(threads: number, rounds: number): Promise<BenchResult[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ft-bench-enc-'));
@@ -45,9 +45,7 @@ export async function benchEncoders(threads: number, rounds: number): Promise<Be
     }
     model.dispose();
     ft.dispose([inputIds, attentionMask, labels]);
-    const a = median(js) * 1e3;
-    const b = median(py) * 1e3;
-    out.push({ name: `${family} 4x256, batch 16 x 128: forward+backward (train mode)`, unit: 'ms', fulltune: a, pytorch: b, ratio: a / b });
+    out.push(resultRow(`${family} 4x256, batch 16 x 128: forward+backward (train mode)`, 'ms', js.map((x) => x * 1e3), py.map((x) => x * 1e3)));
   }
   fs.rmSync(dir, { recursive: true, force: true });
   return out;

@@ -1,7 +1,7 @@
 // Per-op dispatch overhead and an MLP training step, fulltune against PyTorch's Python API
 // on the same libtorch and thread count, in one run. Reports time ratios (fulltune / PyTorch).
 import * as ft from '../src';
-import { BenchResult, median, nativeBaseline, runPython } from './common';
+import { BenchResult, median, NativeFloor, nativeFloor, pairedOverhead, resultRow, runPython } from './common';
 
 function perIter(fn: () => void, iters: number): number {
   fn();
@@ -10,21 +10,36 @@ function perIter(fn: () => void, iters: number): number {
   return Number(process.hrtime.bigint() - t0) / 1e9 / iters;
 }
 
-function fulltuneOps(): Record<string, number> {
+/** Chunks of each op, each followed by the C++ floor over as many calls in this process. */
+const CHUNKS = 40;
+const ADD_PER_CHUNK = 2000;
+const MATMUL_PER_CHUNK = 200;
+
+function fulltuneOps(floor: NativeFloor): Record<string, number> {
   const a = ft.keep(ft.randn([4, 4]));
   const b = ft.keep(ft.randn([4, 4]));
   const m1 = ft.keep(ft.randn([64, 64]));
   const m2 = ft.keep(ft.randn([64, 64]));
+  const time = (fn: () => void, n: number) => () => {
+    const t0 = process.hrtime.bigint();
+    fn();
+    return Number(process.hrtime.bigint() - t0) / 1e9 / n;
+  };
   // each result disposed as soon as it is replaced, as Python's refcount does
-  const add = () => {
-    for (let i = 0; i < 1000; i++) a.add(b).dispose();
-  };
-  const matmul = () => {
-    for (let i = 0; i < 1000; i++) m1.matmul(m2).dispose();
-  };
-  const addTidy = () => ft.tidy(() => {
-    for (let i = 0; i < 1000; i++) a.add(b);
-  });
+  const add = time(() => {
+    for (let i = 0; i < ADD_PER_CHUNK; i++) a.add(b).dispose();
+  }, ADD_PER_CHUNK);
+  const addTidy = time(() => ft.tidy(() => {
+    for (let i = 0; i < ADD_PER_CHUNK; i++) a.add(b);
+  }), ADD_PER_CHUNK);
+  const matmul = time(() => {
+    for (let i = 0; i < MATMUL_PER_CHUNK; i++) m1.matmul(m2).dispose();
+  }, MATMUL_PER_CHUNK);
+  const addFloor = () => floor.floorOp(0, ADD_PER_CHUNK);
+  const mmFloor = () => floor.floorOp(1, MATMUL_PER_CHUNK);
+  const o1 = pairedOverhead(add, addFloor, CHUNKS);
+  const o2 = pairedOverhead(addTidy, addFloor, CHUNKS);
+  const o3 = pairedOverhead(matmul, mmFloor, CHUNKS);
 
   ft.manualSeed(0);
   const x = ft.keep(ft.randn([64, 256]));
@@ -44,9 +59,14 @@ function fulltuneOps(): Record<string, number> {
       opt.step();
     });
   const r = {
-    add_4x4: perIter(add, 200) / 1000,
-    add_4x4_tidy: perIter(addTidy, 200) / 1000,
-    matmul_64x64: perIter(matmul, 20) / 1000,
+    add_4x4: o1.op,
+    add_4x4_overhead: o1.overhead,
+    add_4x4_floor: o1.floor,
+    add_4x4_tidy: o2.op,
+    add_4x4_tidy_overhead: o2.overhead,
+    matmul_64x64: o3.op,
+    matmul_64x64_overhead: o3.overhead,
+    matmul_64x64_floor: o3.floor,
     mlp_train_step: perIter(step, 300),
   };
   opt.dispose();
@@ -57,30 +77,22 @@ function fulltuneOps(): Record<string, number> {
 export function benchOps(threads: number, rounds: number): BenchResult[] {
   const py: Record<string, number>[] = [];
   const js: Record<string, number>[] = [];
-  const cc: Record<string, number>[] = [];
-  const baseline = nativeBaseline();
+  const floor = nativeFloor();
   for (let r = 0; r < rounds; r++) {
-    py.push(JSON.parse(runPython('bench/torch_ops.py', [String(threads)])));
-    js.push(fulltuneOps());
-    cc.push(JSON.parse(baseline([String(threads)])));
+    py.push(JSON.parse(runPython('bench/torch_ops.py', [String(threads), floor.libPath, String(CHUNKS), String(ADD_PER_CHUNK), String(MATMUL_PER_CHUNK)])));
+    js.push(fulltuneOps(floor));
   }
   const rows: BenchResult[] = [];
   const pair = (name: string, jsKey: string, pyKey: string, unit: 'us' | 'ms') => {
     const f = unit === 'us' ? 1e6 : 1e3;
-    const j = median(js.map((o) => o[jsKey])) * f;
-    const p = median(py.map((o) => o[pyKey])) * f;
-    rows.push({ name, unit, fulltune: j, pytorch: p, ratio: j / p });
+    rows.push(resultRow(name, unit, js.map((o) => o[jsKey] * f), py.map((o) => o[pyKey] * f)));
   };
-  // Dispatch overhead: time per op above the same op called from C++.
-  const overhead = (name: string, jsKey: string, key: string) => {
-    const floor = median(cc.map((o) => o[key])) * 1e6;
-    const j = median(js.map((o) => o[jsKey])) * 1e6 - floor;
-    const p = median(py.map((o) => o[key])) * 1e6 - floor;
-    rows.push({ name: `${name} (C++ floor ${floor.toFixed(2)} us)`, unit: 'us', fulltune: j, pytorch: p, ratio: j / p });
-  };
-  overhead('add 4x4: overhead per op, dispose each', 'add_4x4', 'add_4x4');
-  overhead('add 4x4: overhead per op, inside tidy', 'add_4x4_tidy', 'add_4x4');
-  overhead('matmul 64x64: overhead per op', 'matmul_64x64', 'matmul_64x64');
+  // Dispatch overhead: time per op above the same op called from C++, the C++ timed in the same
+  // process between the chunks of the op (bench/native_floor.cc)
+  const floorOf = (key: string) => median([...js, ...py].map((o) => o[`${key}_floor`])) * 1e6;
+  pair(`add 4x4: overhead per op above C++, dispose each (C++ floor ${floorOf('add_4x4').toFixed(2)} us)`, 'add_4x4_overhead', 'add_4x4_overhead', 'us');
+  pair('add 4x4: overhead per op above C++, inside tidy', 'add_4x4_tidy_overhead', 'add_4x4_overhead', 'us');
+  pair(`matmul 64x64: overhead per op above C++ (C++ floor ${floorOf('matmul_64x64').toFixed(2)} us)`, 'matmul_64x64_overhead', 'matmul_64x64_overhead', 'us');
   pair('add 4x4 (per op, dispose each)', 'add_4x4', 'add_4x4', 'us');
   pair('add 4x4 (per op, inside tidy)', 'add_4x4_tidy', 'add_4x4', 'us');
   pair('matmul 64x64 (per op)', 'matmul_64x64', 'matmul_64x64', 'us');

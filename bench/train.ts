@@ -4,7 +4,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BenchResult, median, runPython } from './common';
+import { BenchResult, resultRow, runPython } from './common';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -34,10 +34,8 @@ export async function benchTrain(threads: number, rounds: number): Promise<Bench
     js.rss.push(m.peak_rss_mb);
   }
   fs.rmSync(dir, { recursive: true, force: true });
-  const [a, b] = [median(js.sps), median(py.sps)];
-  const [c, d] = [median(js.rss), median(py.rss)];
   return [
-    { name: 'train BERT 4x256 on 2,400 sentences, batch 32 (samples/s; ratio = fulltune/PyTorch, above 1 is faster)', unit: '/s', fulltune: a, pytorch: b, ratio: a / b },
-    { name: 'peak RSS of that training process', unit: 'MB', fulltune: c, pytorch: d, ratio: c / d },
+    resultRow('train BERT 4x256 on 2,400 sentences, batch 32 (samples/s; ratio = fulltune/PyTorch, above 1 is faster)', '/s', js.sps, py.sps),
+    resultRow('peak RSS of that training process', 'MB', js.rss, py.rss),
   ];
 }

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as ft from '../src';
-import { BenchResult, median, runPython } from './common';
+import { BenchResult, resultRow, runPython } from './common';
 
 const ROOT = path.resolve(__dirname, '..');
 const DATA = path.join(ROOT, 'data', 'sentiment', 'train.csv');
@@ -56,10 +56,8 @@ export async function benchTrainLM(threads: number, rounds: number): Promise<Ben
     js.rss.push(m.peak_rss_mb);
   }
   fs.rmSync(dir, { recursive: true, force: true });
-  const [a, b] = [median(js.sps), median(py.sps)];
-  const [c, d] = [median(js.rss), median(py.rss)];
   return [
-    { name: 'train a Llama 6x384 (causal-lm, packed blocks of 128), batch 8 (blocks/s; ratio = fulltune/PyTorch, above 1 is faster)', unit: '/s', fulltune: a, pytorch: b, ratio: a / b },
-    { name: 'peak RSS of that training process', unit: 'MB', fulltune: c, pytorch: d, ratio: c / d },
+    resultRow('train a Llama 6x384 (causal-lm, packed blocks of 128), batch 8 (blocks/s; ratio = fulltune/PyTorch, above 1 is faster)', '/s', js.sps, py.sps),
+    resultRow('peak RSS of that training process', 'MB', js.rss, py.rss),
   ];
 }

@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 #include <napi.h>
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -140,11 +141,22 @@ int64_t codeOfDtype(at::ScalarType t);
 Napi::Value ret(Napi::Env env, at::Tensor t);
 Napi::Value retList(Napi::Env env, const std::vector<at::Tensor>& ts);
 
+// Weights mapped from checkpoint files (mapped.cc): fails, naming the file, when one was
+// truncated or changed since it was mapped. Cheap when nothing is mapped.
+extern std::atomic<int> liveMappingCount;
+void checkMappingsSlow();
+inline void checkMappings() {
+  if (liveMappingCount.load(std::memory_order_relaxed) != 0) checkMappingsSlow();
+}
+
 // The single catch path: ArgError -> TypeError; libtorch, handle and other failures -> Error.
+// A mapped checkpoint file that went wrong fails the call that noticed it.
 template <typename F>
 Napi::Value guarded(const Napi::CallbackInfo& info, const char* name, F&& body) {
   try {
-    return body(info);
+    Napi::Value out = body(info);
+    checkMappings();
+    return out;
   } catch (const Napi::Error&) {
     throw;
   } catch (const ArgError& e) {

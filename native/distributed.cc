@@ -113,7 +113,7 @@ struct Reducer {
   // with mu held
   void launchReady() {
     while (next < buckets.size() && buckets[next].waiting == 0) {
-      Bucket& b = buckets[next++];
+      Bucket& b = buckets[next];
       at::NoGradGuard noGrad;
       const int64_t n = static_cast<int64_t>(b.members.size());
       if (!b.flat.defined()) b.flat = at::empty({b.elems + n}, at::TensorOptions().dtype(b.dtype).device(b.device));
@@ -134,6 +134,7 @@ struct Reducer {
       b.flat.narrow(0, b.elems, n).copy_(flags);
       std::vector<at::Tensor> one{b.flat};
       b.work = pg().allreduce(one);
+      ++next;  // launched: counted only once its collective is on its way
     }
   }
 
@@ -501,6 +502,7 @@ FT_FN(distReducerFinish) {
     r->launchReady();
     at::NoGradGuard noGrad;
     for (auto& b : r->buckets) {
+      if (!b.work) throw std::runtime_error("a bucket's all-reduce was never launched (an earlier failure in this backward pass)");
       run(b.work);
       b.work.reset();
       const int64_t n = static_cast<int64_t>(b.members.size());
@@ -527,12 +529,17 @@ FT_FN(distReducerFinish) {
   return o;
 }
 
-// distReducerDisarm(id): leaves a backward pass that failed; collectives in flight are dropped.
+// distReducerDisarm(id): leaves a backward pass that failed. Collectives in flight are dropped
+// (Gloo finishes them into buffers this reducer lets go of); if the failure was on some ranks
+// only, the ranks have issued different collectives and the group cannot be used further.
 FT_FN(distReducerDisarm) {
   auto r = reducer(a, 0);
   std::lock_guard<std::mutex> lock(r->mu);
   r->armed = false;
-  for (auto& b : r->buckets) b.work.reset();
+  for (auto& b : r->buckets) {
+    b.work.reset();
+    b.flat = at::Tensor();
+  }
   return a.env().Undefined();
 }
 

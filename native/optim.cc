@@ -82,7 +82,7 @@ FT_FN(adamwStep) {
         at::_fused_adamw_(b.params, b.grads, b.expAvg, b.expAvgSq, {}, b.steps, lr, beta1, beta2, wd, eps, false, maximize);
         continue;
       }
-      const at::Tensor found = skip->reshape({}).to(b.params[0].device());
+      const at::Tensor found = skip->reshape({}).ne(0).to(b.params[0].device(), at::kFloat);  // exactly 0 or 1
       at::_foreach_add_(b.steps, found.neg().add(1));  // a skipped step does not count
       at::_fused_adamw_(b.params, b.grads, b.expAvg, b.expAvgSq, {}, b.steps, lr, beta1, beta2, wd, eps, false, maximize, std::nullopt, found);
     }
@@ -129,7 +129,7 @@ FT_FN(clipGradNorm) {
   std::vector<at::Tensor> grads;
   for (auto& p : params)
     if (p.grad().defined()) grads.push_back(p.grad());
-  if (grads.empty()) return ft::ret(a.env(), at::zeros({}, at::kFloat));
+  if (grads.empty()) return ft::ret(a.env(), at::zeros({}, at::TensorOptions().dtype(at::kFloat).device(params.empty() ? at::Device(at::kCPU) : params[0].device())));
   const auto device = grads[0].device();
   std::vector<at::Tensor> norms;
   for (auto& n : at::_foreach_norm(grads, normType)) norms.push_back(n.to(device));

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor } from '../tensor/tensor';
 import { dispose, keep, tidy } from '../tensor/scope';
-import { DType } from '../tensor/dtype';
+import { DType, itemSize } from '../tensor/dtype';
 import { native } from '../tensor/native';
 import { noGrad } from '../tensor/autograd';
 import { empty } from '../tensor/create';
@@ -77,13 +77,21 @@ export interface Checkpoint {
   keys(): string[];
   shape(key: string): number[];
   dtype(key: string): DType;
-  /** Copies each key's data into its target (same shape; dtype converted if it differs). */
+  /**
+   * Copies each key's data into its target (same shape; dtype converted if it differs). A
+   * checkpoint opened with `map` makes a target of the file's dtype on the CPU a view of the
+   * file instead (mapped copy-on-write: native/mapped.cc), as Python's safetensors loading does.
+   */
   copyInto(pairs: [string, Tensor][]): void;
   close(): void;
 }
 
-/** Opens the checkpoint in `dir`: every file's header is validated now, data is read later. */
-export function openCheckpoint(dir: string): Checkpoint {
+/**
+ * Opens the checkpoint in `dir`: every file's header is validated now, data is read later.
+ * map: safetensors weights become views of their mapped file (unless FULLTUNE_MMAP=0).
+ */
+export function openCheckpoint(dir: string, o: { map?: boolean } = {}): Checkpoint {
+  const map = !!o.map && process.env.FULLTUNE_MMAP !== '0';
   const { kind, files, index } = weightFiles(dir);
   // Each key in exactly one file, and in the one the index (if any) names; every indexed key present.
   const seen = new Set<string>();
@@ -117,11 +125,14 @@ export function openCheckpoint(dir: string): Checkpoint {
       dtype: (k) => entries.get(k)!.e.dtype,
       copyInto(pairs) {
         const direct = new Map<string, [number, number, number][]>();
+        const unaligned = new Set<string>();
         for (const [k, target] of pairs) {
           const { file, e } = entries.get(k)!;
           if (target.dtype === e.dtype && target.device === 'cpu' && target.isContiguous()) {
             if (!direct.has(file)) direct.set(file, []);
             direct.get(file)!.push([e.offset, e.length, target.handle]);
+            // a span off its element size's alignment cannot be viewed in place: all are read
+            if (e.offset % itemSize(e.dtype) !== 0) unaligned.add(file);
           } else {
             // another dtype or device: read as stored, then convert into the target
             tidy(() => {
@@ -131,7 +142,10 @@ export function openCheckpoint(dir: string): Checkpoint {
             });
           }
         }
-        for (const [file, spans] of direct) native.readInto(file, spans);
+        for (const [file, spans] of direct) {
+          if (map && !unaligned.has(file)) native.mapInto(file, spans);
+          else native.readInto(file, spans);
+        }
       },
       close: () => undefined,
     };

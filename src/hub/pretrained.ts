@@ -149,7 +149,8 @@ export async function fromPretrained<M extends PreTrainedModel>(
   checkKeys('fromPretrained options', opts, FROM_PRETRAINED_KEYS, CONFIG_FIELD_HINTS);
   const dir = await resolveModelDir(idOrDir, opts);
   const configFile = path.join(dir, 'config.json');
-  const ckpt = openCheckpoint(dir); // headers validated before the model is built
+  // headers validated before the model is built; weights mapped from their files, not copied
+  const ckpt = openCheckpoint(dir, { map: true });
   const fileConfig = readJson(configFile);
   // num_labels given without id2label replaces the file's labels, as transformers' from_pretrained(num_labels=...)
   if (opts.config?.num_labels !== undefined && opts.config.id2label === undefined) {

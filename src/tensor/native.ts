@@ -197,6 +197,8 @@ export interface NativeAddon {
   isGradEnabled(): boolean;
   // checkpoint I/O
   readInto(path: string, spans: [number, number, H][]): void;
+  mapInto(path: string, spans: [number, number, H][]): void;
+  mappedFiles(): string[];
   // mixed precision
   enterAutocast(device: 'cpu' | 'cuda', dtype: number): [boolean, number];
   exitAutocast(device: 'cpu' | 'cuda', prevEnabled: boolean, prevDtype: number): void;

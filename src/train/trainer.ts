@@ -170,6 +170,11 @@ export class Trainer {
   private groupStop = false;
   /** the gradient all-reduce overlapped with the backward pass of a data-parallel run (freed when train() ends) */
   private reducer: GradientReducer | null = null;
+  /**
+   * Steps whose loss, skip flag and gradient norm are still where they were computed (the step
+   * does not wait for the device); read in one transfer by the training loop, freed when train() ends.
+   */
+  private unread: { step: number; loss: Tensor; skipped: Tensor; gradNorm: Tensor | null }[] = [];
 
   constructor(o: TrainerOptions) {
     checkKeys('Trainer options', o, ['model', 'tokenizer', 'train', 'eval', 'labels', 'args', 'callbacks']);
@@ -413,6 +418,8 @@ export class Trainer {
     try {
       return await this.trainLoop(train, out);
     } finally {
+      for (const r of this.unread) dispose([r.loss, r.skipped, ...(r.gradNorm ? [r.gradNorm] : [])]);
+      this.unread = [];
       this.reducer?.free();
       this.reducer = null;
       if (a.gradientCheckpointing) setCpuCacheLimit(null);
@@ -529,19 +536,16 @@ export class Trainer {
     let stepsRun = 0;
     let lossTotal = 0;
     let window = { loss: 0, steps: 0, gradNorm: 0 };
-    // steps whose loss, skip flag and gradient norm are still where they were computed: the
-    // training step does not wait for the device; readSteps reads them all in one transfer
-    let unread: { step: number; loss: Tensor; skipped: Tensor; gradNorm: Tensor | null }[] = [];
     let lastLoss = NaN;
     /**
-     * Reads the steps not read yet: a non-finite loss fails the run naming its step (its update
-     * was not applied), or is reported and skipped with --skip-nonfinite; the others feed the
-     * logging window (fp16 overflow steps, which the scaler skipped, do not).
+     * Reads the steps not read yet (up to step upTo): a non-finite loss fails the run naming its
+     * step (its update was not applied), or is reported and skipped with --skip-nonfinite; the
+     * others feed the logging window (fp16 overflow steps, which the scaler skipped, do not).
      */
-    const readSteps = () => {
-      if (unread.length === 0) return;
-      const steps = unread;
-      unread = [];
+    const readSteps = (upTo = Infinity) => {
+      const steps = this.unread.filter((r) => r.step <= upTo);
+      if (steps.length === 0) return;
+      this.unread = this.unread.filter((r) => r.step > upTo);
       let v: Float64Array;
       try {
         v = tidy(() => {
@@ -731,12 +735,15 @@ export class Trainer {
         state.batchInEpoch += micro.length;
         samples += micro.reduce((s, m) => s + m.length, 0) * W;
         stepsRun++;
-        unread.push({ step: state.globalStep, ...record });
-        // read what logging, a step callback or the step's evaluation and saving need
+        this.unread.push({ step: state.globalStep, ...record });
+        // logging, a step callback, or the step's evaluation and saving read this step; otherwise
+        // the steps before it are read, one step behind: the device finished them while this one
+        // was being queued, so nothing waits, and a non-finite loss stops the run a step later
         const logging = state.globalStep % a.loggingSteps === 0 || state.globalStep === total;
         const evaluating = !!(a.evalSteps && this.opts.eval && state.globalStep % a.evalSteps === 0);
         const saving = !!(a.saveSteps && state.globalStep % a.saveSteps === 0);
         if (logging || evaluating || saving || this.opts.callbacks?.onStepEnd) readSteps();
+        else readSteps(state.globalStep - 1);
         const sps = samples / ((Date.now() - t0) / 1000);
         progress.tick(state.globalStep, lastLoss, lr[0], sps);
         if (logging) {
