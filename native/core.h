@@ -75,6 +75,16 @@ class Registry {
   double* counters_ = nullptr;
 };
 
+// A span of a checkpoint file and the tensor it fills: [byteOffset, byteLength, handle] from JS,
+// the target a contiguous CPU tensor of exactly byteLength bytes (io.cc: readInto, mapInto).
+struct FileSpan {
+  int64_t offset;
+  size_t bytes;
+  at::Tensor target;
+};
+class Args;
+std::vector<FileSpan> fileSpans(const Args& a, size_t i, const char* fn);
+
 // Puts the large-block cache of cpu_cache.cc in front of libtorch's CPU allocator (once).
 void installCpuCache();
 

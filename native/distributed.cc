@@ -46,17 +46,44 @@ struct Group {
   int world;
 };
 
-std::mutex groupsMutex;
-std::unordered_map<int64_t, std::shared_ptr<Group>> groups;
-int64_t nextGroup = 1;
+// Objects JS names by id (process groups, reducers): looked up under a lock, so that a call on
+// one id cannot race the destruction of another.
+template <typename T>
+class Table {
+ public:
+  Table(const char* what, const char* gone) : what_(what), gone_(gone) {}
+  int64_t add(std::shared_ptr<T> x) {
+    std::lock_guard<std::mutex> lock(mu_);
+    items_[next_] = std::move(x);
+    return next_++;
+  }
+  std::shared_ptr<T> get(int64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = items_.find(id);
+    if (it == items_.end()) throw ft::HandleError(std::string(what_) + " " + std::to_string(id) + " is " + gone_ + " or was never made");
+    return it->second;
+  }
+  // removes the id; null when it names nothing (freeing is idempotent)
+  std::shared_ptr<T> take(int64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = items_.find(id);
+    if (it == items_.end()) return nullptr;
+    auto x = std::move(it->second);
+    items_.erase(it);
+    return x;
+  }
 
-std::shared_ptr<Group> group(const Args& a, size_t i) {
-  const int64_t id = a.i64(i);
-  std::lock_guard<std::mutex> lock(groupsMutex);
-  auto it = groups.find(id);
-  if (it == groups.end()) throw ft::HandleError("process group " + std::to_string(id) + " is destroyed or was never made");
-  return it->second;
-}
+ private:
+  const char* what_;
+  const char* gone_;
+  std::mutex mu_;
+  std::unordered_map<int64_t, std::shared_ptr<T>> items_;
+  int64_t next_ = 1;
+};
+
+Table<Group> groups("process group", "destroyed");
+
+std::shared_ptr<Group> group(const Args& a, size_t i) { return groups.get(a.i64(i)); }
 
 c10d::ReduceOp reduceOp(const std::string& op) {
   if (op == "sum") return c10d::ReduceOp::SUM;
@@ -153,17 +180,9 @@ struct Reducer {
   }
 };
 
-std::mutex reducersMutex;
-std::unordered_map<int64_t, std::shared_ptr<Reducer>> reducers;
-int64_t nextReducer = 1;
+Table<Reducer> reducers("gradient reducer", "freed");
 
-std::shared_ptr<Reducer> reducer(const Args& a, size_t i) {
-  const int64_t id = a.i64(i);
-  std::lock_guard<std::mutex> lock(reducersMutex);
-  auto it = reducers.find(id);
-  if (it == reducers.end()) throw ft::HandleError("gradient reducer " + std::to_string(id) + " is freed or was never made");
-  return it->second;
-}
+std::shared_ptr<Reducer> reducer(const Args& a, size_t i) { return reducers.get(a.i64(i)); }
 
 #else
 
@@ -222,23 +241,13 @@ FT_FN(distInit) {
   else if (!bindHost.empty()) opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(bindHost));
   else opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
   g->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(g->store, g->rank, g->world, opts);
-  std::lock_guard<std::mutex> lock(groupsMutex);
-  const int64_t id = nextGroup++;
-  groups[id] = g;
-  return Napi::Number::New(a.env(), static_cast<double>(id));
+  return Napi::Number::New(a.env(), static_cast<double>(groups.add(g)));
 }
 
 // distDestroy(id): drops the group (its connections close); later calls with the id fail.
 FT_FN(distDestroy) {
-  const int64_t id = a.i64(0);
-  std::shared_ptr<Group> g;
-  {
-    std::lock_guard<std::mutex> lock(groupsMutex);
-    auto it = groups.find(id);
-    if (it == groups.end()) return a.env().Undefined();
-    g = it->second;
-    groups.erase(it);
-  }
+  auto g = groups.take(a.i64(0));
+  if (!g) return a.env().Undefined();
   g->pg.reset();
   g->store.reset();
   return a.env().Undefined();
@@ -438,10 +447,7 @@ FT_FN(distReducerNew) {
           return outputs;
         }));
   }
-  std::lock_guard<std::mutex> lock(reducersMutex);
-  const int64_t id = nextReducer++;
-  reducers[id] = r;
-  return Napi::Number::New(a.env(), static_cast<double>(id));
+  return Napi::Number::New(a.env(), static_cast<double>(reducers.add(r)));
 }
 
 // distReducerPrepare(id, outputs): arms the reducer for the backward pass from outputs (the loss).
@@ -545,9 +551,7 @@ FT_FN(distReducerDisarm) {
 
 // distReducerFree(id): removes the hooks; later calls with the id fail.
 FT_FN(distReducerFree) {
-  const int64_t id = a.i64(0);
-  std::lock_guard<std::mutex> lock(reducersMutex);
-  reducers.erase(id);
+  reducers.take(a.i64(0));  // its hooks go with its last holder
   return a.env().Undefined();
 }
 

@@ -54,32 +54,47 @@ void preadAll(int fd, char* dst, size_t len, off_t off, const std::string& path)
 }
 }  // namespace
 
+namespace ft {
+std::vector<FileSpan> fileSpans(const Args& a, size_t i, const char* fn) {
+  if (!a.raw(i).IsArray()) throw ArgError("argument " + std::to_string(i) + ": expected an array of spans");
+  auto spans = a.raw(i).As<Napi::Array>();
+  auto& reg = registry();
+  std::vector<FileSpan> out;
+  out.reserve(spans.Length());
+  for (uint32_t k = 0; k < spans.Length(); ++k) {
+    Napi::Value v = spans.Get(k);
+    if (!v.IsArray()) throw ArgError("argument " + std::to_string(i) + ": each span must be [offset, length, tensor]");
+    auto s = v.As<Napi::Array>();
+    const double off = s.Get(0u).As<Napi::Number>().DoubleValue();
+    const double len = s.Get(1u).As<Napi::Number>().DoubleValue();
+    const double h = s.Get(2u).As<Napi::Number>().DoubleValue();
+    if (h < 0) throw HandleError(std::string(fn) + ": a target tensor is disposed");
+    const at::Tensor& t = reg.get(static_cast<uint32_t>(h));
+    if (!t.device().is_cpu() || !t.is_contiguous()) throw ArgError("span " + std::to_string(k) + ": target must be a contiguous CPU tensor");
+    const size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
+    if (static_cast<double>(bytes) != len) throw ArgError("span " + std::to_string(k) + ": length does not match the target tensor");
+    if (off < 0) throw ArgError("span " + std::to_string(k) + ": negative offset");
+    out.push_back({static_cast<int64_t>(off), bytes, t});
+  }
+  return out;
+}
+}  // namespace ft
+
 // readInto(path, [[byteOffset, byteLength, handle], ...]): reads each span straight into an
 // existing contiguous CPU tensor of exactly that size (a parameter being loaded): one copy
 // from the page cache, none through JS.
 FT_FN(readInto) {
   const std::string path = a.str(0);
-  if (!a.raw(1).IsArray()) throw ft::ArgError("argument 1: expected an array of spans");
-  auto spans = a.raw(1).As<Napi::Array>();
+  auto spans = ft::fileSpans(a, 1, "readInto");
   Fd file(path);
-  auto& reg = ft::registry();
-  for (uint32_t i = 0; i < spans.Length(); ++i) {
-    Napi::Value v = spans.Get(i);
-    if (!v.IsArray()) throw ft::ArgError("argument 1: each span must be [offset, length, tensor]");
-    auto s = v.As<Napi::Array>();
-    const double off = s.Get(0u).As<Napi::Number>().DoubleValue();
-    const double len = s.Get(1u).As<Napi::Number>().DoubleValue();
-    const double h = s.Get(2u).As<Napi::Number>().DoubleValue();
-    if (h < 0) throw ft::HandleError("readInto: a target tensor is disposed");
-    const at::Tensor& t = reg.get(static_cast<uint32_t>(h));
-    if (!t.device().is_cpu() || !t.is_contiguous()) throw std::runtime_error("readInto: target must be a contiguous CPU tensor");
-    const size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
-    if (static_cast<double>(bytes) != len) throw ft::ArgError("span " + std::to_string(i) + ": length does not match the target tensor");
+  for (auto& sp : spans) {
+    const size_t bytes = sp.bytes;
+    const auto off = sp.offset;
     if (bytes) {
-      adviseHuge(t.data_ptr(), bytes);
+      adviseHuge(sp.target.data_ptr(), bytes);
       // large spans in 4 MiB pieces across libtorch's threads: the page faults of filling
       // fresh memory then run in parallel
-      char* dst = static_cast<char*>(t.data_ptr());
+      char* dst = static_cast<char*>(sp.target.data_ptr());
       constexpr int64_t kPiece = 4 << 20;
       const int64_t pieces = (static_cast<int64_t>(bytes) + kPiece - 1) / kPiece;
       at::parallel_for(0, pieces, 1, [&](int64_t b, int64_t e) {

@@ -173,26 +173,15 @@ void checkMappingsSlow() {
 // the mapping lives while any of them does. Spans not aligned to their element size are refused.
 FT_FN(mapInto) {
   const std::string path = a.str(0);
-  if (!a.raw(1).IsArray()) throw ft::ArgError("argument 1: expected an array of spans");
-  auto spans = a.raw(1).As<Napi::Array>();
+  auto spans = ft::fileSpans(a, 1, "mapInto");
   auto m = mapFile(path);
-  auto& reg = ft::registry();
   at::NoGradGuard noGrad;
-  for (uint32_t i = 0; i < spans.Length(); ++i) {
-    Napi::Value v = spans.Get(i);
-    if (!v.IsArray()) throw ft::ArgError("argument 1: each span must be [offset, length, tensor]");
-    auto s = v.As<Napi::Array>();
-    const double off = s.Get(0u).As<Napi::Number>().DoubleValue();
-    const double len = s.Get(1u).As<Napi::Number>().DoubleValue();
-    const double h = s.Get(2u).As<Napi::Number>().DoubleValue();
-    if (h < 0) throw ft::HandleError("mapInto: a target tensor is disposed");
-    at::Tensor t = reg.get(static_cast<uint32_t>(h));
-    if (!t.device().is_cpu() || !t.is_contiguous()) throw ft::ArgError("span " + std::to_string(i) + ": target must be a contiguous CPU tensor");
-    const size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
-    if (static_cast<double>(bytes) != len) throw ft::ArgError("span " + std::to_string(i) + ": length does not match the target tensor");
-    if (off < 0 || off + len > static_cast<double>(m->size)) throw ft::ArgError("span " + std::to_string(i) + ": outside the file");
+  for (size_t i = 0; i < spans.size(); ++i) {
+    const auto off = spans[i].offset;
+    at::Tensor t = spans[i].target;
+    if (static_cast<size_t>(off) + spans[i].bytes > m->size) throw ft::ArgError("span " + std::to_string(i) + ": outside the file");
     if (static_cast<size_t>(off) % t.element_size() != 0) throw ft::ArgError("span " + std::to_string(i) + ": not aligned to its element size");
-    if (bytes == 0) continue;
+    if (spans[i].bytes == 0) continue;
     void* p = static_cast<char*>(m->base) + static_cast<size_t>(off);
     at::Tensor view = at::from_blob(p, t.sizes(), [m](void*) {}, t.options().requires_grad(false));
     t.set_data(view);

@@ -253,6 +253,18 @@ export class GradientReducer {
     return this.group.run('the gradient all-reduce', () => native.distReducerFinish(id));
   }
 
+  /** loss.backward() with the gradients summed over the ranks during it: prepare, backward, finish (disarmed if the backward fails). */
+  backward(loss: Tensor): void {
+    this.prepare([loss]);
+    try {
+      loss.backward();
+    } catch (e) {
+      this.disarm();
+      throw e;
+    }
+    this.finish();
+  }
+
   /** Leaves a backward pass that failed before finish (collectives in flight are dropped). */
   disarm(): void {
     if (this.id !== null) native.distReducerDisarm(this.id);

@@ -418,7 +418,7 @@ export class Trainer {
     try {
       return await this.trainLoop(train, out);
     } finally {
-      for (const r of this.unread) dispose([r.loss, r.skipped, ...(r.gradNorm ? [r.gradNorm] : [])]);
+      dispose(this.unread);
       this.unread = [];
       this.reducer?.free();
       this.reducer = null;
@@ -553,7 +553,7 @@ export class Trainer {
           return stack(per).to({ device: 'cpu' }).toArray() as Float64Array; // (3 x steps)
         });
       } finally {
-        for (const r of steps) dispose([r.loss, r.skipped, ...(r.gradNorm ? [r.gradNorm] : [])]);
+        dispose(steps);
       }
       steps.forEach((r, k) => {
         const [loss, skipped, gradNorm] = [v[3 * k], v[3 * k + 1], v[3 * k + 2]];
@@ -673,7 +673,7 @@ export class Trainer {
         const lr = baseLrs.map((b) => b * lrMultiplier(a.schedule, state.globalStep, warmup, total));
         opt.setLr(lr);
         // the step is decided on the device: its loss, whether to skip it (a non-finite loss, an
-        // fp16 overflow) and the gradient norm stay there until something reads them (flush)
+        // fp16 overflow) and the gradient norm stay there until readSteps reads them
         const record = await scope(async () => {
           const collated = micro.map((idx) => this.batch(idx.map((i) => train.get(i)), state.epoch, idx));
           const localItems = collated.reduce((s, b) => s + b.numItems, 0);
@@ -692,16 +692,8 @@ export class Trainer {
                 const loss = this.lossSum(out).div(Math.max(1, numItems));
                 const scaled = scaler ? scaler.scaleLoss(loss) : loss;
                 if (session) session.backward(scaled);
-                else if (reducer) {
-                  reducer.prepare([scaled]);
-                  try {
-                    scaled.backward();
-                  } catch (e) {
-                    reducer.disarm();
-                    throw e;
-                  }
-                  reducer.finish();
-                } else scaled.backward();
+                else if (reducer) reducer.backward(scaled);
+                else scaled.backward();
                 return loss.detach().to({ dtype: 'float64' });
               } finally {
                 session?.dispose();
