@@ -4,7 +4,7 @@
     {
       "target_name": "fulltune",
       "sources": [
-        "native/addon.cc", "native/amp.cc", "native/autograd.cc", "native/core.cc", "native/cpu_cache.cc", "native/decode_matmul.cc", "native/distributed.cc", "native/dropout.cc", "native/exact_dropout.cc", "native/fused.cc", "native/math.cc",
+        "native/addon.cc", "native/amp.cc", "native/autograd.cc", "native/core.cc", "native/cpu_cache.cc", "native/decode_matmul.cc", "native/distributed.cc", "native/dropout.cc", "native/exact_dropout.cc", "native/token_rows.cc", "native/fused.cc", "native/math.cc",
         "native/io.cc", "native/mapped.cc", "native/nn.cc", "native/optim.cc", "native/sample.cc", "native/shape.cc", "native/tensor.cc"
       ],
       "include_dirs": [

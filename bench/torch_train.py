@@ -1,14 +1,16 @@
-"""Python side of bench/train.ts: a transformers Trainer run on the same data, model and threads.
+"""Python side of bench/train.ts: a transformers Trainer on the same data, model, batch and threads.
 
-prepare <dir> <model>: writes a random BERT (4 layers, hidden 256) with <model>'s tokenizer into <dir>/model
-run <dir> <threads> <max_steps>: trains on data/sentiment/train.csv (batch 32, max length 64) and prints
+prepare <dir> <tokenizer>: writes a random BERT (4 layers, hidden 256) with <tokenizer>'s vocabulary into <dir>/model
+train <dir> <threads> <max_steps> <csv> <max_length> <batch>: trains on <csv> (text,label) and prints
   {"samples_per_second": ..., "peak_rss_mb": ...}
+predict <model> <threads> <csv> <max_length> <batch>: Trainer.predict of the model folder <model> over every row of <csv>;
+  prints
+  {"samples_per_second": ...}
 """
 import csv
 import json
 import os
 import resource
-import shutil
 import sys
 
 import torch
@@ -18,7 +20,14 @@ from transformers.utils import logging
 
 logging.set_verbosity_error()
 cmd, d = sys.argv[1], sys.argv[2]
-ROOT = os.path.join(os.path.dirname(__file__), "..")
+
+
+def dataset(tok, path, max_length):
+    rows = list(csv.DictReader(open(path, encoding="utf-8")))
+    enc = tok([r["text"] for r in rows], truncation=True, max_length=max_length)
+    return [{"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i], "token_type_ids": enc["token_type_ids"][i],
+             "labels": int(rows[i]["label"])} for i in range(len(rows))]
+
 
 if cmd == "prepare":
     src = sys.argv[3]
@@ -30,20 +39,31 @@ if cmd == "prepare":
     BertForSequenceClassification(cfg).save_pretrained(out)
     tok.save_pretrained(out)
     print("{}")
-else:
-    threads, max_steps = int(sys.argv[3]), int(sys.argv[4])
+elif cmd == "train":
+    threads, max_steps, path, max_length, batch = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
     torch.set_num_threads(threads)
     model_dir = os.path.join(d, "model")
     tok = AutoTokenizer.from_pretrained(model_dir)
-    rows = list(csv.DictReader(open(os.path.join(ROOT, "data", "sentiment", "train.csv"))))
-    enc = tok([r["text"] for r in rows], truncation=True, max_length=64)
-    ds = [{"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i], "token_type_ids": enc["token_type_ids"][i],
-           "labels": int(rows[i]["label"])} for i in range(len(rows))]
+    ds = dataset(tok, path, max_length)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir)
-    args = TrainingArguments(output_dir=os.path.join(d, "hf-out"), per_device_train_batch_size=32, max_steps=max_steps, learning_rate=5e-5,
+    args = TrainingArguments(output_dir=os.path.join(d, "hf-out"), per_device_train_batch_size=batch, max_steps=max_steps, learning_rate=5e-5,
                              warmup_steps=4, weight_decay=0.01, logging_strategy="no", save_strategy="no", report_to=[],
                              dataloader_num_workers=0, use_cpu=True, seed=42, disable_tqdm=True)
     trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=DataCollatorWithPadding(tok))
     out = trainer.train()
     print(json.dumps({"samples_per_second": out.metrics["train_samples_per_second"],
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+elif cmd == "predict":
+    threads, path, max_length, batch = int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
+    torch.set_num_threads(threads)
+    model_dir = d
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    ds = dataset(tok, path, max_length)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    args = TrainingArguments(output_dir=os.path.join(d, "hf-predict"), per_device_eval_batch_size=batch, report_to=[],
+                             dataloader_num_workers=0, use_cpu=True, disable_tqdm=True)
+    trainer = Trainer(model=model, args=args, data_collator=DataCollatorWithPadding(tok))
+    out = trainer.predict(ds)
+    print(json.dumps({"samples_per_second": out.metrics["test_samples_per_second"]}))
+else:
+    sys.exit(f"unknown command {cmd}")

@@ -93,6 +93,8 @@ at::Tensor maskedScale(const at::Tensor& x, const at::Tensor& mask, double scale
 // at::dropout(x, p, train), bit for bit and leaving the same generator state, with a faster
 // draw on the CPU where a self-check at first use finds it equal to libtorch's (exact_dropout.cc).
 at::Tensor exactDropout(const at::Tensor& x, double p, bool train);
+// exactDropout of the rows at index of a (total, ...) tensor, as at::dropout draws for all of it.
+at::Tensor exactDropoutRows(const at::Tensor& x, double p, bool train, const at::Tensor& index, int64_t total);
 // at::scaled_dot_product_attention, bit for bit, its attention dropout through exactDropout.
 at::Tensor exactAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const std::optional<at::Tensor>& mask, double p,
                           bool causal, std::optional<double> scale, bool gqa);

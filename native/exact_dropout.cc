@@ -273,6 +273,30 @@ at::Tensor exactDropout(const at::Tensor& x, double p, bool train) {
   return dropWith(x, 1 - p, nullptr);  // libtorch's bernoulli_(1 - p), the same double
 }
 
+// Dropout of x (N, ...), the rows at `index` (N, int64) of a (total, ...) tensor whose other
+// rows are not computed (a padded batch's real tokens): the masks and generator state are those
+// of at::dropout on the whole tensor, so the rows get exactly what they would get in it.
+at::Tensor exactDropoutRows(const at::Tensor& x, double p, bool train, const at::Tensor& index, int64_t total) {
+  if (!train || !(p > 0 && p < 1)) return exactDropout(x, p, train);
+  if (x.dim() < 1 || index.dim() != 1 || index.size(0) != x.size(0) || total < x.size(0))
+    throw ArgError("dropoutRows: expected x (N, ...), index (N) and total >= N");
+  const int64_t rowNumel = x.size(0) == 0 ? 0 : x.numel() / x.size(0);
+  if (x.device().is_cpu() && x.layout() == at::kStrided && !x.is_neg() && x.is_contiguous() && x.numel() > 0 && at::isFloatingType(x.scalar_type()) &&
+      matchesLibtorch(x.scalar_type())) {
+    const double q = 1 - p;
+    at::Tensor full;
+    {
+      auto def = at::globalContext().defaultGenerator(at::kCPU);
+      std::lock_guard<std::mutex> lock(def.mutex());
+      full = drawMask(total * rowNumel, q, at::check_generator<at::CPUGeneratorImpl>(def));
+    }
+    return maskedScale(x, full.view({total, rowNumel}).index_select(0, index.to(at::kLong)).view(x.sizes()), scaleOf(q, x.scalar_type()));
+  }
+  std::vector<int64_t> shape = x.sizes().vec();
+  shape[0] = total;
+  return at::dropout(at::zeros(shape, x.options()).index_copy(0, index, x), p, true).index_select(0, index);
+}
+
 // scaled_dot_product_attention(q, k, v, mask, p, causal, scale, gqa), bit for bit and with the
 // same generator state after. With dropout on the CPU libtorch takes its math path, whose
 // attention dropout is at::dropout: the same path is composed here around exactDropout, where
@@ -306,6 +330,9 @@ at::Tensor composedAttention(const at::Tensor& q, const at::Tensor& k, const at:
   return at::matmul(ft::exactDropout(probs, p, true), v);
 }
 }  // namespace
+
+// dropoutRows(x, p, train, index, total): dropout of the rows at index of a (total, ...) tensor.
+FT_FN(dropoutRows) { return ft::ret(a.env(), ft::exactDropoutRows(a.tensor(0), a.f64(1), a.flag(2), a.tensor(3), a.i64(4))); }
 
 // dropoutReference(x, p, train): at::dropout itself, never the fast draw: what tests compare
 // dropout() with.

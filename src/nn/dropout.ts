@@ -1,6 +1,7 @@
 import { Module } from './module';
 import { Tensor } from '../tensor/tensor';
-import { dropout, fusedDropout } from '../tensor/functional';
+import { dropout, dropoutRows, fusedDropout } from '../tensor/functional';
+import type { TokenRows } from './token-rows';
 
 /**
  * Which kernel nn.Dropout draws its masks with:
@@ -55,5 +56,15 @@ export class Dropout extends Module {
     // p = 0 still returns a new tensor, so callers may dispose inputs and outputs alike
     const on = this.training && this.p > 0;
     return (this.impl ?? getDropoutImpl()) === 'fused' ? fusedDropout(x, this.p, on) : dropout(x, this.p, on);
+  }
+  /**
+   * forward() of a padded batch's real tokens x (N, ...) (TokenRows.pack): libtorch's kernel
+   * draws the masks of the whole padded batch, as forward() on it would, and keeps the real
+   * tokens' rows; the fused kernel has no masks to match and draws for the N rows alone.
+   */
+  forwardRows(x: Tensor, rows: TokenRows | null): Tensor {
+    const on = this.training && this.p > 0;
+    if (rows === null || !on || (this.impl ?? getDropoutImpl()) === 'fused') return this.forward(x);
+    return dropoutRows(x, this.p, on, rows.index, rows.batch * rows.length);
   }
 }

@@ -89,6 +89,16 @@ export function fusedDropout(x: Tensor, p = 0.5, training = true): Tensor {
   if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
   return new Tensor(native.fusedDropout(x.handle, p, training));
 }
+/**
+ * dropout() of x (N, ...) when x holds the rows at `index` (N, int64) of a (total, ...) tensor
+ * whose other rows were never computed (a padded batch's real tokens, TokenRows): the masks and
+ * the generator's state after are those dropout() gives the whole tensor, so each row gets what
+ * it would get there. Throws RangeError for p outside [0, 1].
+ */
+export function dropoutRows(x: Tensor, p: number, training: boolean, index: Tensor, total: number): Tensor {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
+  return new Tensor(native.dropoutRows(x.handle, p, training, index.handle, total));
+}
 /** Rows of weight (V, C) at indices; rows at paddingIdx get no gradient. */
 export function embedding(weight: Tensor, indices: Tensor, paddingIdx: number | null = null): Tensor {
   return new Tensor(native.embedding(weight.handle, indices.handle, paddingIdx ?? -1));

@@ -175,7 +175,13 @@ export interface NativeAddon {
   decodeMatmulAvailable(): boolean;
   dropout(x: H, p: number, train: boolean): H;
   fusedDropout(x: H, p: number, train: boolean): H;
+  /** dropout of x (N, ...), the rows at index (N) of a (total, ...) tensor, with the masks dropout draws for the whole. */
+  dropoutRows(x: H, p: number, train: boolean, index: H, total: number): H;
   dropoutReference(x: H, p: number, train: boolean): H;
+  /** [index (N), first (B)] of a (B, T) padding mask's real tokens; undefined when nothing is padded or a row starts with padding. */
+  tokenRows(mask: H): [H, H] | undefined;
+  /** (total, ...) zeros with x's rows (N, ...) at index. */
+  padRows(x: H, index: H, total: number): H;
   dropoutFastDraw(dtype: number): [boolean, boolean];
   attentionReference(q: H, k: H, v: H, mask: H | null, dropoutP: number, isCausal: boolean, scale: number | null): H;
   /** The fused kernel's keep flags (uint8) for elements first .. first + count - 1 under seed seedHi * 2^32 + seedLo. */

@@ -5,6 +5,7 @@ import { Dropout } from '../../nn/dropout';
 import { Tensor } from '../../tensor/tensor';
 import { scaledDotProductAttention } from '../../tensor/functional';
 import { BertConfig } from './config';
+import { TokenRows, packRows, padRows } from '../../nn/token-rows';
 
 /** Multi-head self-attention through libtorch's scaled dot product attention. */
 export class BertSelfAttention extends Module {
@@ -26,10 +27,15 @@ export class BertSelfAttention extends Module {
     this.headSize = c.hidden_size / c.num_attention_heads;
   }
 
-  /** mask: bool (B, 1, 1, T), true where a key may be attended; null when nothing is padded. */
-  forward(x: Tensor, mask: Tensor | null): Tensor {
-    const [B, T, C] = x.shape;
-    const heads = (l: Linear) => l.forward(x).view(B, T, this.numHeads, this.headSize).transpose(1, 2); // (B, H, T, D)
+  /**
+   * x: (B, T, C), or the real tokens' rows (N, C) with `rows`; mask: bool (B, 1, 1, T), true
+   * where a key may be attended, null when nothing is padded. Returns x's layout.
+   */
+  forward(x: Tensor, mask: Tensor | null, rows: TokenRows | null = null): Tensor {
+    const C = x.shape[x.ndim - 1];
+    const [B, T] = rows ? [rows.batch, rows.length] : x.shape;
+    // the rows go back to their padded places for the attention product only
+    const heads = (l: Linear) => (rows ? padRows(l.forward(x), rows) : l.forward(x)).view(B, T, this.numHeads, this.headSize).transpose(1, 2); // (B, H, T, D)
     // Attention dropout stays inside libtorch's SDPA: measured faster than composing the same
     // math around the fused dropout kernel.
     const y = scaledDotProductAttention(heads(this.query), heads(this.key), heads(this.value), {
@@ -37,7 +43,23 @@ export class BertSelfAttention extends Module {
       dropoutP: this.training ? this.dropout.p : 0,
       scale: 1 / Math.sqrt(this.headSize),
     }); // (B, H, T, D)
+    if (rows) return packRows(y.transpose(1, 2), rows).reshape(rows.index.shape[0], C); // (N, C)
     return y.transpose(1, 2).reshape(B, T, C); // (B, T, C)
+  }
+
+  /**
+   * Attention for each row's first token alone: queries from xq (B, C), keys and values from
+   * every token of x ((B, T, C), or real rows (N, C) with `rows`). Returns (B, C). Without
+   * attention dropout only (eval mode, or p = 0): its masks would be drawn for the queries given.
+   */
+  forwardFirst(x: Tensor, xq: Tensor, mask: Tensor | null, rows: TokenRows | null): Tensor {
+    if (this.training && this.dropout.p > 0) throw new Error('BertSelfAttention.forwardFirst: attention dropout draws masks for every query');
+    const [B, T] = rows ? [rows.batch, rows.length] : x.shape;
+    const C = xq.shape[1];
+    const kv = (l: Linear) => (rows ? padRows(l.forward(x), rows) : l.forward(x)).view(B, T, this.numHeads, this.headSize).transpose(1, 2); // (B, H, T, D)
+    const q = this.query.forward(xq).view(B, 1, this.numHeads, this.headSize).transpose(1, 2); // (B, H, 1, D)
+    const y = scaledDotProductAttention(q, kv(this.key), kv(this.value), { attnMask: mask, scale: 1 / Math.sqrt(this.headSize) }); // (B, H, 1, D)
+    return y.reshape(B, C); // (B, C)
   }
 }
 
@@ -52,8 +74,9 @@ export class BertResidualOutput extends Module {
     this.LayerNorm = new LayerNorm(c.hidden_size, c.layer_norm_eps);
     this.dropout = new Dropout(c.hidden_dropout_prob);
   }
-  forward(h: Tensor, residual: Tensor): Tensor {
-    return this.LayerNorm.forward(this.dropout.forward(this.dense.forward(h)).add(residual)); // (B, T, C)
+  /** h, residual: (B, T, ·), or real tokens' rows (N, ·) with `rows`. */
+  forward(h: Tensor, residual: Tensor, rows: TokenRows | null = null): Tensor {
+    return this.LayerNorm.forward(this.dropout.forwardRows(this.dense.forward(h), rows).add(residual)); // (B, T, C)
   }
 }
 
@@ -72,7 +95,11 @@ export class BertAttention extends Module {
     this.self = new BertSelfAttention(c);
     this.output = new BertSelfOutput(c);
   }
-  forward(x: Tensor, mask: Tensor | null): Tensor {
-    return this.output.forward(this.self.forward(x, mask), x);
+  forward(x: Tensor, mask: Tensor | null, rows: TokenRows | null = null): Tensor {
+    return this.output.forward(this.self.forward(x, mask, rows), x, rows);
+  }
+  /** The block at each row's first token (xq, (B, C)) alone; `firsts` places those rows for dropout. */
+  forwardFirst(x: Tensor, xq: Tensor, mask: Tensor | null, rows: TokenRows | null, firsts: TokenRows): Tensor {
+    return this.output.forward(this.self.forwardFirst(x, xq, mask, rows), xq, firsts); // (B, C)
   }
 }

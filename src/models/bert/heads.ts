@@ -44,7 +44,8 @@ export class BertForSequenceClassification extends BertHeadModel {
 
   /** labels: int64 (B) class ids; float (B, numLabels) multi-hot; float (B) or (B, 1) regression targets. */
   forward(x: BertInputs & HeadInputs): ClassifierOutput {
-    const pooled = this.bert.forward(x).poolerOutput!; // (B, C)
+    // the pooler reads the first token only: the encoder runs over real tokens alone
+    const pooled = this.bert.forward(x, { firstTokenOnly: true }).poolerOutput!; // (B, C)
     const logits = this.classifier.forward(this.dropout.forward(pooled)); // (B, L)
     const loss = x.labels ? sequenceClassificationLoss(this.config, logits, x.labels, x.lossReduction) : null;
     return { loss, logits };

@@ -5,6 +5,11 @@ import { BertConfig } from './config';
 import { BertEmbeddings } from './embeddings';
 import { BertEncoder } from './encoder';
 import { PreTrainedModel } from '../pretrained';
+import type { EncoderRunOptions } from './encoder';
+
+export { attentionMask } from './mask';
+/** What a base model's forward computes: `firstTokenOnly` gives lastHiddenState (B, 1, C), see BertEncoder.run. */
+export type BertForwardOptions = EncoderRunOptions;
 
 export interface BertInputs {
   /** (B, T) int64 token ids */
@@ -27,19 +32,6 @@ export class BertPooler extends Module {
   forward(h: Tensor): Tensor {
     return this.dense.forward(h.select(1, 0)).tanh(); // (B, C)
   }
-}
-
-/**
- * The padding mask as scaled dot product attention takes it: bool (B, 1, 1, T), true where a
- * key may be attended. Null when nothing is padded, as Hugging Face's SDPA path does (it lets
- * libtorch pick its unmasked kernel).
- */
-export function attentionMask(mask: Tensor | null | undefined): Tensor | null {
-  if (!mask) return null;
-  const m = mask.dtype === 'bool' ? mask : mask.ne(0); // (B, T)
-  if (m.logicalNot().sum().item() === 0) return null;
-  const [B, T] = m.shape;
-  return m.view(B, 1, 1, T);
 }
 
 export interface BertModelOutput {
@@ -69,9 +61,10 @@ export class BertModel extends PreTrainedModel<BertConfig> {
     this.pooler = opts.addPoolingLayer === false ? null : new BertPooler(config);
   }
 
-  forward(x: BertInputs): BertModelOutput {
+  /** lastHiddenState (B, T, C), or (B, 1, C) with o.firstTokenOnly; poolerOutput (B, C). */
+  forward(x: BertInputs, o: BertForwardOptions = {}): BertModelOutput {
     const h = this.embeddings.forward(x.inputIds, x.tokenTypeIds, x.positionIds); // (B, T, C)
-    const last = this.encoder.forward(h, attentionMask(x.attentionMask)); // (B, T, C)
+    const last = this.encoder.run(h, x.attentionMask, o); // (B, T, C) or (B, 1, C)
     return { lastHiddenState: last, poolerOutput: this.pooler ? this.pooler.forward(last) : null };
   }
 }

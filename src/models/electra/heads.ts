@@ -59,7 +59,8 @@ export class ElectraForSequenceClassification extends ElectraHeadModel {
     this.classifier = new ElectraClassificationHead(config, this.classifierDropout());
   }
   forward(x: BertInputs & HeadInputs): ClassifierOutput {
-    const logits = this.classifier.forward(this.electra.forward(x).lastHiddenState); // (B, L)
+    // the head reads the first token only: the encoder runs over real tokens alone
+    const logits = this.classifier.forward(this.electra.forward(x, { firstTokenOnly: true }).lastHiddenState); // (B, L)
     const loss = x.labels ? sequenceClassificationLoss(this.config, logits, x.labels, x.lossReduction) : null;
     return { loss, logits };
   }

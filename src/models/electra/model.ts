@@ -2,7 +2,7 @@ import { Linear } from '../../nn/linear';
 import { Tensor } from '../../tensor/tensor';
 import { BertEmbeddings } from '../bert/embeddings';
 import { BertEncoder } from '../bert/encoder';
-import { attentionMask, BertInputs } from '../bert/model';
+import { BertForwardOptions, BertInputs } from '../bert/model';
 import { PreTrainedModel } from '../pretrained';
 import { ElectraConfig } from './config';
 
@@ -29,9 +29,10 @@ export class ElectraModel extends PreTrainedModel<ElectraConfig> {
     this.encoder = new BertEncoder(config);
   }
 
-  forward(x: BertInputs): { lastHiddenState: Tensor } {
+  /** lastHiddenState (B, T, C), or (B, 1, C) with o.firstTokenOnly (BertEncoder.run). */
+  forward(x: BertInputs, o: BertForwardOptions = {}): { lastHiddenState: Tensor } {
     let h = this.embeddings.forward(x.inputIds, x.tokenTypeIds, x.positionIds); // (B, T, E)
     if (this.embeddings_project) h = this.embeddings_project.forward(h); // (B, T, C)
-    return { lastHiddenState: this.encoder.forward(h, attentionMask(x.attentionMask)) }; // (B, T, C)
+    return { lastHiddenState: this.encoder.run(h, x.attentionMask, o) }; // (B, T, C)
   }
 }

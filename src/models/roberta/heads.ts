@@ -66,7 +66,8 @@ export class RobertaForSequenceClassification extends RobertaHeadModel {
   }
   /** labels: int64 (B) class ids; float (B, numLabels) multi-hot; float (B) or (B, 1) regression targets. */
   forward(x: BertInputs & HeadInputs): ClassifierOutput {
-    const logits = this.classifier.forward(this.roberta.forward(x).lastHiddenState); // (B, L)
+    // the head reads the first token only: the encoder runs over real tokens alone
+    const logits = this.classifier.forward(this.roberta.forward(x, { firstTokenOnly: true }).lastHiddenState); // (B, L)
     const loss = x.labels ? sequenceClassificationLoss(this.config, logits, x.labels, x.lossReduction) : null;
     return { loss, logits };
   }

@@ -1,6 +1,6 @@
 import { Tensor } from '../../tensor/tensor';
 import { BertEncoder } from '../bert/encoder';
-import { attentionMask, BertInputs, BertModelOutput, BertPooler } from '../bert/model';
+import { BertForwardOptions, BertInputs, BertModelOutput, BertPooler } from '../bert/model';
 import { PreTrainedModel } from '../pretrained';
 import { RobertaConfig } from './config';
 import { RobertaEmbeddings } from './embeddings';
@@ -38,9 +38,9 @@ export class RobertaModel extends PreTrainedModel<RobertaConfig> {
   }
 
   /** inputIds (B, T) int64; positions, when not given, count real tokens from pad_token_id + 1. */
-  forward(x: BertInputs): BertModelOutput {
+  forward(x: BertInputs, o: BertForwardOptions = {}): BertModelOutput {
     const h = this.embeddings.forward(x.inputIds, x.tokenTypeIds, x.positionIds); // (B, T, C)
-    const last: Tensor = this.encoder.forward(h, attentionMask(x.attentionMask)); // (B, T, C)
+    const last: Tensor = this.encoder.run(h, x.attentionMask, o); // (B, T, C), or (B, 1, C) with o.firstTokenOnly
     return { lastHiddenState: last, poolerOutput: this.pooler ? this.pooler.forward(last) : null };
   }
 }
