@@ -1,25 +1,22 @@
 """Python side of bench/train.ts: a transformers Trainer on the same data, model, batch and threads.
 
-prepare <dir> <tokenizer>: writes a random BERT (4 layers, hidden 256) with <tokenizer>'s vocabulary into <dir>/model
-train <dir> <threads> <max_steps> <csv> <max_length> <batch>: trains on <csv> (text,label) and prints
-  {"samples_per_second": ..., "peak_rss_mb": ...}
-predict <model> <threads> <csv> <max_length> <batch>: Trainer.predict of the model folder <model> over every row of <csv>;
-  prints
-  {"samples_per_second": ...}
+train <model> <out> <threads> <max_steps> <csv> <max_length> <batch> <fp32|bf16>: fine-tunes <model> (a new
+  2-label sequence-classification head) on <csv> (text,label); prints {"samples_per_second": ..., "peak_rss_mb": ...}
+predict <model> <out> <threads> <csv> <max_length> <batch>: Trainer.predict of <model> over every row of <csv>;
+  prints {"samples_per_second": ...}
 """
 import csv
 import json
-import os
 import resource
 import sys
 
 import torch
-from transformers import (AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertForSequenceClassification,
-                          DataCollatorWithPadding, Trainer, TrainingArguments)
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
 from transformers.utils import logging
 
 logging.set_verbosity_error()
-cmd, d = sys.argv[1], sys.argv[2]
+cmd, model_dir, out_dir, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+torch.set_num_threads(threads)
 
 
 def dataset(tok, path, max_length):
@@ -29,41 +26,25 @@ def dataset(tok, path, max_length):
              "labels": int(rows[i]["label"])} for i in range(len(rows))]
 
 
-if cmd == "prepare":
-    src = sys.argv[3]
-    tok = AutoTokenizer.from_pretrained(src)
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024,
-                     num_labels=2)
-    out = os.path.join(d, "model")
-    BertForSequenceClassification(cfg).save_pretrained(out)
-    tok.save_pretrained(out)
-    print("{}")
-elif cmd == "train":
-    threads, max_steps, path, max_length, batch = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
-    torch.set_num_threads(threads)
-    model_dir = os.path.join(d, "model")
-    tok = AutoTokenizer.from_pretrained(model_dir)
+tok = AutoTokenizer.from_pretrained(model_dir)
+if cmd == "train":
+    max_steps, path, max_length, batch, precision = int(sys.argv[5]), sys.argv[6], int(sys.argv[7]), int(sys.argv[8]), sys.argv[9]
     ds = dataset(tok, path, max_length)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
-    args = TrainingArguments(output_dir=os.path.join(d, "hf-out"), per_device_train_batch_size=batch, max_steps=max_steps, learning_rate=5e-5,
-                             warmup_steps=4, weight_decay=0.01, logging_strategy="no", save_strategy="no", report_to=[],
-                             dataloader_num_workers=0, use_cpu=True, seed=42, disable_tqdm=True)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2)
+    args = TrainingArguments(output_dir=out_dir, per_device_train_batch_size=batch, max_steps=max_steps, learning_rate=5e-5,
+                             warmup_steps=0.1, weight_decay=0.01, logging_strategy="no", save_strategy="no", report_to=[],
+                             dataloader_num_workers=0, use_cpu=True, seed=42, disable_tqdm=True, bf16=precision == "bf16")
     trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=DataCollatorWithPadding(tok))
     out = trainer.train()
     print(json.dumps({"samples_per_second": out.metrics["train_samples_per_second"],
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 elif cmd == "predict":
-    threads, path, max_length, batch = int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
-    torch.set_num_threads(threads)
-    model_dir = d
-    tok = AutoTokenizer.from_pretrained(model_dir)
+    path, max_length, batch = sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
     ds = dataset(tok, path, max_length)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir)
-    args = TrainingArguments(output_dir=os.path.join(d, "hf-predict"), per_device_eval_batch_size=batch, report_to=[],
-                             dataloader_num_workers=0, use_cpu=True, disable_tqdm=True)
-    trainer = Trainer(model=model, args=args, data_collator=DataCollatorWithPadding(tok))
-    out = trainer.predict(ds)
+    args = TrainingArguments(output_dir=out_dir, per_device_eval_batch_size=batch, report_to=[], dataloader_num_workers=0, use_cpu=True,
+                             disable_tqdm=True)
+    out = Trainer(model=model, args=args, data_collator=DataCollatorWithPadding(tok)).predict(ds)
     print(json.dumps({"samples_per_second": out.metrics["test_samples_per_second"]}))
 else:
     sys.exit(f"unknown command {cmd}")

@@ -183,11 +183,9 @@ std::optional<at::Tensor> decodeMatmul(const at::Tensor& x, const at::Tensor& w,
 
 }  // namespace ft
 
-// setDecodeMatmul(enabled): turns the kernels above on (the default) or off for this process.
-FT_FN(setDecodeMatmul) {
-  enabled.store(a.flag(0));
-  return a.env().Undefined();
-}
+// setDecodeMatmul(enabled) -> the previous setting: turns the kernels above on (the default) or
+// off for this process.
+FT_FN(setDecodeMatmul) { return Napi::Boolean::New(a.env(), enabled.exchange(a.flag(0))); }
 
 // decodeMatmulAvailable(): whether this build and CPU have the kernels (x86-64 with AVX2 and FMA).
 FT_FN(decodeMatmulAvailable) {

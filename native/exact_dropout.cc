@@ -280,6 +280,7 @@ at::Tensor exactDropoutRows(const at::Tensor& x, double p, bool train, const at:
   if (!train || !(p > 0 && p < 1)) return exactDropout(x, p, train);
   if (x.dim() < 1 || index.dim() != 1 || index.size(0) != x.size(0) || total < x.size(0))
     throw ArgError("dropoutRows: expected x (N, ...), index (N) and total >= N");
+  if (index.scalar_type() != at::kLong || index.device() != x.device()) throw ArgError("dropoutRows: index must be int64 on x's device");
   const int64_t rowNumel = x.size(0) == 0 ? 0 : x.numel() / x.size(0);
   if (x.device().is_cpu() && x.layout() == at::kStrided && !x.is_neg() && x.is_contiguous() && x.numel() > 0 && at::isFloatingType(x.scalar_type()) &&
       matchesLibtorch(x.scalar_type())) {
@@ -290,7 +291,7 @@ at::Tensor exactDropoutRows(const at::Tensor& x, double p, bool train, const at:
       std::lock_guard<std::mutex> lock(def.mutex());
       full = drawMask(total * rowNumel, q, at::check_generator<at::CPUGeneratorImpl>(def));
     }
-    return maskedScale(x, full.view({total, rowNumel}).index_select(0, index.to(at::kLong)).view(x.sizes()), scaleOf(q, x.scalar_type()));
+    return maskedScale(x, full.view({total, rowNumel}).index_select(0, index).view(x.sizes()), scaleOf(q, x.scalar_type()));
   }
   std::vector<int64_t> shape = x.sizes().vec();
   shape[0] = total;
@@ -317,6 +318,31 @@ at::Tensor exactAttention(const at::Tensor& q, const at::Tensor& k, const at::Te
   return composedAttention(q, k, v, mask, p, causal, scale);
 }
 
+// Attention for the first query of each (batch, head) alone, q (B, H, 1, D) against k, v
+// (B, H, T, D), with attention dropout as scaled_dot_product_attention over all T queries would
+// draw it: the first query's probabilities are rows (b * H + h) * T of the (B * H * T, T)
+// probabilities, dropped with exactDropoutRows. Only where exactAttention would compose (the
+// fast draw's checks pass): otherwise an error, so callers ask attentionFirstQueryExact first.
+bool attentionFirstQueryExact(at::ScalarType t) {
+  return (t == at::kFloat || t == at::kDouble) && !at::autocast::is_autocast_enabled(at::kCPU) && matchesLibtorch(t) && attentionMatches(t);
+}
+
+at::Tensor attentionFirstQuery(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const std::optional<at::Tensor>& mask, double p,
+                               std::optional<double> scale) {
+  if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4 || q.size(2) != 1)
+    throw ArgError("attentionFirstQuery: expected q (B, H, 1, D), k and v (B, H, T, D)");
+  if (!q.device().is_cpu() || !attentionFirstQueryExact(q.scalar_type()) || k.scalar_type() != q.scalar_type() || v.scalar_type() != q.scalar_type() ||
+      (mask.has_value() && mask->scalar_type() != at::kBool && mask->scalar_type() != q.scalar_type()))
+    throw ArgError("attentionFirstQuery: needs float32 or float64 CPU tensors of one dtype, no autocast, and libtorch's draw reproduced here");
+  const at::Tensor probs = std::get<1>(
+      at::_scaled_dot_product_attention_math(q, k, v.narrow(-1, 0, 0), additiveMask(mask, q.scalar_type()), 0.0, false, std::nullopt, scale, false));
+  if (!(p > 0 && p < 1)) return at::matmul(probs, v);  // (B, H, 1, D)
+  const int64_t B = q.size(0), H = q.size(1), T = k.size(2);
+  const at::Tensor rows = at::arange(B * H, at::TensorOptions().dtype(at::kLong)).mul_(T);  // row (b * H + h) * T
+  const at::Tensor dropped = exactDropoutRows(probs.reshape({B * H, T}), p, true, rows, B * H * T);
+  return at::matmul(dropped.view({B, H, 1, T}), v);  // (B, H, 1, D)
+}
+
 }  // namespace ft
 
 namespace {
@@ -333,6 +359,13 @@ at::Tensor composedAttention(const at::Tensor& q, const at::Tensor& k, const at:
 
 // dropoutRows(x, p, train, index, total): dropout of the rows at index of a (total, ...) tensor.
 FT_FN(dropoutRows) { return ft::ret(a.env(), ft::exactDropoutRows(a.tensor(0), a.f64(1), a.flag(2), a.tensor(3), a.i64(4))); }
+
+// attentionFirstQuery(q, k, v, mask?, dropoutP, scale?): (B, H, 1, D), see ft::attentionFirstQuery.
+FT_FN(attentionFirstQuery) {
+  return ft::ret(a.env(), ft::attentionFirstQuery(a.tensor(0), a.tensor(1), a.tensor(2), a.optTensor(3), a.f64(4), a.optF64(5)));
+}
+// attentionFirstQueryExact(dtype): whether attentionFirstQuery can draw that dtype's dropout exactly here.
+FT_FN(attentionFirstQueryExact) { return Napi::Boolean::New(a.env(), ft::attentionFirstQueryExact(a.dtype(0))); }
 
 // dropoutReference(x, p, train): at::dropout itself, never the fast draw: what tests compare
 // dropout() with.

@@ -197,6 +197,19 @@ FT_FN(dispose) {
   return a.env().Undefined();
 }
 
+// disposeMany(handles: Uint32Array): dispose() of each, in order: a closing scope frees its
+// tensors in one call. Every handle is checked before any is freed.
+FT_FN(disposeMany) {
+  const Napi::Value v = a.raw(0);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) throw ft::ArgError("disposeMany: expected a Uint32Array of handles");
+  const auto handles = v.As<Napi::Uint32Array>();
+  const uint32_t* h = handles.Data();
+  const size_t n = handles.ElementLength();
+  for (size_t i = 0; i < n; ++i) (void)ft::registry().get(h[i]);
+  for (size_t i = 0; i < n; ++i) ft::registry().release(h[i]);
+  return a.env().Undefined();
+}
+
 // allocationCounters(): the registry's Float64Array of counters shared with JS (see core.h).
 FT_FN(allocationCounters) { return ft::registry().counters(a.env()); }
 

@@ -27,6 +27,7 @@ FT_FN(padRows) {
   const at::Tensor& x = a.tensor(0);
   const int64_t total = a.i64(2);
   if (x.dim() < 1) throw ft::ArgError("padRows: x must have a row dimension");
+  if (a.tensor(1).scalar_type() != at::kLong || a.tensor(1).device() != x.device()) throw ft::ArgError("padRows: index must be int64 on x's device");
   if (total < x.size(0)) throw ft::ArgError("padRows: total " + std::to_string(total) + " is below the " + std::to_string(x.size(0)) + " rows given");
   std::vector<int64_t> shape = x.sizes().vec();
   shape[0] = total;

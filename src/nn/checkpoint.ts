@@ -51,7 +51,15 @@ export class CheckpointSession {
   add<E>(x: Tensor, extra: E, fn: (x: Tensor, extra: E) => Tensor): Tensor {
     const devices = new Set<string>(['cpu', x.device]);
     const rng = [...devices].map((d) => [d, native.rngState(d)] as [string, Buffer]);
-    const y = noGrad(() => fn(x, extra)); // (B, T, C): no graph inside the block
+    // no graph inside the block; and libtorch's products only, as the recomputation (with
+    // gradients) will use: the few-row decode kernels (used without gradients) round otherwise
+    const decode = native.setDecodeMatmul(false);
+    let y: Tensor;
+    try {
+      y = noGrad(() => fn(x, extra)); // (B, T, C)
+    } finally {
+      native.setDecodeMatmul(decode);
+    }
     y.requiresGrad_(true);
     this.segments.push({ input: keep(x.share()), inputNeedsGrad: x.requiresGrad, extra: mapTensors(extra, (t) => keep(t.share())), output: keep(y.share()), fn: fn as Segment['fn'], rng });
     return y;

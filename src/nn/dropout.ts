@@ -60,7 +60,8 @@ export class Dropout extends Module {
   /**
    * forward() of a padded batch's real tokens x (N, ...) (TokenRows.pack): libtorch's kernel
    * draws the masks of the whole padded batch, as forward() on it would, and keeps the real
-   * tokens' rows; the fused kernel has no masks to match and draws for the N rows alone.
+   * tokens' rows; the fused kernel has no PyTorch masks to match and draws for the N rows alone
+   * (other masks, and another generator state, than forward() on the padded batch).
    */
   forwardRows(x: Tensor, rows: TokenRows | null): Tensor {
     const on = this.training && this.p > 0;

@@ -9,8 +9,10 @@ import { native } from '../tensor/native';
  * tensors (src/nn/checkpoint.ts).
  *
  * Used where only real tokens' states are read: a real token's state is the padded layout's
- * exactly (padding is masked out of every key, and each per-token layer sees its row alone), so
- * outputs, losses and gradients are unchanged; padded positions are never computed.
+ * (padding is masked out of every key, and each per-token layer sees its row alone) up to
+ * float32 rounding, since products over N rows may round differently from products over B x T;
+ * libtorch's dropout draws the padded layout's masks (Dropout.forwardRows), so the generator
+ * ends where it would. Padded positions are never computed.
  */
 export interface TokenRows {
   /** (N) int64: b * T + t of each real token, in order */

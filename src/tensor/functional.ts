@@ -1,6 +1,7 @@
 // Free functions over tensors: the torch.nn.functional of fulltune.
 import { native } from './native';
 import { Tensor } from './tensor';
+import { DType, Device, dtypeCode } from './dtype';
 
 type Reduction = 'mean' | 'sum' | 'none';
 const h = (t: Tensor | null | undefined): number | null => (t ? t.handle : null);
@@ -98,6 +99,21 @@ export function fusedDropout(x: Tensor, p = 0.5, training = true): Tensor {
 export function dropoutRows(x: Tensor, p: number, training: boolean, index: Tensor, total: number): Tensor {
   if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
   return new Tensor(native.dropoutRows(x.handle, p, training, index.handle, total));
+}
+/**
+ * scaledDotProductAttention() for the first query of each sequence alone: q (B, H, 1, D) is
+ * query position 0 against k, v (B, H, T, D); mask bool (true = may attend) or additive,
+ * broadcastable to (B, H, 1, T). In train mode (dropoutP > 0) its probabilities get the masks
+ * attention over all T queries would draw for that row, and the generator is left where that
+ * attention leaves it. float32 or float64 on the CPU, outside autocast, where
+ * attentionFirstQueryExact says so; otherwise an Error. Returns (B, H, 1, D).
+ */
+export function attentionFirstQuery(q: Tensor, k: Tensor, v: Tensor, o: { attnMask?: Tensor | null; dropoutP?: number; scale?: number | null } = {}): Tensor {
+  return new Tensor(native.attentionFirstQuery(q.handle, k.handle, v.handle, h(o.attnMask), o.dropoutP ?? 0, o.scale ?? null));
+}
+/** Whether attentionFirstQuery reproduces attention dropout for tensors of that dtype and device. */
+export function attentionFirstQueryExact(dtype: DType, device: Device): boolean {
+  return device === 'cpu' && native.attentionFirstQueryExact(dtypeCode(dtype));
 }
 /** Rows of weight (V, C) at indices; rows at paddingIdx get no gradient. */
 export function embedding(weight: Tensor, indices: Tensor, paddingIdx: number | null = null): Tensor {

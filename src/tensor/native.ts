@@ -42,6 +42,8 @@ export interface NativeAddon {
   toBytes(t: H): Buffer;
   item(t: H): number | boolean;
   dispose(t: H): void;
+  /** dispose() of each handle, in order (a closing scope's tensors); every handle is checked first. */
+  disposeMany(handles: Uint32Array): void;
   /** [0]: bytes of every tensor made so far, shared memory (native/core.h). */
   allocationCounters(): Float64Array;
   memory(): { tensors: number; bytes: Record<string, number> };
@@ -170,7 +172,7 @@ export interface NativeAddon {
   applyRotary(x: H, cos: H, sin: H): H;
   linearInOut(x: H, w: H, b: H): H;
   /** Few-row float32 CPU products in linear/linearInOut through fulltune's kernels (default on). */
-  setDecodeMatmul(enabled: boolean): void;
+  setDecodeMatmul(enabled: boolean): boolean;
   /** Whether this build and CPU have those kernels (x86-64 with AVX2 and FMA). */
   decodeMatmulAvailable(): boolean;
   dropout(x: H, p: number, train: boolean): H;
@@ -180,6 +182,10 @@ export interface NativeAddon {
   dropoutReference(x: H, p: number, train: boolean): H;
   /** [index (N), first (B)] of a (B, T) padding mask's real tokens; undefined when nothing is padded or a row starts with padding. */
   tokenRows(mask: H): [H, H] | undefined;
+  /** Attention of q (B, H, 1, D), each sequence's first query, with the dropout masks of attention over all T queries. */
+  attentionFirstQuery(q: H, k: H, v: H, mask: H | null, dropoutP: number, scale: number | null): H;
+  /** Whether attentionFirstQuery can reproduce that dtype's attention dropout here (CPU). */
+  attentionFirstQueryExact(dtype: number): boolean;
   /** (total, ...) zeros with x's rows (N, ...) at index. */
   padRows(x: H, index: H, total: number): H;
   dropoutFastDraw(dtype: number): [boolean, boolean];

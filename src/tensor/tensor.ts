@@ -76,11 +76,17 @@ export class Tensor implements Disposable {
   }
 
   dispose(): void {
-    if (this._h < 0) return;
+    const h = this._release();
+    if (h >= 0) native.dispose(h);
+  }
+
+  /** @internal Marks this disposed and returns the native handle to free (-1: already disposed); scopes free a batch at once. */
+  _release(): number {
     const h = this._h;
+    if (h < 0) return -1;
     this._h = -1;
     if (this._registered) backstop.unregister(this);
-    native.dispose(h);
+    return h;
   }
 
   // ---- metadata ----

@@ -3,7 +3,7 @@ import { Linear } from '../../nn/linear';
 import { LayerNorm } from '../../nn/layernorm';
 import { Dropout } from '../../nn/dropout';
 import { Tensor } from '../../tensor/tensor';
-import { scaledDotProductAttention } from '../../tensor/functional';
+import { attentionFirstQuery, scaledDotProductAttention } from '../../tensor/functional';
 import { BertConfig } from './config';
 import { TokenRows, packRows, padRows } from '../../nn/token-rows';
 
@@ -49,16 +49,18 @@ export class BertSelfAttention extends Module {
 
   /**
    * Attention for each row's first token alone: queries from xq (B, C), keys and values from
-   * every token of x ((B, T, C), or real rows (N, C) with `rows`). Returns (B, C). Without
-   * attention dropout only (eval mode, or p = 0): its masks would be drawn for the queries given.
+   * every token of x ((B, T, C), or real rows (N, C) with `rows`). Returns (B, C). With
+   * attention dropout (train mode) the masks are those of attention over every query
+   * (attentionFirstQuery: where attentionFirstQueryExact allows; otherwise it throws).
    */
   forwardFirst(x: Tensor, xq: Tensor, mask: Tensor | null, rows: TokenRows | null): Tensor {
-    if (this.training && this.dropout.p > 0) throw new Error('BertSelfAttention.forwardFirst: attention dropout draws masks for every query');
     const [B, T] = rows ? [rows.batch, rows.length] : x.shape;
     const C = xq.shape[1];
     const kv = (l: Linear) => (rows ? padRows(l.forward(x), rows) : l.forward(x)).view(B, T, this.numHeads, this.headSize).transpose(1, 2); // (B, H, T, D)
     const q = this.query.forward(xq).view(B, 1, this.numHeads, this.headSize).transpose(1, 2); // (B, H, 1, D)
-    const y = scaledDotProductAttention(q, kv(this.key), kv(this.value), { attnMask: mask, scale: 1 / Math.sqrt(this.headSize) }); // (B, H, 1, D)
+    const p = this.training ? this.dropout.p : 0;
+    const o = { attnMask: mask, scale: 1 / Math.sqrt(this.headSize), dropoutP: p };
+    const y = p > 0 ? attentionFirstQuery(q, kv(this.key), kv(this.value), o) : scaledDotProductAttention(q, kv(this.key), kv(this.value), o); // (B, H, 1, D)
     return y.reshape(B, C); // (B, C)
   }
 }

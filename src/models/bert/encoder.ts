@@ -5,6 +5,7 @@ import { Tensor } from '../../tensor/tensor';
 import { tidy } from '../../tensor/scope';
 import { arange } from '../../tensor/create';
 import { BertConfig } from './config';
+import { attentionFirstQueryExact } from '../../tensor/functional';
 import { attentionMask } from './mask';
 import { BertAttention, BertResidualOutput } from './attention';
 import { checkpoint } from '../../nn/checkpoint';
@@ -90,25 +91,33 @@ export class BertEncoder extends Module {
    * then only what that state depends on is computed:
    * - a padded batch runs over its real tokens only (TokenRows): padded positions are never
    *   computed, real ones get the padded layout's values, dropout draws the same masks;
-   * - the last layer runs for the first tokens alone (their queries against every key), unless
-   *   attention dropout is on (train mode), whose masks cover every query.
-   * A row that starts with padding (left padding) runs the padded layout.
+   * - the last layer runs for the first tokens alone (their queries against every key; with
+   *   attention dropout, the masks attention over every query draws), unless that dropout cannot
+   *   be reproduced there (autocast, CUDA: attentionFirstQueryExact).
+   * Real tokens get the padded layout's values up to float32 rounding (products over fewer
+   * rows may round differently); dropout's masks and the generator's state are the same.
+   * A row that starts with padding (left padding) or a mask that is not (B, T) runs the padded
+   * layout.
    */
   run(h: Tensor, padding: Tensor | null | undefined, o: EncoderRunOptions = {}): Tensor {
-    if (!o.firstTokenOnly) return this.forward(h, attentionMask(padding)); // (B, T, C)
-    const rows = tokenRows(padding);
     const [B, T] = h.shape;
+    if (!o.firstTokenOnly || (padding && (padding.ndim !== 2 || padding.shape[0] !== B || padding.shape[1] !== T))) {
+      const last = this.forward(h, attentionMask(padding)); // (B, T, C)
+      return o.firstTokenOnly ? last.narrow(1, 0, 1) : last;
+    }
+    const rows = tokenRows(padding);
     const mask = rows ? (padding!.dtype === 'bool' ? padding! : padding!.ne(0)).view(B, 1, 1, T) : attentionMask(padding); // (B, 1, 1, T)
     if (rows === null && mask !== null) return this.forward(h, mask).narrow(1, 0, 1); // left padding
     const x = rows ? packRows(h, rows) : h; // (N, C) or (B, T, C)
     const n = this.layer.length;
     const last = this.layer.at(n - 1);
-    if (this.training && last.attention.self.dropout.p > 0) {
+    const self = last.attention.self;
+    if (self.training && self.dropout.p > 0 && !attentionFirstQueryExact(h.dtype, h.device)) {
       const out = this.forward(x, mask, rows);
       return rows ? firstRows(out, rows) : out.narrow(1, 0, 1); // (B, 1, C)
     }
     // where each first token sits in the padded batch: b * T
-    const firsts: TokenRows = { index: arange(0, B * T, T), first: arange(B), batch: B, length: T };
+    const firsts: TokenRows = { index: arange(0, B * T, T, { device: h.device }), first: arange(B, undefined, 1, { device: h.device }), batch: B, length: T };
     const before = this.layers(x, mask, rows, n - 1);
     const out = checkpoint(before, { mask, rows, firsts }, (t, e) => last.forwardFirst(t, e.mask, e.rows, e.firsts)); // (B, C)
     if (before !== x) before.dispose();
