@@ -10,6 +10,16 @@ import json
 import resource
 import sys
 
+
+def peak_rss_mb():
+    """This process's own peak RSS (VmHWM): ru_maxrss keeps the parent's across fork and exec."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
 from transformers.utils import logging
@@ -37,7 +47,7 @@ if cmd == "train":
     trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=DataCollatorWithPadding(tok))
     out = trainer.train()
     print(json.dumps({"samples_per_second": out.metrics["train_samples_per_second"],
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "peak_rss_mb": peak_rss_mb()}))
 elif cmd == "predict":
     path, max_length, batch = sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
     ds = dataset(tok, path, max_length)

@@ -14,6 +14,16 @@ import os
 import resource
 import sys
 
+
+def peak_rss_mb():
+    """This process's own peak RSS (VmHWM): ru_maxrss keeps the parent's across fork and exec."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, Trainer, TrainingArguments
 from transformers.utils import logging
@@ -51,4 +61,4 @@ else:
     out = trainer.train()
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps({"samples_per_second": out.metrics["train_samples_per_second"],
-                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                          "peak_rss_mb": peak_rss_mb()}))

@@ -247,7 +247,7 @@ async function train(f: Parsed, argv: string[]): Promise<number> {
     savePretrained(model, out);
     tok.save(out);
     const skipped = trainSet.meta.skipped.length + (evalSet?.meta.skipped.length ?? 0);
-    const allMetrics = { ...metrics, train_rows: trainSet.meta.rows, skipped_rows: skipped, peak_rss_mb: process.resourceUsage().maxRSS / 1024 };
+    const allMetrics = { ...metrics, train_rows: trainSet.meta.rows, skipped_rows: skipped, peak_rss_mb: peakRssMb() };
     writeFileAtomic(path.join(out, 'metrics.json'), JSON.stringify(allMetrics, null, 2) + '\n');
     writeFileAtomic(path.join(out, 'report.html'), await renderReport(`fulltune: ${path.basename(out)}`, trainer.log, allMetrics, runInfo(effectiveArguments(f, { maxLength, steps }))));
     const shown = Object.entries(metrics).filter(([k]) => k.startsWith('eval_') && !/runtime|per_second/.test(k));
@@ -316,6 +316,21 @@ function batches<T>(label: string, f: Parsed, trainer: Trainer, run: () => Promi
     trainer.onEvalBatch = (done) => advance(done);
     return run();
   });
+}
+
+/**
+ * This process's peak resident memory in MB: Linux's VmHWM, its own memory's high-water mark
+ * (getrusage's maxRSS keeps the parent's across fork and exec: a process started by a large one
+ * reports at least the parent's size), else maxRSS.
+ */
+function peakRssMb(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    /* no procfs: maxRSS below */
+  }
+  return process.resourceUsage().maxRSS / 1024;
 }
 
 async function evaluate(f: Parsed): Promise<void> {
