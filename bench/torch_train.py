@@ -7,20 +7,12 @@ predict <model> <out> <threads> <csv> <max_length> <batch>: Trainer.predict of <
 """
 import csv
 import json
-import resource
 import sys
 
 
-def peak_rss_mb():
-    """This process's own peak RSS (VmHWM): ru_maxrss keeps the parent's across fork and exec."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
 
 import torch
+from bench_util import peak_rss_mb
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
 from transformers.utils import logging
 
