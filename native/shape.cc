@@ -53,6 +53,11 @@ FT_FN(uniform_) {
   a.tensor(0).uniform_(a.f64(1), a.f64(2));
   return a.env().Undefined();
 }
+// random_(t): Tensor.random_(), integers over the dtype's range from the default generator.
+FT_FN(random_) {
+  a.tensor(0).random_();
+  return a.env().Undefined();
+}
 // truncNormal_(t, mean, std, a, b): torch.nn.init.trunc_normal_ as torch 2.13 draws it, step for
 // step, so that for the same generator state the values are PyTorch's: where the window holds
 // more than 0.3 of the normal's mass, normal draws with rejected values redrawn (a whole new draw

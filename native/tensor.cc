@@ -1,4 +1,5 @@
 // Creation, metadata, read-back and lifetime of tensors.
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
@@ -63,6 +64,29 @@ FT_FN(arange) { return ft::ret(a.env(), at::arange(a.scalar(0), a.scalar(1), a.s
 FT_FN(randn) { return ft::ret(a.env(), at::randn(a.ints(0), opts(a, 1, 2))); }
 FT_FN(rand) { return ft::ret(a.env(), at::rand(a.ints(0), opts(a, 1, 2))); }
 FT_FN(randint) { return ft::ret(a.env(), at::randint(a.i64(0), a.i64(1), a.ints(2), opts(a, 3, 4))); }
+
+// randperm(n, generator): torch.randperm(n, generator=g), int64 on the CPU. generator: a seed
+// (g = torch.Generator().manual_seed(seed): the same permutation whatever drew before), a state
+// from rngState('cpu') (a new generator set to it) or null (the default CPU generator, advanced
+// as torch.randperm(n) advances it).
+FT_FN(randperm) {
+  const int64_t n = a.i64(0);
+  if (n < 0) throw ft::ArgError("argument 0: expected a non-negative length");
+  const Napi::Value g = a.raw(1);
+  if (g.IsNull() || g.IsUndefined()) return ft::ret(a.env(), at::randperm(n, at::kLong));
+  at::Generator gen = at::detail::createCPUGenerator();
+  if (g.IsBuffer()) {
+    auto buf = g.As<Napi::Buffer<uint8_t>>();
+    at::Tensor state = at::empty({static_cast<int64_t>(buf.Length())}, at::kByte);
+    std::memcpy(state.data_ptr(), buf.Data(), buf.Length());
+    gen.set_state(state);
+  } else {
+    const int64_t seed = a.i64(1);
+    if (seed < 0) throw ft::ArgError("argument 1: expected a non-negative seed, a generator state or null");
+    gen.set_current_seed(static_cast<uint64_t>(seed));
+  }
+  return ft::ret(a.env(), at::randperm(n, gen, at::TensorOptions().dtype(at::kLong)));
+}
 
 // Seeds the CPU generator and every CUDA generator, as torch.manual_seed does.
 FT_FN(manualSeed) {

@@ -114,6 +114,17 @@ export function rand(shape: number[], o: CreateOptions = {}): Tensor {
 export function randint(low: number, high: number, shape: number[], o: CreateOptions = {}): Tensor {
   return finish(new Tensor(native.randint(low, high, shape, dtypeCode(o.dtype ?? 'int64'), dev(o))), o);
 }
+/**
+ * torch.randperm(n, generator=g): a random permutation of 0..n-1, int64 on the CPU. `generator`:
+ * a seed (g = torch.Generator().manual_seed(seed): the same permutation whatever was drawn
+ * before), a CPU state from rngState() (a private generator set to it: the default generator is
+ * left alone), or absent: the default CPU generator, advanced as torch.randperm(n) advances it.
+ */
+export function randperm(n: number, generator?: number | Buffer): Tensor {
+  if (!Number.isInteger(n) || n < 0) throw new TypeError(`randperm(${n}): expected a non-negative integer length`);
+  if (typeof generator === 'number' && !(Number.isInteger(generator) && generator >= 0)) throw new TypeError(`randperm: expected a non-negative integer seed, got ${generator}`);
+  return new Tensor(native.randperm(n, generator ?? null));
+}
 
 function like(t: Tensor, o: CreateOptions): CreateOptions {
   return { dtype: o.dtype ?? t.dtype, device: o.device ?? t.device, requiresGrad: o.requiresGrad };
@@ -128,6 +139,16 @@ export const randLike = (t: Tensor, o: CreateOptions = {}): Tensor => rand([...t
 export function manualSeed(seed: number): void {
   if (!Number.isInteger(seed) || seed < 0) throw new TypeError(`manualSeed(${seed}): expected a non-negative integer`);
   native.manualSeed(seed);
+}
+
+/** The whole state of a device's default generator ('cpu', 'cuda', 'cuda:N'), as torch.get_rng_state / torch.cuda.get_rng_state. */
+export function rngState(device: Device = 'cpu'): Buffer {
+  return native.rngState(device);
+}
+/** Puts back a state from rngState, as torch.set_rng_state / torch.cuda.set_rng_state. */
+export function setRngState(state: Buffer, device: Device = 'cpu'): void {
+  if (!Buffer.isBuffer(state)) throw new TypeError('setRngState: expected a Buffer from rngState()');
+  native.setRngState(device, state);
 }
 
 export function cudaAvailable(): boolean {

@@ -27,6 +27,8 @@ export interface NativeAddon {
   randn(shape: number[], dtype: number, device: string): H;
   rand(shape: number[], dtype: number, device: string): H;
   randint(low: number, high: number, shape: number[], dtype: number, device: string): H;
+  /** torch.randperm(n, generator=g): g seeded with a seed, set to a CPU state, or (null) the default CPU generator. */
+  randperm(n: number, generator: number | Buffer | null): H;
   manualSeed(seed: number): void;
   rngState(device: string): Buffer;
   setRngState(device: string, state: Buffer): void;
@@ -160,6 +162,7 @@ export interface NativeAddon {
   detach(a: H): H;
   normal_(a: H, mean: number, std: number): void;
   uniform_(a: H, lo: number, hi: number): void;
+  random_(a: H): void;
   truncNormal_(a: H, mean: number, std: number, lo: number, hi: number): void;
   zero_(a: H): void;
   fill_(a: H, v: number | boolean): void;

@@ -456,6 +456,11 @@ export class Tensor implements Disposable {
     native.uniform_(this._h, lo, hi);
     return this;
   }
+  /** Tensor.random_(): integers over the dtype's range (int64: [0, 2^63)) from the default generator. */
+  random_(): this {
+    native.random_(this._h);
+    return this;
+  }
   /**
    * torch.nn.init.trunc_normal_: normal(mean, std) truncated to [a, b], drawn as PyTorch draws it
    * (the same values for the same seed). Throws TypeError unless std > 0 and a < b.
