@@ -72,21 +72,26 @@ describe('features', () => {
 });
 
 describe('samplers', () => {
-  test('seeded shuffles are reproducible and differ per epoch and seed', () => {
+  test("random: torch.randperm seeded with seed + epoch (accelerate's SeedableRandomSampler)", () => {
     const lengths = Array.from({ length: 100 }, (_, i) => i % 17);
     const a = ft.epochOrder('random', 100, 42, 0, 8, lengths);
-    expect(ft.epochOrder('random', 100, 42, 0, 8, lengths)).toEqual(a);
-    expect(ft.epochOrder('random', 100, 42, 1, 8, lengths)).not.toEqual(a);
+    expect(a).toEqual(Array.from(ft.tidy(() => ft.randperm(100, 42).toArray() as BigInt64Array), Number));
+    expect(ft.epochOrder('random', 100, 42, 1, 8, lengths)).toEqual(Array.from(ft.tidy(() => ft.randperm(100, 43).toArray() as BigInt64Array), Number));
     expect(ft.epochOrder('random', 100, 43, 0, 8, lengths)).not.toEqual(a);
     expect([...a].sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, i) => i));
   });
   test('group-by-length puts similar lengths together, longest batch first', () => {
     const lengths = Array.from({ length: 1000 }, (_, i) => (i * 7919) % 97);
-    const o = ft.epochOrder('group-by-length', 1000, 1, 0, 4, lengths);
+    const o = ft.epochOrder('group-by-length', 1000, 1, 0, 4, lengths, 5);
+    expect(ft.epochOrder('group-by-length', 1000, 1, 0, 4, lengths, 5)).toEqual(o);
     expect([...o].sort((x, y) => x - y)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
     expect(lengths[o[0]]).toBe(Math.max(...lengths));
-    // within a megabatch (50 batches of 4) lengths descend
+    // within a megabatch (50 batches of 4, as 1000 / (4 x 4) > 50) lengths descend
     const mega = o.slice(0, 200).map((i) => lengths[i]);
     expect(mega.slice(1).every((v, i) => v <= mega[i] || i === 0)).toBe(true);
+    // a small set: megabatches of 1000 / (4 x 25) = 10 batches
+    const few = ft.epochOrder('group-by-length', 1000, 1, 0, 25, lengths, 5).slice(250, 500).map((i) => lengths[i]);
+    expect(few.slice(1).every((v, i) => v <= few[i])).toBe(true);
+    expect(few[0]).toBeLessThan(Math.max(...few.slice(1)) + 1);
   });
 });

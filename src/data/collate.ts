@@ -3,6 +3,8 @@ import { Tensor } from '../tensor/tensor';
 import { Feature } from './features';
 import { Task } from './tasks';
 import { CollateContext, taskSpec } from './specs';
+import { empty, randperm } from '../tensor/create';
+import { tidy } from '../tensor/scope';
 
 export interface Batch {
   inputIds: Tensor; // (B, T) int64
@@ -23,7 +25,7 @@ export function collate(features: Feature[], task: Task, padId: number, ctx?: Co
   return taskSpec(task).collate(features, padId, ctx);
 }
 
-/** A small seeded PRNG (mulberry32): the data order depends on nothing but the seed and epoch. */
+/** A small seeded PRNG (mulberry32): what masked-lm collation draws each feature's targets with. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -35,27 +37,26 @@ export function prng(seed: number): () => number {
   };
 }
 
-export function permutation(n: number, rand: () => number): number[] {
-  const p = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [p[i], p[j]] = [p[j], p[i]];
-  }
-  return p;
-}
-
 export type SamplerKind = 'random' | 'sequential' | 'group-by-length';
 
 /**
- * The order of one epoch: sequential, a seeded shuffle, or Hugging Face's group_by_length
- * (shuffle, cut into megabatches of 50 batches, sort each by length, longest batch first).
+ * The order of one epoch, as transformers' Trainer draws it for the same seed:
+ * - 'sequential': 0..n-1 (SequentialSampler);
+ * - 'random': torch.randperm(n) from a generator seeded with seed + epoch (accelerate's
+ *   SeedableRandomSampler, which the Trainer's RandomSampler becomes);
+ * - 'group-by-length': LengthGroupedSampler: a permutation from `generator`, cut into
+ *   megabatches of min(n / (4 x batchSize), 50) batches (at least 1), each sorted by length,
+ *   longest first (ties keep their order), then the longest megabatch's first row swapped with
+ *   the first. `generator`: a seed, a CPU generator state, or absent: the default CPU generator,
+ *   advanced (transformers draws it there, at the start of each epoch).
+ * `batchSize` is what one optimizer step takes (with accumulation, transformers' batch size x
+ * gradient_accumulation_steps).
  */
-export function epochOrder(kind: SamplerKind, n: number, seed: number, epoch: number, batchSize: number, lengths: ArrayLike<number>): number[] {
+export function epochOrder(kind: SamplerKind, n: number, seed: number, epoch: number, batchSize: number, lengths: ArrayLike<number>, generator?: number | Buffer): number[] {
   if (kind === 'sequential') return Array.from({ length: n }, (_, i) => i);
-  const rand = prng((seed * 1000003 + epoch) >>> 0);
-  const p = permutation(n, rand);
-  if (kind === 'random') return p;
-  const mega = 50 * batchSize;
+  if (kind === 'random') return permutationOf(n, seed + epoch);
+  const p = permutationOf(n, generator);
+  const mega = Math.max(1, Math.min(Math.floor(n / (batchSize * 4)), 50)) * batchSize;
   const groups: number[][] = [];
   for (let i = 0; i < n; i += mega) groups.push(p.slice(i, i + mega).sort((a, b) => lengths[b] - lengths[a]));
   // the longest batch of all goes first, so that memory runs out at once if it will
@@ -63,9 +64,22 @@ export function epochOrder(kind: SamplerKind, n: number, seed: number, epoch: nu
   groups.forEach((g, i) => {
     if (lengths[g[0]] > lengths[groups[best][0]]) best = i;
   });
-  if (best !== 0) {
-    const [g0, gb] = [groups[0], groups[best]];
-    [g0[0], gb[0]] = [gb[0], g0[0]];
-  }
+  const [g0, gb] = [groups[0], groups[best]];
+  [g0[0], gb[0]] = [gb[0], g0[0]];
   return groups.flat();
+}
+
+function permutationOf(n: number, generator?: number | Buffer): number[] {
+  return tidy(() => Array.from(randperm(n, generator).toArray() as BigInt64Array, Number));
+}
+
+/**
+ * What a PyTorch DataLoader draws from the default CPU generator when an epoch's iteration
+ * starts: its workers' base seed, torch.empty((), dtype=torch.int64).random_(). fulltune has no
+ * workers, but draws it too, so that the dropout masks after it are transformers' Trainer's.
+ */
+export function dataLoaderEpochDraw(): void {
+  tidy(() => {
+    empty([], { dtype: 'int64' }).random_();
+  });
 }

@@ -23,7 +23,7 @@ import { Optimizer } from './optimizer';
 export interface TrainerState {
   globalStep: number;
   epoch: number;
-  /** index of the next batch of `epoch` (its order is a function of the seed and epoch) */
+  /** index of the next batch of `epoch` (its order: see epochRng) */
   batchInEpoch: number;
   bestMetric: number | null;
   bestCheckpoint: string | null;
@@ -36,6 +36,12 @@ export interface TrainerState {
   pendingEvaluation?: boolean;
   /** Data parallel: each rank's CPU generator state (base64), rank order (transformers' rng_state_{rank}). */
   rngByRank?: string[];
+  /**
+   * group-by-length in one process: the CPU generator's state (base64) when `epoch`'s permutation
+   * was drawn from it, so that a run resumed within the epoch draws the same order (the other
+   * samplers' orders are a function of the seed and epoch).
+   */
+  epochRng?: string;
 }
 
 /** This process's CPU generator state, base64 (what a checkpoint keeps per rank). */
@@ -172,6 +178,7 @@ export function loadCheckpointState(dir: string, model: PreTrainedModel, opt: Op
     logHistory: s.logHistory,
     settings: s.settings,
     pendingEvaluation: s.pendingEvaluation,
+    epochRng: s.epochRng,
   };
 }
 

@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Batch, SamplerKind, collate, epochOrder, prng } from '../data/collate';
+import { Batch, SamplerKind, collate, dataLoaderEpochDraw, epochOrder, prng } from '../data/collate';
 import type { CollateContext } from '../data/specs';
 import { Feature, FeatureStore } from '../data/features';
 import { Task } from '../data/tasks';
@@ -147,6 +147,9 @@ type AnyModel = PreTrainedModel & { forward(x: any): any };
 
 /** How long ranks wait for rank 0 to write a checkpoint (seconds): saving a large model takes longer than a step's collective timeout. */
 const LONG_WAIT = 1800;
+
+/** How epochs are ordered (recorded in checkpoints: a run does not resume into another order). */
+const DATA_ORDER = "transformers Trainer's (torch.randperm, the data loader's draw per epoch)";
 
 /** One 32-bit seed from several integers (FNV-1a over their decimal forms). */
 function seedOf(parts: number[]): number {
@@ -429,6 +432,31 @@ export class Trainer {
   }
 
   /**
+   * The order of the current epoch (every rank's), drawn as transformers' Trainer draws it, so
+   * that the data order and the dropout masks after it are the Trainer's for the same seed: an
+   * epoch that starts here takes the data loader's draw first, and group-by-length draws its
+   * permutation from the default generator then (a run resumed within the epoch, from the state
+   * recorded at its start). Ranks are seeded apart: a group's permutation comes from a
+   * generator seeded alike on every rank.
+   */
+  private epochIndices(state: TrainerState, n: number, lengths: ArrayLike<number>): number[] {
+    const a = this.args;
+    const W = this.group?.worldSize ?? 1;
+    const grouped = a.sampler === 'group-by-length';
+    if (state.batchInEpoch === 0) {
+      dataLoaderEpochDraw();
+      state.epochRng = grouped && W === 1 ? cpuRngStateBase64() : undefined;
+    }
+    let generator: number | Buffer | undefined;
+    if (grouped && W > 1) generator = a.seed + state.epoch;
+    else if (grouped && state.batchInEpoch > 0) {
+      if (state.epochRng === undefined) throw new Error(`cannot resume within epoch ${state.epoch}: the checkpoint does not record the generator state its group-by-length order was drawn from`);
+      generator = Buffer.from(state.epochRng, 'base64');
+    }
+    return epochOrder(a.sampler, n, a.seed, state.epoch, a.batchSize * a.gradAccum * W, lengths, generator);
+  }
+
+  /**
    * What decides the result from a checkpoint on: a resumed run must have the same, or it would
    * not continue the run it resumes. Left out: where and how it writes and logs, and the device.
    */
@@ -444,6 +472,7 @@ export class Trainer {
       'gradient accumulation': a.gradAccum,
       seed: a.seed,
       sampler: a.sampler,
+      'data order': DATA_ORDER,
       'total optimizer steps (epochs, max steps)': total,
       'warmup steps (warmup ratio, warmup steps)': warmup,
       optimizer: a.optimizer,
@@ -503,10 +532,11 @@ export class Trainer {
       const saved = readCheckpointSettings(dir);
       if (saved === null) throw new Error(`${dir}: the checkpoint does not record the settings it was made with (an older fulltune); cannot check that resuming is exact`);
       // settings recorded only by later versions: an older checkpoint had their value of then
-      const before: RunSettings = { 'weights dtype': 'float32', processes: 1 };
-      const changed = Object.keys(settings).filter((k) => JSON.stringify(saved[k] ?? before[k]) !== JSON.stringify(settings[k]));
+      const before: RunSettings = { 'weights dtype': 'float32', processes: 1, 'data order': "fulltune's own shuffle (fulltune 0.1)" };
+      const was = (k: string) => saved[k] ?? before[k];
+      const changed = Object.keys(settings).filter((k) => JSON.stringify(was(k)) !== JSON.stringify(settings[k]));
       if (changed.length) {
-        throw new Error(`cannot resume from ${dir}: ${changed.map((k) => `${k} was ${JSON.stringify(saved[k])}, now ${JSON.stringify(settings[k])}`).join('; ')}. Resume with the settings of the original run, or start over with --overwrite-output`);
+        throw new Error(`cannot resume from ${dir}: ${changed.map((k) => `${k} was ${JSON.stringify(was(k))}, now ${JSON.stringify(settings[k])}`).join('; ')}. Resume with the settings of the original run, or start over with --overwrite-output`);
       }
       state = loadCheckpointState(dir, this.model, opt, scaler, rank);
       state.settings = settings;
@@ -662,7 +692,7 @@ export class Trainer {
       if ((await evaluateNow()) && (a.saveSteps || loadBest)) await save(true);
     }
     while (state.globalStep < total && !stop) {
-      const global = epochOrder(a.sampler, n, a.seed, state.epoch, a.batchSize * W, train.lengths);
+      const global = this.epochIndices(state, n, train.lengths);
       // rank r's share: every W-th of the order from r, cycled past its end as DistributedSampler pads
       const order = W === 1 ? global : Array.from({ length: perRank }, (_, i) => global[(i * W + rank) % n]);
       const batches: number[][] = [];
