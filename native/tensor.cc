@@ -79,11 +79,14 @@ FT_FN(randperm) {
     auto buf = g.As<Napi::Buffer<uint8_t>>();
     at::Tensor state = at::empty({static_cast<int64_t>(buf.Length())}, at::kByte);
     std::memcpy(state.data_ptr(), buf.Data(), buf.Length());
-    gen.set_state(state);
+    try {
+      gen.set_state(state);
+    } catch (const c10::Error&) {
+      throw ft::ArgError("argument 1: not a CPU generator state (rngState('cpu') gives one)");
+    }
   } else {
-    const int64_t seed = a.i64(1);
-    if (seed < 0) throw ft::ArgError("argument 1: expected a non-negative seed, a generator state or null");
-    gen.set_current_seed(static_cast<uint64_t>(seed));
+    if (!g.IsNumber() || a.i64(1) < 0) throw ft::ArgError("argument 1: expected a non-negative seed, a CPU generator state (Buffer) or null");
+    gen.set_current_seed(static_cast<uint64_t>(a.i64(1)));
   }
   return ft::ret(a.env(), at::randperm(n, gen, at::TensorOptions().dtype(at::kLong)));
 }

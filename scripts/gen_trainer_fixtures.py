@@ -4,11 +4,13 @@ A fulltune run is meant to equal a transformers Trainer run with the same seed a
 hyperparameters, dropout and data order included. This script records, with transformers'
 Trainer itself (not a loop written after it):
 
-  runs      for each sampler (random, group_by_length): the BERT sequence classifier of
-            test/fixtures/bert/seqcls (every dropout 0.1) trained on test/fixtures/train/tiny.csv
-            (24 rows, max length 32) for 3 epochs of batches of 5 (the last of each epoch holds
-            4), AdamW lr 1e-3, 3 warmup steps then linear decay, weight decay 0.01, clipping at
-            1.0, seed 1234: the rows of each batch, the loss of every step and its gradient norm
+  runs      the BERT sequence classifier of test/fixtures/bert/seqcls (every dropout 0.1)
+            trained on test/fixtures/train/tiny.csv (24 rows, max length 32) for 3 epochs of
+            batches of 5 (the last of each epoch holds 4), AdamW lr 1e-3, 3 warmup steps then
+            linear decay, weight decay 0.01, clipping at 1.0, seed 1234, with the random and the
+            group_by_length sampler, and with the random one evaluating tiny.csv at each epoch's
+            end (random_eval): the rows of each batch, the loss of every step and its gradient
+            norm, and each evaluation's loss
   draws     torch.randperm from seeded generators and from the default generator, and
             torch.empty((), dtype=torch.int64).random_() (the data loader's draw at each epoch),
             each followed by torch.rand(3) from the default generator: where it left it
@@ -47,7 +49,7 @@ class Rows(torch.utils.data.Dataset):
         return item
 
 
-def run(sampler):
+def run(sampler, evaluate=False):
     tok = AutoTokenizer.from_pretrained(MODEL)
     with open(os.path.join(FX, "train", "tiny.csv"), newline="") as f:
         rows = list(csv.DictReader(f))
@@ -73,14 +75,18 @@ def run(sampler):
             output_dir=out, num_train_epochs=3, per_device_train_batch_size=5, learning_rate=1e-3, warmup_steps=3,
             weight_decay=0.01, max_grad_norm=1.0, seed=SEED, use_cpu=True, save_strategy="no", logging_steps=1,
             report_to=[], disable_tqdm=True, train_sampling_strategy=sampler, remove_unused_columns=False,
+            eval_strategy="epoch" if evaluate else "no", per_device_eval_batch_size=5,
         )
-        trainer = Recording(model=model, args=args, train_dataset=data, data_collator=collate)
+        trainer = Recording(model=model, args=args, train_dataset=data, eval_dataset=data if evaluate else None, data_collator=collate)
         trainer.train()
         grad_norms = [h["grad_norm"] for h in trainer.state.log_history if "grad_norm" in h]
+        eval_losses = [h["eval_loss"] for h in trainer.state.log_history if "eval_loss" in h]
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    assert len(batches) == len(losses) == len(grad_norms) == 15
-    return {"batches": batches, "losses": losses, "grad_norms": grad_norms}
+    # the evaluations' batches went through the collator too
+    train_batches = [b for i, b in enumerate(batches) if not evaluate or i % 10 < 5]
+    assert len(train_batches) == len(losses) == len(grad_norms) == 15 and len(eval_losses) == (3 if evaluate else 0)
+    return {"batches": train_batches, "losses": losses, "grad_norms": grad_norms, "eval_losses": eval_losses}
 
 
 def draws():
@@ -98,7 +104,8 @@ def draws():
 
 
 def main():
-    fixture = {"seed": SEED, "runs": {s: run(s) for s in ("random", "group_by_length")}, "draws": draws()}
+    runs = {"random": run("random"), "group_by_length": run("group_by_length"), "random_eval": run("random", evaluate=True)}
+    fixture = {"seed": SEED, "runs": runs, "draws": draws()}
     with open(os.path.join(FX, "train", "transformers_trainer.json"), "w") as f:
         json.dump(fixture, f, indent=1)
 

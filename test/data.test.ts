@@ -89,9 +89,16 @@ describe('samplers', () => {
     // within a megabatch (50 batches of 4, as 1000 / (4 x 4) > 50) lengths descend
     const mega = o.slice(0, 200).map((i) => lengths[i]);
     expect(mega.slice(1).every((v, i) => v <= mega[i] || i === 0)).toBe(true);
-    // a small set: megabatches of 1000 / (4 x 25) = 10 batches
-    const few = ft.epochOrder('group-by-length', 1000, 1, 0, 25, lengths, 5).slice(250, 500).map((i) => lengths[i]);
-    expect(few.slice(1).every((v, i) => v <= few[i])).toBe(true);
-    expect(few[0]).toBeLessThan(Math.max(...few.slice(1)) + 1);
+    // fewer rows: megabatches of 1000 / (4 x 25) = 10 batches of 25, each sorted, the first
+    // megabatch's first row swapped with the longest megabatch's first
+    const few = ft.epochOrder('group-by-length', 1000, 1, 0, 25, lengths, 5).map((i) => lengths[i]);
+    expect(few[0]).toBe(96);
+    for (let m = 0; m < 4; m++) {
+      const mb = few.slice(250 * m + 1, 250 * (m + 1));
+      expect(mb.every((v, i) => i === 0 || v <= mb[i - 1])).toBe(true);
+      // a longer megabatch would have been sorted across this boundary
+      if (m > 0) expect(few[250 * m]).toBeGreaterThan(few[250 * m - 1]);
+    }
+    expect(ft.epochOrder('group-by-length', 0, 1, 0, 25, [], 5)).toEqual([]);
   });
 });

@@ -53,7 +53,7 @@ export type SamplerKind = 'random' | 'sequential' | 'group-by-length';
  * gradient_accumulation_steps).
  */
 export function epochOrder(kind: SamplerKind, n: number, seed: number, epoch: number, batchSize: number, lengths: ArrayLike<number>, generator?: number | Buffer): number[] {
-  if (kind === 'sequential') return Array.from({ length: n }, (_, i) => i);
+  if (kind === 'sequential' || n === 0) return Array.from({ length: n }, (_, i) => i);
   if (kind === 'random') return permutationOf(n, seed + epoch);
   const p = permutationOf(n, generator);
   const mega = Math.max(1, Math.min(Math.floor(n / (batchSize * 4)), 50)) * batchSize;

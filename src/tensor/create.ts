@@ -122,7 +122,7 @@ export function randint(low: number, high: number, shape: number[], o: CreateOpt
  */
 export function randperm(n: number, generator?: number | Buffer): Tensor {
   if (!Number.isInteger(n) || n < 0) throw new TypeError(`randperm(${n}): expected a non-negative integer length`);
-  if (typeof generator === 'number' && !(Number.isInteger(generator) && generator >= 0)) throw new TypeError(`randperm: expected a non-negative integer seed, got ${generator}`);
+  if (typeof generator === 'number' && !(Number.isSafeInteger(generator) && generator >= 0)) throw new TypeError(`randperm: expected a non-negative integer seed below 2^53, got ${generator}`);
   return new Tensor(native.randperm(n, generator ?? null));
 }
 

@@ -456,7 +456,7 @@ export class Tensor implements Disposable {
     native.uniform_(this._h, lo, hi);
     return this;
   }
-  /** Tensor.random_(): integers over the dtype's range (int64: [0, 2^63)) from the default generator. */
+  /** Tensor.random_() with its default range (int64: [0, 2^63); float32: integers in [0, 2^24]), from the default generator. */
   random_(): this {
     native.random_(this._h);
     return this;

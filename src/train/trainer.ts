@@ -23,7 +23,7 @@ import { checkTask, validateTrainingArgs } from './args';
 import type { GradientReducer, ProcessGroup } from '../distributed/process-group';
 import { checkpointDir, cpuRngStateBase64, loadCheckpointState, pruneCheckpoints, readCheckpointSettings, RunSettings, saveCheckpoint, TrainerState } from './checkpoint';
 import { claimOutputDir, startOver } from './output';
-import { full, manualSeed, returnFreedMemory, setCpuCacheLimit, tensor } from '../tensor/create';
+import { full, manualSeed, returnFreedMemory, rngState, setCpuCacheLimit, setRngState, tensor } from '../tensor/create';
 import { cat, stack } from '../tensor/functional';
 import { computeMetrics, lowerIsBetter, metricNames, Predictions } from './evaluate';
 import { taskSpec } from '../data/specs';
@@ -337,11 +337,25 @@ export class Trainer {
     return { logits: p.logits, labels: p.labels, metrics };
   }
 
+  private async predictSharded(ds: FeatureStore): Promise<Predictions & { lossSum: number; lossItems: number }> {
+    // a pass of a PyTorch data loader draws its workers' base seed, as the Trainer's evaluation
+    // does: the dropout masks after an evaluation stay the Trainer's. An interrupted evaluation
+    // is run again on resume, so it gives its draw back.
+    const rng = rngState();
+    dataLoaderEpochDraw();
+    try {
+      return await this.predictShards(ds);
+    } catch (e) {
+      if (e instanceof EvaluationInterrupted) setRngState(rng);
+      throw e;
+    }
+  }
+
   /**
    * predictRaw over a process group: each rank runs a contiguous share of the features and the
    * shares are gathered in rank order (so in dataset order); alone, predictRaw itself.
    */
-  private async predictSharded(ds: FeatureStore): Promise<Predictions & { lossSum: number; lossItems: number }> {
+  private async predictShards(ds: FeatureStore): Promise<Predictions & { lossSum: number; lossItems: number }> {
     const pg = this.group;
     if (!pg) return this.predictRaw(ds);
     const per = Math.ceil(ds.length / pg.worldSize);
@@ -432,12 +446,12 @@ export class Trainer {
   }
 
   /**
-   * The order of the current epoch (every rank's), drawn as transformers' Trainer draws it, so
-   * that the data order and the dropout masks after it are the Trainer's for the same seed: an
-   * epoch that starts here takes the data loader's draw first, and group-by-length draws its
-   * permutation from the default generator then (a run resumed within the epoch, from the state
-   * recorded at its start). Ranks are seeded apart: a group's permutation comes from a
-   * generator seeded alike on every rank.
+   * The order of the current epoch (every rank's). One process draws it as transformers'
+   * Trainer does, so that the data order and the dropout masks after it are the Trainer's for
+   * the same seed: an epoch that starts here takes the data loader's draw first, and
+   * group-by-length draws its permutation from the default generator then (a run resumed within
+   * the epoch, from the state recorded at its start). Ranks are seeded apart, so a group's
+   * group-by-length permutation comes from a generator seeded with seed + epoch on every rank.
    */
   private epochIndices(state: TrainerState, n: number, lengths: ArrayLike<number>): number[] {
     const a = this.args;
@@ -692,6 +706,8 @@ export class Trainer {
       if ((await evaluateNow()) && (a.saveSteps || loadBest)) await save(true);
     }
     while (state.globalStep < total && !stop) {
+      // a stop here is saved before the epoch's draws, which the resumed run then makes
+      await interruptIfAsked();
       const global = this.epochIndices(state, n, train.lengths);
       // rank r's share: every W-th of the order from r, cycled past its end as DistributedSampler pads
       const order = W === 1 ? global : Array.from({ length: perRank }, (_, i) => global[(i * W + rank) % n]);
