@@ -1,5 +1,6 @@
 // npm run bench: every benchmark side by side with PyTorch, in one run, as ratios.
-// Options: --threads N (default: all cores, the same for both), --rounds N (default 3), --only NAME.
+// Options: --threads N (default: all cores, the same for both), --rounds N (default 3), --only NAME,
+// --seeds 1,2,... (the accuracy study's seeds; default 1 to 10).
 import * as os from 'os';
 import * as ft from '../src';
 import { BenchResult, table } from './common';
@@ -10,6 +11,7 @@ import { benchDecoder } from './decoder';
 import { benchTrainLM } from './train_lm';
 import { benchEncoders } from './encoders';
 import { benchDDP } from './ddp';
+import { benchAccuracy } from './accuracy';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -19,6 +21,7 @@ function arg(name: string, dflt: string): string {
 const threads = Number(arg('threads', String(os.cpus().length)));
 const rounds = Number(arg('rounds', '3'));
 const only = arg('only', '');
+const seeds = arg('seeds', '');
 ft.setNumThreads(threads);
 
 const suites: Record<string, () => BenchResult[] | Promise<BenchResult[]>> = {
@@ -29,6 +32,7 @@ const suites: Record<string, () => BenchResult[] | Promise<BenchResult[]>> = {
   'train-lm': () => benchTrainLM(threads, rounds),
   encoders: () => benchEncoders(threads, rounds),
   ddp: () => benchDDP(threads, rounds),
+  accuracy: () => benchAccuracy(threads, seeds),
 };
 
 async function main(): Promise<void> {
@@ -38,6 +42,6 @@ async function main(): Promise<void> {
     console.log(`\n## ${name}\n`);
     console.log(table(await run()));
   }
-  console.log('\nratio = fulltune / PyTorch time (below 1.00x: fulltune is faster).');
+  console.log('\nratio = fulltune / PyTorch time (below 1.00x: fulltune is faster); accuracy rows: fulltune / transformers mean, with the min-max over seeds.');
 }
 void main();

@@ -1,8 +1,9 @@
-"""The transformers side of the dropout seed study (scripts/seed-study.js runs it).
+"""The transformers side of the accuracy study (scripts/seed-study.js runs it).
 
 Fine-tunes a sequence-classification model with a transformers Trainer on the CSVs the fulltune
 runs use (columns text and label), with the same hyperparameters, then evaluates the final model
-on the validation file and prints one JSON line: {"seed", "accuracy", "f1", "train_seconds"}.
+on the validation file and prints one JSON line: {"seed", "accuracy", "f1", "train_seconds",
+"transformers"} (its version).
 F1 is binary F1 of label 1, as fulltune's eval_f1 for two labels.
 
 Usage: python seed_study_hf.py --model DIR --train CSV --validation CSV --seed N --output DIR
@@ -16,6 +17,7 @@ import time
 
 import numpy as np
 import torch
+import transformers
 from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
@@ -99,7 +101,7 @@ def main():
     fp = int(((pred == 1) & (gold == 0)).sum())
     fn = int(((pred == 0) & (gold == 1)).sum())
     f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
-    print(json.dumps({"seed": a.seed, "accuracy": float((pred == gold).mean()), "f1": f1, "train_seconds": secs}))
+    print(json.dumps({"seed": a.seed, "accuracy": float((pred == gold).mean()), "f1": f1, "train_seconds": secs, "transformers": transformers.__version__}))
 
 
 if __name__ == "__main__":
