@@ -74,11 +74,12 @@ function permutationOf(n: number, generator?: number | Buffer): number[] {
 }
 
 /**
- * What a PyTorch DataLoader draws from the default CPU generator when an epoch's iteration
- * starts: its workers' base seed, torch.empty((), dtype=torch.int64).random_(). fulltune has no
- * workers, but draws it too, so that the dropout masks after it are transformers' Trainer's.
+ * What a PyTorch DataLoader draws from the default CPU generator when a pass over it starts (a
+ * training epoch, an evaluation): its workers' base seed, torch.empty((), dtype=torch.int64)
+ * .random_(). fulltune has no workers, but draws it too, so that the dropout masks after it are
+ * transformers' Trainer's.
  */
-export function dataLoaderEpochDraw(): void {
+export function dataLoaderDraw(): void {
   tidy(() => {
     empty([], { dtype: 'int64' }).random_();
   });

@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Batch, SamplerKind, collate, dataLoaderEpochDraw, epochOrder, prng } from '../data/collate';
+import { Batch, SamplerKind, collate, dataLoaderDraw, epochOrder, prng } from '../data/collate';
 import type { CollateContext } from '../data/specs';
 import { Feature, FeatureStore } from '../data/features';
 import { Task } from '../data/tasks';
@@ -342,7 +342,7 @@ export class Trainer {
     // does: the dropout masks after an evaluation stay the Trainer's. An interrupted evaluation
     // is run again on resume, so it gives its draw back.
     const rng = rngState();
-    dataLoaderEpochDraw();
+    dataLoaderDraw();
     try {
       return await this.predictShards(ds);
     } catch (e) {
@@ -458,7 +458,7 @@ export class Trainer {
     const W = this.group?.worldSize ?? 1;
     const grouped = a.sampler === 'group-by-length';
     if (state.batchInEpoch === 0) {
-      dataLoaderEpochDraw();
+      dataLoaderDraw();
       state.epochRng = grouped && W === 1 ? cpuRngStateBase64() : undefined;
     }
     let generator: number | Buffer | undefined;
