@@ -1,7 +1,7 @@
 // torch.nn.functional.dropout on the CPU, bit for bit, without its slow draw. libtorch's CPU
 // dropout is noise = bernoulli_(1 - p) (empty_like(input)), noise.div_(1 - p), input * noise.
-// Where libtorch's bernoulli_ takes its portable path (every CPU but Intel's: the MKL path is
-// Intel-only), each element costs two serial calls of the mt19937 engine through a
+// Where libtorch's bernoulli_ takes its portable path (on every CPU seen with torch 2.13, Intel's
+// included; a build with MKL may draw with MKL on Intel CPUs), each element costs two serial calls of the mt19937 engine through a
 // TensorIterator, about 8 ns an element: about 70 ms of the bench's BERT 4x256 training step
 // (batch 16 x 128) on 2 cores.
 // Here the same engine runs a block of 624 words at a time (the twist and tempering in
@@ -15,7 +15,7 @@
 // Whether libtorch's bernoulli_ here is the portable path is not assumed: a self-check per dtype
 // (first use) runs at::dropout and this dropout from the same state of the default generator
 // (saved and put back around the check), on inputs with NaN, infinities and signed zeros, and
-// compares values and the engine state after; on a mismatch (an Intel CPU, another libtorch)
+// compares values and the engine state after; on a mismatch (an MKL draw, another libtorch)
 // every call goes to at::dropout. Attention with dropout has the same check.
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Dispatch.h>

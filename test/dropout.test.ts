@@ -399,8 +399,8 @@ describe('fusedDropout: dtypes and sizes', () => {
 
 describe("libtorch's dropout, drawn fast: bit for bit", () => {
   // native/exact_dropout.cc draws libtorch's masks with its own block-at-a-time mt19937 wherever a
-  // self-check finds libtorch's bernoulli_ on its portable path (every CPU vendor but Intel, where
-  // libtorch draws with MKL); elsewhere dropout() is at::dropout itself. Either way the results,
+  // self-check finds libtorch's bernoulli_ on its portable path (every CPU seen, Intel's included;
+  // only an MKL build on an Intel CPU may draw otherwise); elsewhere dropout() is at::dropout. Either way the results,
   // the gradients and every later draw must equal libtorch's own (dropoutReference,
   // attentionReference).
   const code = (d: ft.DType) => dtypeCode(d);
@@ -423,11 +423,11 @@ describe("libtorch's dropout, drawn fast: bit for bit", () => {
     }
   })();
 
-  test('the fast draw is on exactly where libtorch draws without MKL (not on Intel CPUs)', () => {
+  test('the fast draw is on wherever libtorch cannot draw with MKL (any CPU but Intel)', () => {
     for (const d of ['float32', 'float64', 'bfloat16', 'float16'] as const) {
       const [drop, attention] = native.dropoutFastDraw(code(d));
-      if (vendor === 'GenuineIntel') expect(drop).toBe(false);
-      else if (vendor !== 'unknown') expect(drop).toBe(true);
+      // on an Intel CPU either verdict can be right (the tests below hold for both)
+      if (vendor !== 'GenuineIntel' && vendor !== 'unknown') expect(drop).toBe(true);
       // the composed attention path serves float32 and float64, and only with the fast draw
       expect(attention).toBe(drop && (d === 'float32' || d === 'float64'));
     }

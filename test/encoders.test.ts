@@ -48,11 +48,12 @@ const maxAbs = (a: ArrayLike<number>): number => {
 };
 const quiet = { warn: () => undefined };
 
-// The bar: outputs 1e-5 absolute (float32), losses 1e-6 relative, gradients 1e-4 relative
-// to each parameter's largest (plus two float32 epsilons of the model's largest gradient, for
-// entries that are zero by construction).
+// Outputs 1e-5 absolute (float32), losses 1e-5 relative, gradients 1e-4 relative to each
+// parameter's largest (plus two float32 epsilons of the model's largest gradient, for entries that
+// are zero by construction). Losses met 1e-6 on the CPU the fixtures came from, but another CPU's
+// kernels round differently: 1.2e-6 seen on an Intel Sapphire Rapids (DeBERTa-v3, ModernBERT).
 const OUT_ATOL = 1e-5;
-const LOSS_RTOL = 1e-6;
+const LOSS_RTOL = 1e-5;
 const GRAD_RTOL = 1e-4;
 
 const AUTO: Record<string, { fromPretrained: (d: string, o: ft.FromPretrainedOptions) => Promise<ft.AnyPreTrainedModel> }> = {
