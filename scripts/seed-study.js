@@ -179,7 +179,7 @@ function welch(x, y) {
   if (vx + vy === 0) return null;
   const t = (mean(x) - mean(y)) / Math.sqrt(vx + vy);
   const df = (vx + vy) ** 2 / (vx ** 2 / (x.length - 1) + vy ** 2 / (y.length - 1));
-  return { t, df, p: 2 * (1 - require('jstat').jStat.studentt.cdf(Math.abs(t), df)) };
+  return { t, df, p: Math.min(1, 2 * (1 - require('jstat').jStat.studentt.cdf(Math.abs(t), df))) };
 }
 
 /** Per configuration: its runs over the seeds asked, in seed order. */
@@ -277,7 +277,7 @@ async function runStudy(o, log = (s) => process.stderr.write(s + '\n')) {
   return summarize(results, o);
 }
 
-module.exports = { parseArgs, runStudy, table, welch };
+module.exports = { parseArgs, runStudy, summarize, table, welch };
 
 if (require.main === module) {
   (async () => {

@@ -14,6 +14,8 @@ describe('accuracy study', () => {
     const b = study.welch([0.9, 0.91, 0.92, 0.93, 0.95, 0.88], [0.9, 0.905, 0.921, 0.93, 0.951, 0.881]);
     expect(b.p).toBeCloseTo(0.9816398335621506, 9);
     expect(b.df).toBeCloseTo(9.997872836819079, 12);
+    // equal samples: t 0, p 1 (not above, whatever the t distribution's round-off)
+    expect(study.welch([0.9, 0.8, 0.95], [0.9, 0.8, 0.95]).p).toBe(1);
     // no test without two values a side, or with no variation at all
     expect(study.welch([0.9], [0.8, 0.7])).toBeNull();
     expect(study.welch([0.9, 0.9], [0.9, 0.9])).toBeNull();
