@@ -20,6 +20,7 @@ import {
 import { Template } from '@huggingface/jinja';
 import { HubOptions, resolveModelDir } from '../hub/hub';
 import { checkKeys } from '../util/names';
+import { resolveSpecialTokens } from './special-tokens';
 import { tensor } from '../tensor/create';
 import { Tensor } from '../tensor/tensor';
 
@@ -39,6 +40,8 @@ export interface EncodeOptions {
   returnOverflowing?: boolean;
   padding?: Padding;
   padToMultipleOf?: number;
+  /** Where padding goes: default tokenizer_config.json's padding_side, else 'right' (as transformers). */
+  paddingSide?: 'left' | 'right';
 }
 
 export interface BatchEncoding {
@@ -55,11 +58,26 @@ export interface BatchEncoding {
   overflowToSample: number[];
 }
 
-/** One turn of a conversation, as chat templates take it. */
+/**
+ * One turn of a conversation, as chat templates take it: content is a string, a list of parts
+ * ({"type": "text", "text": ...}), or null (an assistant turn that only calls tools).
+ */
 export interface ChatMessage {
   role: string;
-  content: string;
+  content: string | null | Record<string, unknown>[];
   [field: string]: unknown;
+}
+
+/** What is wrong with a chat message, or null: templates take what Python's apply_chat_template takes. */
+export function messageProblem(m: unknown): string | null {
+  const x = m as ChatMessage;
+  if (!x || typeof x !== 'object' || Array.isArray(x) || typeof x.role !== 'string') return 'must be {"role": string, "content": ...}';
+  const c = x.content;
+  if (c === undefined && !('tool_calls' in x)) return 'has no content (a string, a list of parts, or null with tool_calls)';
+  if (c !== undefined && c !== null && typeof c !== 'string' && !(Array.isArray(c) && c.every((p) => p && typeof p === 'object' && !Array.isArray(p)))) {
+    return 'content must be a string, a list of parts ({"type": "text", "text": ...}) or null';
+  }
+  return null;
 }
 
 export interface TokenizerConfig {
@@ -120,9 +138,8 @@ export class PreTrainedTokenizer {
     if (template === null) throw new Error(`${this.dir}: the tokenizer has no chat template (chat_template.jinja, or chat_template in tokenizer_config.json)`);
     if (!Array.isArray(messages)) throw new TypeError('applyChatTemplate: messages must be an array of {role, content}');
     messages.forEach((m, i) => {
-      if (!m || typeof m !== 'object' || typeof m.role !== 'string' || (typeof m.content !== 'string' && !Array.isArray(m.content))) {
-        throw new TypeError(`applyChatTemplate: message ${i} must be {role: string, content: string}, got ${JSON.stringify(m)?.slice(0, 80)}`);
-      }
+      const problem = messageProblem(m);
+      if (problem) throw new TypeError(`applyChatTemplate: message ${i} ${problem}, got ${JSON.stringify(m)?.slice(0, 80)}`);
     });
     this.compiled ??= new Template(template);
     const specials: Record<string, string> = {};
@@ -160,15 +177,18 @@ export class PreTrainedTokenizer {
       } catch (e) {
         throw new Error(`${file('tokenizer.json')}: ${(e as Error).message}`);
       }
-      return new PreTrainedTokenizer(rust, config, dir, present, chat);
+      const resolved = resolveSpecialTokens(dir, config, (t) => rust.tokenToId(t) !== null) as TokenizerConfig;
+      return new PreTrainedTokenizer(rust, resolved, dir, present, chat);
     }
     if (fs.existsSync(file('vocab.json')) && fs.existsSync(file('merges.txt'))) {
-      // GPT2Tokenizer's special tokens: <|endoftext|> unless the config names others
-      const cfg = { unk_token: '<|endoftext|>', bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', ...config };
+      // GPT2Tokenizer's files: its special tokens unless the configs name others
+      const cfg = resolveSpecialTokens(dir, { tokenizer_class: 'GPT2Tokenizer', ...config }, () => true) as TokenizerConfig;
       return new PreTrainedTokenizer(gpt2ByteLevel(file('vocab.json'), file('merges.txt'), cfg), cfg, dir, present, chat);
     }
     if (fs.existsSync(file('vocab.txt'))) {
-      return new PreTrainedTokenizer(await bertWordPiece(file('vocab.txt'), config), config, dir, present, chat);
+      const words = new Set(fs.readFileSync(file('vocab.txt'), 'utf8').split(/\r?\n/));
+      const cfg = resolveSpecialTokens(dir, config, (t) => words.has(t)) as TokenizerConfig;
+      return new PreTrainedTokenizer(await bertWordPiece(file('vocab.txt'), cfg), cfg, dir, present, chat);
     }
     throw new Error(`${dir}: no tokenizer (expected tokenizer.json, vocab.json with merges.txt, or vocab.txt with tokenizer_config.json)`);
   }
@@ -226,6 +246,10 @@ export class PreTrainedTokenizer {
   private specialId(name: string): number | null {
     const t = this.specialToken(name);
     return t === null ? null : this.rust.tokenToId(t);
+  }
+
+  private paddingSide(o: EncodeOptions): 'left' | 'right' {
+    return o.paddingSide ?? (this.config.padding_side === 'left' ? 'left' : 'right');
   }
 
   /** Encodes texts (or [text, pair] pairs) as Python's tokenizer(...) does, with truncation, overflow and padding. */
@@ -290,7 +314,7 @@ export class PreTrainedTokenizer {
       if (o.padToMultipleOf) len = Math.ceil(len / o.padToMultipleOf) * o.padToMultipleOf;
       checkPadding(rows.length, len);
       const padToken = tokenString(this.config.pad_token, '[PAD]');
-      for (const e of rows) e.pad(len, { padId: this.padTokenId, padToken, padTypeId: 0, direction: 'right' });
+      for (const e of rows) e.pad(len, { padId: this.padTokenId, padToken, padTypeId: 0, direction: this.paddingSide(o) });
     }
     return {
       inputIds: rows.map((e) => e.getIds()),
@@ -326,7 +350,8 @@ export class PreTrainedTokenizer {
    * Throws TypeError for a wrong type, RangeError for a value out of range.
    */
   private async checkOptions(inputs: unknown[], o: EncodeOptions, truncation: Truncation | false): Promise<void> {
-    checkKeys('encode options', o, ['addSpecialTokens', 'isSplitIntoWords', 'truncation', 'maxLength', 'stride', 'returnOverflowing', 'padding', 'padToMultipleOf'], { max_length: 'maxLength', add_special_tokens: 'addSpecialTokens', is_split_into_words: 'isSplitIntoWords', return_overflowing_tokens: 'returnOverflowing', pad_to_multiple_of: 'padToMultipleOf' });
+    checkKeys('encode options', o, ['addSpecialTokens', 'isSplitIntoWords', 'truncation', 'maxLength', 'stride', 'returnOverflowing', 'padding', 'padToMultipleOf', 'paddingSide'], { max_length: 'maxLength', add_special_tokens: 'addSpecialTokens', is_split_into_words: 'isSplitIntoWords', return_overflowing_tokens: 'returnOverflowing', pad_to_multiple_of: 'padToMultipleOf', padding_side: 'paddingSide' });
+    if (o.paddingSide !== undefined && o.paddingSide !== 'left' && o.paddingSide !== 'right') throw new TypeError(`encode: paddingSide must be 'left' or 'right', got ${JSON.stringify(o.paddingSide)}`);
     const int = (name: keyof EncodeOptions, min: number, max: number) => {
       const v = o[name];
       if (v === undefined) return;
@@ -414,16 +439,18 @@ export class PreTrainedTokenizer {
       let len = o.padding === 'max_length' ? o.maxLength! : Math.max(0, ...out.inputIds.map((x) => x.length));
       if (o.padToMultipleOf) len = Math.ceil(len / o.padToMultipleOf) * o.padToMultipleOf;
       checkPadding(rows.length, len);
+      const left = this.paddingSide(o) === 'left';
+      const pad = <T,>(a: T[], n: number, v: T) => (left ? a.unshift(...new Array(n).fill(v)) : a.push(...new Array(n).fill(v)));
       out.inputIds.forEach((ids, i) => {
         const n = len - ids.length;
         if (n <= 0) return;
-        ids.push(...new Array(n).fill(this.padTokenId));
-        out.attentionMask[i].push(...new Array(n).fill(0));
-        out.tokenTypeIds[i].push(...new Array(n).fill(0));
-        out.specialTokensMask[i].push(...new Array(n).fill(1));
-        out.offsets[i].push(...new Array(n).fill([0, 0]));
-        out.sequenceIds[i].push(...new Array(n).fill(null));
-        out.wordIds[i].push(...new Array(n).fill(null));
+        pad(ids, n, this.padTokenId);
+        pad(out.attentionMask[i], n, 0);
+        pad(out.tokenTypeIds[i], n, 0);
+        pad(out.specialTokensMask[i], n, 1);
+        pad<[number, number]>(out.offsets[i], n, [0, 0]);
+        pad(out.sequenceIds[i], n, null);
+        pad(out.wordIds[i], n, null);
       });
     }
     return out;
