@@ -11,6 +11,8 @@ import { PreTrainedModel } from '../models/pretrained';
 import { Checkpoint, openCheckpoint } from './checkpoint';
 import { deferInit, initialize } from '../nn/init';
 import { noGrad } from '../tensor/autograd';
+import { empty } from '../tensor/create';
+import { tidy } from '../tensor/scope';
 import { saveSafetensors } from './safetensors';
 import { parseJsonKeepingFloats, stringifyKeepingFloats } from './json';
 import { HubOptions, resolveModelDir } from './hub';
@@ -77,6 +79,7 @@ export function loadPretrainedWeights(
     if (keys.some((k) => k.startsWith(head))) rename = (k) => (k.startsWith(head) ? k.slice(head.length) : k);
   }
   const byModelKey = new Map(keys.map((k) => [legacyName(rename(k)), k]));
+  untieDifferingCopies(model, ck, byModelKey, warn);
   const m = model.matchState(new Map([...byModelKey].map(([mk, k]) => [mk, ck.shape(k)])));
 
   const isHead = (k: string) => model.headKeys.some((re) => re.test(k));
@@ -104,6 +107,37 @@ export function loadPretrainedWeights(
   const worthSaying = unused.filter((k) => !SILENTLY_IGNORED.some((re) => re.test(k)));
   if (worthSaying.length) warn(`Some weights of ${where} were not used by ${model.architecture}: ${worthSaying.join(', ')}`);
   return { newlyInitialized, unused };
+}
+
+/**
+ * Tied keys that the checkpoint stores with different values are untied, both kept, with a
+ * warning (transformers' tie_weights does the same): a config that says "tied" while the
+ * weights say otherwise must not silently drop a stored tensor.
+ */
+function untieDifferingCopies(model: PreTrainedModel, ck: Checkpoint, byModelKey: Map<string, string>, warn: (msg: string) => void): void {
+  for (const group of model.tiedKeys()) {
+    const stored = group.filter((k) => byModelKey.has(k));
+    if (stored.length < 2) continue;
+    const read = (k: string) => {
+      const src = byModelKey.get(k)!;
+      const t = empty(ck.shape(src), { dtype: ck.dtype(src) });
+      ck.copyInto([[src, t]]);
+      return t;
+    };
+    const first = read(stored[0]);
+    try {
+      for (const k of stored.slice(1)) {
+        const other = read(k);
+        const same = tidy(() => first.shape.length === other.shape.length && first.shape.every((d, i) => d === other.shape[i]) && first.ne(other).sum().item() === 0);
+        other.dispose();
+        if (same) continue;
+        model.untie(k);
+        warn(`${model.architecture} ties ${k} to ${stored[0]}, but ${ck.where} stores them with different values: both are kept, untied (set tie_word_embeddings to false in config.json to silence this)`);
+      }
+    } finally {
+      first.dispose();
+    }
+  }
 }
 
 function inMemory(sd: Map<string, Tensor>, where: string): Checkpoint {
@@ -171,7 +205,8 @@ export async function fromPretrained<M extends PreTrainedModel>(
   // parameters were made on the device; buffers a model makes itself (BERT's position ids) follow
   // here (tensors already there are not copied)
   if (opts.device && opts.device !== 'cpu') model.to(opts.device);
-  return model;
+  // as transformers' from_pretrained: ready for inference; training sets train mode itself
+  return model.eval();
 }
 
 /**

@@ -127,6 +127,25 @@ export abstract class Module {
   }
 
   /**
+   * Gives the tensor at `key` its own copy, so that it no longer shares storage with the keys it
+   * was tied to (a checkpoint that stores tied keys with different values keeps both, as
+   * transformers does). Returns the new tensor.
+   */
+  untie(key: string): Tensor {
+    const dot = key.lastIndexOf('.');
+    const owner = dot < 0 ? this : this.namedModules().find(([p]) => p === key.slice(0, dot))?.[1];
+    const name = key.slice(dot + 1);
+    const fields = owner as unknown as Record<string, Tensor> | undefined;
+    const old = fields?.[name];
+    if (!owner || !(old instanceof Tensor)) throw new Error(`untie: the model has no tensor '${key}'`);
+    const own = noGrad(() => keep(old.clone()));
+    if (old.requiresGrad) own.requiresGrad = true;
+    if (isBuffer(old)) (own as Marked)[BUFFER] = (old as Marked)[BUFFER];
+    fields![name] = own;
+    return own;
+  }
+
+  /**
    * Parameters and persistent buffers by key, as PyTorch's state_dict (tied tensors appear
    * under every key; savers drop the aliases). The tensors are the module's own: do not dispose.
    */
