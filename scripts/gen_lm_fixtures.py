@@ -163,7 +163,12 @@ def main():
             upto = tok.apply_chat_template(msgs[:i + 1], tokenize=False)
             assert upto.startswith(before) and text.startswith(upto)
             spans.append((len(before), len(upto)))
-        labels = [t if any(a >= s and b <= e and b > a for s, e in spans) else -100 for t, (a, b) in zip(enc['input_ids'], enc['offset_mapping'])]
+        # a token reported empty (offsets trimmed) holds the characters since the token before it
+        labels, prev_end = [], 0
+        for t, (a, b) in zip(enc['input_ids'], enc['offset_mapping']):
+            start = a if a < b else min(prev_end, b - 1)
+            prev_end = max(prev_end, b)
+            labels.append(t if any(start >= s and b <= e for s, e in spans) else -100)
         return enc['input_ids'], labels
 
     def cut(f):

@@ -74,6 +74,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'skip-nonfinite', type: 'boolean', help: 'skip steps whose loss is not finite instead of stopping', commands: T, arg: 'skipNonfinite' },
   { name: 'prompt', type: 'string', help: 'the text to continue (with --chat: the user message)', commands: G },
   { name: 'chat', type: 'boolean', help: "render prompts with the tokenizer's chat template as a user turn, with the generation prompt", commands: G },
+  { name: 'chat-template-kwargs', type: 'string', help: 'JSON object of variables the chat template sees besides the messages, as apply_chat_template(**kwargs) (e.g. \'{"enable_thinking": false}\'); --task sft, or generate with chat prompts', commands: ['train', 'eval', ...G] },
   // generation settings without a default here: absent, the model's generation_config.json decides (else transformers' defaults)
   { name: 'max-new-tokens', type: 'int', help: "tokens to generate at most per prompt (default: generation_config.json's max_new_tokens, else 20)", commands: G, min: 1 },
   { name: 'do-sample', type: 'boolean', help: "sample instead of greedy decoding (default: generation_config.json's do_sample)", commands: G },
@@ -92,6 +93,20 @@ export const FLAGS: FlagSpec[] = [
   { name: 'quiet', type: 'boolean', help: 'no progress output', commands: [...ALL, ...G] },
   { name: 'verbose', type: 'boolean', help: 'stack traces on errors', commands: [...ALL, ...G] },
 ];
+
+/** --chat-template-kwargs as an object (undefined when absent). */
+export function chatTemplateKwargs(f: Parsed): Record<string, unknown> | undefined {
+  const raw = f['chat-template-kwargs'];
+  if (raw === undefined) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(String(raw));
+  } catch {
+    throw new UsageError(`--chat-template-kwargs: expected a JSON object like '{"enable_thinking": false}', got ${String(raw)}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`--chat-template-kwargs: expected a JSON object like '{"enable_thinking": false}', got ${String(raw)}`);
+  return v as Record<string, unknown>;
+}
 
 export class UsageError extends Error {
   constructor(msg: string) {

@@ -8,16 +8,16 @@ import { tensor } from '../tensor/create';
 import { Device } from '../tensor/dtype';
 import { ChatMessage, PreTrainedTokenizer } from '../tokenize/tokenizer';
 import { withFile } from '../util/fs';
-import { Parsed, UsageError } from './flags';
+import { chatTemplateKwargs, Parsed, UsageError } from './flags';
 
 const str = (f: Parsed, k: string) => f[k] as string | undefined;
 const num = (f: Parsed, k: string) => f[k] as number | undefined;
 
 /** The prompt's token ids: a chat turn rendered with the template (its own special tokens), or text with the tokenizer's. */
-async function promptIds(tok: PreTrainedTokenizer, prompt: string | ChatMessage[], chat: boolean): Promise<number[]> {
+async function promptIds(tok: PreTrainedTokenizer, prompt: string | ChatMessage[], chat: boolean, extra?: Record<string, unknown>): Promise<number[]> {
   if (Array.isArray(prompt) || chat) {
     const messages = Array.isArray(prompt) ? prompt : [{ role: 'user', content: prompt }];
-    const text = tok.applyChatTemplate(messages, { addGenerationPrompt: true });
+    const text = tok.applyChatTemplate(messages, { addGenerationPrompt: true, extra });
     return (await tok.encode([text], { addSpecialTokens: false })).inputIds[0];
   }
   return (await tok.encode([prompt])).inputIds[0];
@@ -39,7 +39,8 @@ function options(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM): Generate
   return { ...o, eosTokenId: [...new Set(eos)] };
 }
 
-export async function generateCommand(f: Parsed): Promise<void> {
+/** Exit status: 0, or 1 when some rows of --data could not be generated (each says why in its line). */
+export async function generateCommand(f: Parsed): Promise<number> {
   if (f.model === undefined) throw new UsageError('missing --model');
   if ((f.prompt === undefined) === (f.data === undefined)) throw new UsageError('give either --prompt <text> or --data <file>');
   for (const [k, ok, what] of [
@@ -57,7 +58,7 @@ export async function generateCommand(f: Parsed): Promise<void> {
   const device = f.device as Device;
   try {
     if (f.prompt !== undefined) {
-      const ids = await promptIds(tok, str(f, 'prompt')!, !!f.chat);
+      const ids = await promptIds(tok, str(f, 'prompt')!, !!f.chat, chatTemplateKwargs(f));
       if (ids.length === 0) throw new UsageError('--prompt: the prompt has no tokens (this tokenizer adds no BOS to an empty text): give some text');
       const input = tensor([ids], { dtype: 'int64', device });
       const generated: number[] = [];
@@ -80,37 +81,51 @@ export async function generateCommand(f: Parsed): Promise<void> {
       const final = await tok.decode(generated);
       if (final.startsWith(shown)) process.stdout.write(final.slice(shown.length));
       process.stdout.write('\n');
-      return;
+      return 0;
     }
-    await generateRows(f, tok, model, o, device);
+    const failed = await generateRows(f, tok, model, o, device);
+    if (failed > 0) process.stderr.write(`fulltune generate: ${failed} row${failed > 1 ? 's were' : ' was'} not generated (their output lines say why)\n`);
+    return failed > 0 ? 1 : 0;
   } finally {
     model.dispose();
   }
 }
 
 /** --data: rows of prompts (a text column, or messages) in batches, one JSON line per row, in order. */
-async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM, o: GenerateOptions & { eosTokenId: number[] }, device: Device): Promise<void> {
+async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM, o: GenerateOptions & { eosTokenId: number[] }, device: Device): Promise<number> {
+  // a model with a position table takes prompt + new tokens up to its length: a longer prompt is
+  // reported in its own line, and the rest of the batch goes on
+  const maxNew = o.maxNewTokens ?? model.generationConfig?.max_new_tokens ?? 20;
+  let failed = 0;
   const file = str(f, 'data')!;
   const column = str(f, 'text-column') ?? 'prompt';
   const bs = num(f, 'batch-size')!;
   const outFile = str(f, 'output');
   const sink = outFile ? withFile(outFile, 'write', () => fs.openSync(outFile, 'w')) : null;
   const write = (v: unknown) => (sink === null ? process.stdout.write(JSON.stringify(v) + '\n') : withFile(outFile!, 'write', () => fs.writeSync(sink, JSON.stringify(v) + '\n')));
-  let batch: { line: number; prompt: string | ChatMessage[]; ids: number[] }[] = [];
+  let batch: { line: number; prompt: string | ChatMessage[]; ids: number[]; error?: string }[] = [];
   const run = async () => {
-    const T = Math.max(...batch.map((r) => r.ids.length));
+    const todo = batch.filter((r) => r.error === undefined);
+    const T = Math.max(...todo.map((r) => r.ids.length));
     const pad = tok.padTokenId;
     // left padding: every row's last prompt token sits at the same position
-    const ids = batch.map((r) => [...new Array(T - r.ids.length).fill(pad), ...r.ids]);
-    const mask = batch.map((r) => [...new Array(T - r.ids.length).fill(0), ...r.ids.map(() => 1)]);
-    const input = tensor(ids, { dtype: 'int64', device });
-    const out = await generateStream(model, input, { ...o, attentionMask: mask });
-    const rows = out.toRows();
-    out.dispose();
-    input.dispose();
+    const ids = todo.map((r) => [...new Array(T - r.ids.length).fill(pad), ...r.ids]);
+    const mask = todo.map((r) => [...new Array(T - r.ids.length).fill(0), ...r.ids.map(() => 1)]);
+    let rows: number[][] = [];
+    if (todo.length) {
+      const input = tensor(ids, { dtype: 'int64', device });
+      const out = await generateStream(model, input, { ...o, attentionMask: mask });
+      rows = out.toRows();
+      out.dispose();
+      input.dispose();
+    }
     const eos = o.eosTokenId;
-    for (const [i, r] of batch.entries()) {
-      let gen = rows[i].slice(T);
+    for (const r of batch) {
+      if (r.error !== undefined) {
+        write({ line: r.line, prompt: r.prompt, error: r.error });
+        continue;
+      }
+      let gen = rows[todo.indexOf(r)].slice(T);
       const end = gen.findIndex((t) => eos.includes(t));
       if (end !== -1) gen = gen.slice(0, end);
       write({ line: r.line, prompt: r.prompt, completion: await tok.decode(gen), tokens: gen.length, stopped: end !== -1 ? 'eos' : 'max_new_tokens' });
@@ -125,13 +140,17 @@ async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM
       if (p === undefined) throw new UsageError(`${file}:${row.line}: no '${column}' column (columns: ${Object.keys(v).join(', ')}); name it with --text-column`);
       const prompt = typeof p === 'string' ? p : (p as ChatMessage[]);
       if (typeof prompt !== 'string' && !Array.isArray(prompt)) throw new UsageError(`${file}:${row.line}: '${column}' must be a string or a list of messages`);
-      const ids = await promptIds(tok, prompt, !!f.chat);
+      const ids = await promptIds(tok, prompt, !!f.chat, chatTemplateKwargs(f));
       if (ids.length === 0) throw new UsageError(`${file}:${row.line}: the prompt has no tokens (an empty text, and this tokenizer adds no BOS)`);
-      batch.push({ line: row.line, prompt, ids });
+      if (model.maxPositions !== undefined && ids.length + maxNew > model.maxPositions) {
+        batch.push({ line: row.line, prompt, ids, error: `the prompt has ${ids.length} tokens: with ${maxNew} new ones that is more than the ${model.maxPositions} positions ${model.architecture} takes (shorten it, or lower --max-new-tokens)` });
+        failed++;
+      } else batch.push({ line: row.line, prompt, ids });
       if (batch.length === bs) await run();
     }
     if (batch.length) await run();
   } finally {
     if (sink !== null) fs.closeSync(sink);
   }
+  return failed;
 }

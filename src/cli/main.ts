@@ -15,7 +15,7 @@ import { phase } from '../train/progress';
 import { effectiveArguments, renderReport, runInfo } from '../train/report';
 import { Trainer, TrainingArgs, TrainingInterrupted } from '../train/trainer';
 import { readLaunchEnv } from '../distributed/env';
-import { launchWorkers, withoutFlags } from '../distributed/launch';
+import { launchWorkers, watchLauncher, withoutFlags } from '../distributed/launch';
 import { ProcessGroup } from '../distributed/process-group';
 import { validateTrainingArgs } from '../train/args';
 import { metricNames } from '../train/evaluate';
@@ -25,7 +25,7 @@ import { didYouMean } from '../util/names';
 import { withFile } from '../util/fs';
 import { cudaAvailable } from '../tensor/create';
 import { FULLTUNE_VERSION } from '../version';
-import { CommandName, FLAGS, Parsed, UsageError, helpText, parseFlags } from './flags';
+import { chatTemplateKwargs, CommandName, FLAGS, Parsed, UsageError, helpText, parseFlags } from './flags';
 import { generateCommand } from './generate';
 
 function readConfigFile(file: string): Record<string, unknown> {
@@ -95,6 +95,7 @@ async function checkLengths(f: Parsed, task: Task, tok: PreTrainedTokenizer, con
   const spec = taskSpec(task);
   const block = num(f, 'block-size');
   if (f['mlm-probability'] !== undefined && !spec.masksTokens) throw new UsageError(`--mlm-probability applies to --task ${TASK_SPECS.filter((t) => t.masksTokens).map((t) => t.name).join(', ')} only`);
+  if (f['chat-template-kwargs'] !== undefined && task !== 'sft') throw new UsageError('--chat-template-kwargs applies to --task sft only (the chat template renders its conversations)');
   if ((block !== undefined || f.packing === false) && !spec.packs) throw new UsageError(`${block !== undefined ? '--block-size' : '--no-packing'} applies to --task ${TASK_SPECS.filter((t) => t.packs).map((t) => t.name).join(', ')} only`);
   if (block !== undefined && positions !== null && block > positions.value) throw new UsageError(`--block-size ${block} exceeds the model's ${positions.field} ${positions.value} (${path.join(modelDir, 'config.json')})`);
   const pair = spec.alwaysPairs || (f['text-pair-column'] !== undefined && !spec.wordLists);
@@ -194,6 +195,7 @@ async function train(f: Parsed, argv: string[]): Promise<number> {
     if (!f.quiet && main) process.stderr.write(s + '\n');
   };
   const signals = handleSignals(log);
+  const unwatch = watchLauncher((s) => process.stderr.write(s + '\n'));
   // the output folder first: a second run on it, or an earlier run's files, stop us before any work
   const release = main ? claimOutputDir(out, { resume: !!f.resume, overwrite: !!f['overwrite-output'] }) : () => undefined;
   let pg: ProcessGroup | null = null;
@@ -212,7 +214,7 @@ async function train(f: Parsed, argv: string[]): Promise<number> {
     const cols = columns(f, task);
     const skipBadRows = !!f['skip-bad-rows'];
     const labels = await resolveLabels(task, config, str(f, 'train')!, cols, skipBadRows);
-    const common = { columns: cols, maxLength, labels, docStride: num(f, 'doc-stride'), skipBadRows, cacheDir: str(f, 'cache-dir'), ...packingOptions(f, task) };
+    const common = { columns: cols, maxLength, labels, docStride: num(f, 'doc-stride'), skipBadRows, cacheDir: str(f, 'cache-dir'), ...packingOptions(f, task), chatTemplateKwargs: chatTemplateKwargs(f) };
     log(`tokenising ${str(f, 'train')} (max length ${maxLength})`);
     const tokenise = (file: string) => phase(`tokenising ${path.basename(file)}`, 'rows', { quiet: !!f.quiet || !main }, (onProgress) => features(file, tok, task, { ...common, onProgress }));
     const tokeniseAll = async () => {
@@ -231,6 +233,10 @@ async function train(f: Parsed, argv: string[]): Promise<number> {
     if (taskSpec(task).head === 'sequence-classification') setPadToken(model, tok);
     const args: TrainingArgs = { ...trainingArgs(f, 'train'), outputDir: out, task, quiet: !!f.quiet || !main, ...(pg ? { processGroup: pg } : {}) };
     const trainer = new Trainer({ model, tokenizer: tok, train: trainSet, eval: evalSet, labels, args });
+    if (trainer.addedStopTokens.length) {
+      const names = trainer.addedStopTokens.map((id) => `${tok.idToToken(id)} (${id})`).join(', ');
+      log(`the assistant turns end with ${names}, not EOS: generation will stop there too (eos_token_id in generation_config.json)`);
+    }
     signals.attach(trainer);
     let metrics: Record<string, number>;
     let steps: number;
@@ -254,6 +260,7 @@ async function train(f: Parsed, argv: string[]): Promise<number> {
     log(`done: ${shown.map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ') || 'no validation data'}  -> ${out}`);
     return 0;
   } finally {
+    unwatch();
     signals.detach();
     release();
     pg?.destroy();
@@ -301,7 +308,7 @@ async function loadForInference(f: Parsed, command: 'eval' | 'predict') {
   const file = str(f, 'data')!;
   const data = await phase(`tokenising ${path.basename(file)}`, 'rows', { quiet: !!f.quiet }, (onProgress) =>
     features(file, tok, task, {
-      columns: columns(f, task), maxLength, labels, docStride: num(f, 'doc-stride'), ...packingOptions(f, task),
+      columns: columns(f, task), maxLength, labels, docStride: num(f, 'doc-stride'), ...packingOptions(f, task), chatTemplateKwargs: chatTemplateKwargs(f),
       skipBadRows: withLabels && !!f['skip-bad-rows'], withLabels, cacheDir: str(f, 'cache-dir'), onProgress,
     }),
   );
@@ -372,8 +379,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'train') return await train(f, rest);
     if (command === 'generate') {
       checkDevice(f);
-      await generateCommand(f);
-      return 0;
+      return await generateCommand(f);
     }
     if (command === 'eval') await evaluate(f);
     else await predict(f);

@@ -50,6 +50,8 @@ export interface FeatureSettings {
   blockSize?: number;
   /** causal-lm: pack documents into blocks (default true) or keep one per example */
   packing?: boolean;
+  /** sft: variables chat templates see besides the messages (Qwen3's enable_thinking) */
+  chatTemplateKwargs?: Record<string, unknown>;
 }
 
 export interface QAExample {
@@ -108,6 +110,11 @@ export interface StoreMeta {
   targets?: number;
   /** the largest token id in the features (checked against the model's vocabulary once) */
   maxTokenId?: number;
+  /**
+   * special tokens other than EOS that end the targets' turns (a chat template's <|im_end|>):
+   * a model trained on them must stop generating there too
+   */
+  endOfTurn?: number[];
 }
 
 export function defaultCacheDir(): string {
@@ -134,7 +141,7 @@ export async function buildFeatures(
   const file = sourceName(src);
   const key = crypto
     .createHash('sha256')
-    .update(JSON.stringify({ v: 6, file: src instanceof Dataset ? src.fingerprint() : await fileHash(src), tok: tokenizer.fingerprint(), s: { ...s, skipBadRows: !!s.skipBadRows, withLabels: s.withLabels ?? true } }))
+    .update(JSON.stringify({ v: 7, file: src instanceof Dataset ? src.fingerprint() : await fileHash(src), tok: tokenizer.fingerprint(), s: { ...s, skipBadRows: !!s.skipBadRows, withLabels: s.withLabels ?? true } }))
     .digest('hex')
     .slice(0, 32);
   const dir = o.cacheDir ?? defaultCacheDir();
@@ -164,24 +171,38 @@ export async function buildFeatures(
     offsets.push(pos);
     lengths.push(f.ids.length);
   };
+  // what featurize may change, put back when a row fails (rendering, tokenising)
+  const snapshot = () => ({ notes: { ...ctx.notes }, qa: ctx.qa.length, state: structuredClone(ctx.state) });
+  const restore = (b: ReturnType<typeof snapshot>) => {
+    ctx.notes = b.notes;
+    ctx.qa.length = b.qa;
+    ctx.state = b.state;
+  };
+  const problemOf = (e: unknown) => (e instanceof DataError ? e.problem : (e as Error).message.replace(/^encode: /, ''));
   const flush = async (chunk: Example[]) => {
+    const before = snapshot();
+    const skippedBefore = skipped.length;
     let feats: Feature[];
     try {
       feats = await spec.featurize(chunk, ctx);
     } catch (e) {
-      if (e instanceof DataError) throw e;
-      // find the row the tokenizer failed on, to name its line
+      if (e instanceof DataError && !s.skipBadRows) throw e;
+      restore(before);
+      // row by row: name the row that failed, or skip it (--skip-bad-rows) and keep the others
+      feats = [];
       for (const ex of chunk) {
+        const b = snapshot();
         try {
-          await spec.featurize([ex], { ...ctx, qa: [], state: {}, notes: {} });
+          feats.push(...(await spec.featurize([ex], ctx)));
         } catch (e2) {
-          throw new DataError(file, ex.line, (e2 as Error).message.replace(/^encode: /, ''));
+          if (!s.skipBadRows) throw new DataError(file, ex.line, problemOf(e2));
+          restore(b);
+          skipped.push({ line: ex.line, problem: problemOf(e2) });
         }
       }
-      throw e;
     }
     for (const f of feats) write(f);
-    rows += chunk.length;
+    rows += chunk.length - (skipped.length - skippedBefore);
     o.onProgress?.(rows);
   };
   try {
@@ -204,12 +225,17 @@ export async function buildFeatures(
   fs.closeSync(out);
   try {
     const notes = Object.keys(ctx.notes).length ? ctx.notes : undefined;
-    finishStore(base, tmp, offsets, { key, source: typeof src === 'string' ? path.resolve(src) : file, rows, skipped, lengths, qa: qa.length ? qa : undefined, notes, task: s.task, targets: spec.targets && (s.withLabels ?? true) ? targets : undefined, maxTokenId });
+    finishStore(base, tmp, offsets, { key, source: typeof src === 'string' ? path.resolve(src) : file, rows, skipped, lengths, qa: qa.length ? qa : undefined, notes, task: s.task, targets: spec.targets && (s.withLabels ?? true) ? targets : undefined, maxTokenId, endOfTurn: endOfTurn(ctx) });
   } catch (e) {
     for (const ext of ['jsonl', 'idx', 'meta.json.tmp']) fs.rmSync(`${tmp}.${ext}`, { force: true });
     throw fsError(e, dir, 'write the feature cache');
   }
   return FeatureStore.open(base);
+}
+
+function endOfTurn(ctx: FeaturizeContext): number[] | undefined {
+  const e = ctx.state.endOfTurn as number[] | undefined;
+  return e?.length ? e : undefined;
 }
 
 /** Writes the index and metadata and renames the entry into place, the metadata last (its presence means the entry is whole). */

@@ -81,6 +81,7 @@ export async function launchWorkers(o: LaunchOptions): Promise<number> {
           MASTER_PORT: port,
           OMP_NUM_THREADS: threads,
           FULLTUNE_WORKER: '1',
+          FULLTUNE_LAUNCHER_PID: String(process.pid),
         },
       });
       children.push(child);
@@ -130,4 +131,23 @@ export function withoutFlags(argv: string[], flags: string[]): string[] {
     else if (a === `--${name}`) i++; // its value
   }
   return out;
+}
+
+/**
+ * In a worker of launchWorkers: when the launcher dies without passing a signal on (kill -9),
+ * the worker is re-parented; it then stops as on SIGTERM (a checkpoint at the next step
+ * boundary) and, if still alive 30 s later, exits. Workers never outlive their launcher.
+ */
+export function watchLauncher(log: (s: string) => void, o: { everyMs?: number; graceMs?: number } = {}): () => void {
+  const launcher = Number(process.env.FULLTUNE_LAUNCHER_PID);
+  if (process.env.FULLTUNE_WORKER !== '1' || !Number.isInteger(launcher) || process.ppid !== launcher) return () => undefined;
+  const timer = setInterval(() => {
+    if (process.ppid === launcher) return;
+    clearInterval(timer);
+    log(`fulltune: the launcher (pid ${launcher}) is gone: this worker stops`);
+    process.kill(process.pid, 'SIGTERM');
+    setTimeout(() => process.exit(143), o.graceMs ?? 30_000).unref();
+  }, o.everyMs ?? 1000);
+  timer.unref();
+  return () => clearInterval(timer);
 }

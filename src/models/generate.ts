@@ -92,6 +92,22 @@ export function defaultGenerationConfig(config: Record<string, unknown>): Genera
   return g;
 }
 
+/**
+ * Makes generation also stop at `ids` (a chat template's end-of-turn token a model was trained to
+ * end its answers with), as TRL's eos_token setting does: they join generation_config's
+ * eos_token_id. Returns the ids that were not stop tokens before; a model without generation
+ * settings (an encoder) is left alone.
+ */
+export function addStopTokens(model: object, ids: number[]): number[] {
+  if (!('generationConfig' in model) || !('config' in model)) return [];
+  const m = model as { generationConfig: GenerationConfig | null; config: Record<string, unknown> };
+  const g = m.generationConfig ?? defaultGenerationConfig(m.config);
+  const eos = g.eos_token_id === undefined || g.eos_token_id === null ? [] : Array.isArray(g.eos_token_id) ? g.eos_token_id : [g.eos_token_id];
+  const added = ids.filter((id) => !eos.includes(id));
+  if (added.length) m.generationConfig = { ...g, eos_token_id: [...eos, ...added] };
+  return added;
+}
+
 function checkNumber(name: string, v: unknown, ok: (x: number) => boolean, expected: string): void {
   if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new RangeError(`generate: ${name} must be ${expected}, got ${JSON.stringify(v)}`);
 }

@@ -106,11 +106,13 @@ export interface PrepareFeaturesOptions {
   blockSize?: number;
   /** causal-lm: pack documents into blocks (default true) */
   packing?: boolean;
+  /** sft: variables the chat template sees besides the messages, as apply_chat_template(**kwargs) ({ enable_thinking: false }) */
+  chatTemplateKwargs?: Record<string, unknown>;
   cacheDir?: string;
   onProgress?: (rows: number) => void;
 }
 
-const PREPARE_KEYS = ['data', 'tokenizer', 'task', 'labels', 'maxLength', 'columns', 'docStride', 'skipBadRows', 'withLabels', 'blockSize', 'packing', 'cacheDir', 'onProgress'];
+const PREPARE_KEYS = ['data', 'tokenizer', 'task', 'labels', 'maxLength', 'columns', 'docStride', 'skipBadRows', 'withLabels', 'blockSize', 'packing', 'chatTemplateKwargs', 'cacheDir', 'onProgress'];
 type LegacyFeatureOptions = Omit<PrepareFeaturesOptions, 'data' | 'tokenizer' | 'task' | 'columns'> & { columns: Columns };
 
 /** Tokenised features of a dataset for a task, cached on disk (see buildFeatures). */
@@ -122,10 +124,12 @@ export async function features(...a: unknown[]): Promise<FeatureStore> {
   checkKeys('prepareFeatures options', o, PREPARE_KEYS);
   checkTask(o.task);
   if (!Number.isInteger(o.maxLength) || o.maxLength < 1) throw new RangeError(`prepareFeatures: maxLength must be an integer >= 1, got ${o.maxLength}`);
+  const k = o.chatTemplateKwargs;
+  if (k !== undefined && (k === null || typeof k !== 'object' || Array.isArray(k))) throw new TypeError(`prepareFeatures: chatTemplateKwargs must be an object of template variables, got ${JSON.stringify(k)}`);
   return buildFeatures(
     o.data,
     o.tokenizer,
-    { task: o.task, columns: o.columns ?? {}, maxLength: o.maxLength, labels: o.labels, docStride: o.docStride, skipBadRows: o.skipBadRows, withLabels: o.withLabels, blockSize: o.blockSize, packing: o.packing },
+    { task: o.task, columns: o.columns ?? {}, maxLength: o.maxLength, labels: o.labels, docStride: o.docStride, skipBadRows: o.skipBadRows, withLabels: o.withLabels, blockSize: o.blockSize, packing: o.packing, chatTemplateKwargs: o.chatTemplateKwargs },
     { cacheDir: o.cacheDir, onProgress: o.onProgress },
   );
 }

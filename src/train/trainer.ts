@@ -9,6 +9,7 @@ import type { CollateContext } from '../data/specs';
 import { Feature, FeatureStore } from '../data/features';
 import { Task } from '../data/tasks';
 import { PreTrainedModel } from '../models/pretrained';
+import { addStopTokens } from '../models/generate';
 import { Normalization } from '../nn/norm';
 import { CheckpointSession } from '../nn/checkpoint';
 import { autocast, GradScaler } from '../tensor/amp';
@@ -160,6 +161,12 @@ function seedOf(parts: number[]): number {
 
 export class Trainer {
   readonly model: AnyModel;
+  /**
+   * Tokens that end the training targets' turns (a chat template's <|im_end|>) which were not
+   * stop tokens of the model: added to its generation_config.json eos_token_id, so that the
+   * trained model stops where it learned to.
+   */
+  readonly addedStopTokens: number[];
   readonly args: Required<Pick<TrainingArgs, 'epochs' | 'batchSize' | 'lr' | 'weightDecay' | 'schedule' | 'gradAccum' | 'maxGradNorm' | 'seed' | 'device' | 'sampler' | 'loggingSteps' | 'optimizer'>> & TrainingArgs;
   readonly log: LogEntry[] = [];
   private readonly opts: TrainerOptions;
@@ -192,6 +199,7 @@ export class Trainer {
     }
     this.opts = o;
     this.model = o.model as AnyModel;
+    this.addedStopTokens = addStopTokens(this.model, o.train?.meta.endOfTurn ?? []);
     const a = o.args;
     this.args = {
       ...a,

@@ -3,7 +3,7 @@
 // (strings, or message lists). The loss covers the completion, or the assistant's turns, only;
 // everything else is labelled -100. Over-long rows are cut from the end (TRL's keep_start) and
 // counted, never dropped.
-import { ChatMessage, PreTrainedTokenizer } from '../../tokenize/tokenizer';
+import { ChatMessage, messageProblem, PreTrainedTokenizer } from '../../tokenize/tokenizer';
 import { Feature } from '../features';
 import { DataError } from '../readers';
 import { Example } from '../tasks';
@@ -21,9 +21,8 @@ function messagesOf(v: unknown, what: string): ChatMessage[] {
   }
   if (!Array.isArray(m) || m.length === 0) throw `column '${what}' must be a non-empty list of {role, content} messages`;
   m.forEach((x, i) => {
-    if (!x || typeof x !== 'object' || typeof (x as ChatMessage).role !== 'string' || typeof (x as ChatMessage).content !== 'string') {
-      throw `column '${what}': message ${i} must be {"role": string, "content": string}`;
-    }
+    const problem = messageProblem(x);
+    if (problem) throw `column '${what}': message ${i} ${problem}`;
   });
   return m as ChatMessage[];
 }
@@ -38,18 +37,54 @@ const codePoints = (s: string, utf16: number) => [...s.slice(0, utf16)].length;
  * rendering up to and including it adds to rendering the turns before it with the generation
  * prompt. A template that does not render conversations incrementally is refused.
  */
-function assistantSpans(tok: PreTrainedTokenizer, messages: ChatMessage[], full: string): [number, number][] {
+function assistantSpans(tok: PreTrainedTokenizer, messages: ChatMessage[], full: string, extra?: Record<string, unknown>): [number, number][] {
   const spans: [number, number][] = [];
   messages.forEach((m, i) => {
     if (m.role !== 'assistant') return;
-    const before = tok.applyChatTemplate(messages.slice(0, i), { addGenerationPrompt: true });
-    const upTo = tok.applyChatTemplate(messages.slice(0, i + 1));
+    const before = tok.applyChatTemplate(messages.slice(0, i), { addGenerationPrompt: true, extra });
+    const upTo = tok.applyChatTemplate(messages.slice(0, i + 1), { extra });
     if (!upTo.startsWith(before) || !full.startsWith(upTo)) {
       throw `the chat template does not render this conversation turn by turn (message ${i}): the assistant's tokens cannot be found`;
     }
     spans.push([codePoints(full, before.length), codePoints(full, upTo.length)]);
   });
   return spans;
+}
+
+/**
+ * Which tokens lie inside the spans. Post-processors that trim offsets (ByteLevel's
+ * trim_offsets, the tokenizers default) drop the spaces around a token and report a
+ * whitespace-only token as empty, yet such tokens are part of the turn and must be trained: an
+ * empty token at p holds characters from the end of the token before it up to p. Other tokens
+ * are in a span when their reported characters are (one that merges across the span's start is
+ * not).
+ */
+export function tokensInSpans(offsets: [number, number][], spans: [number, number][]): boolean[] {
+  let prevEnd = 0;
+  return offsets.map(([a, b]) => {
+    const start = a < b ? a : Math.min(prevEnd, b - 1);
+    prevEnd = Math.max(prevEnd, b);
+    return spans.some(([s, f]) => start >= s && b <= f);
+  });
+}
+
+/**
+ * The special token that ends the rendered assistant turns (ChatML's <|im_end|>, Llama 3's
+ * <|eot_id|>), where it is not EOS: the model learns to end its answers with it, so generation
+ * must stop there too (the Trainer adds it to the saved generation_config.json's eos_token_id).
+ * A turn's end token is its last target token that decoding with skip_special_tokens hides.
+ */
+async function noteEndOfTurn(ctx: FeaturizeContext, ids: number[], target: boolean[]): Promise<void> {
+  const tok = ctx.tokenizer;
+  const ends = ((ctx.state.endOfTurn as number[] | undefined) ??= []);
+  for (let t = ids.length - 1; t >= 0; t--) {
+    if (!target[t] || (t + 1 < ids.length && target[t + 1])) continue; // the last token of each run of targets
+    for (let u = t; u >= 0 && target[u]; u--) {
+      if ((await tok.decode([ids[u]], false)).trim() === '') continue; // the newline after <|im_end|>
+      if (ids[u] !== tok.eosTokenId && !ends.includes(ids[u]) && (await tok.decode([ids[u]], true)) === '') ends.push(ids[u]);
+      break;
+    }
+  }
 }
 
 export const sft: TaskSpec = {
@@ -86,21 +121,21 @@ export const sft: TaskSpec = {
   async featurize(chunk, ctx) {
     const tok = ctx.tokenizer;
     const max = ctx.settings.maxLength;
+    const extra = ctx.settings.chatTemplateKwargs;
     const out: Feature[] = [];
     for (const e of chunk) {
       let ids: number[];
       let labels: number[];
       try {
         if (e.messages) {
-          const text = tok.applyChatTemplate(e.messages);
+          const text = tok.applyChatTemplate(e.messages, { extra });
           const enc = await tok.encode([text], { addSpecialTokens: false });
-          const spans = assistantSpans(tok, e.messages, text);
+          const spans = assistantSpans(tok, e.messages, text, extra);
           if (spans.length === 0) throw 'the conversation has no assistant message: nothing to learn from it';
           ids = enc.inputIds[0];
-          labels = ids.map((id, t) => {
-            const [a, b] = enc.offsets[0][t];
-            return spans.some(([s, f]) => a >= s && b <= f && b > a) ? id : -100;
-          });
+          const inTurn = tokensInSpans(enc.offsets[0], spans);
+          labels = ids.map((id, t) => (inTurn[t] ? id : -100));
+          await noteEndOfTurn(ctx, ids, inTurn);
         } else {
           let promptIds: number[];
           let fullIds: number[];
@@ -110,10 +145,11 @@ export const sft: TaskSpec = {
             const enc = await tok.encode([e.prompt, e.prompt + completion]);
             [promptIds, fullIds] = enc.inputIds;
           } else {
-            const prompt = tok.applyChatTemplate(e.prompt!, { addGenerationPrompt: true });
-            const full = tok.applyChatTemplate([...e.prompt!, ...(e.completion as ChatMessage[])]);
+            const prompt = tok.applyChatTemplate(e.prompt!, { addGenerationPrompt: true, extra });
+            const full = tok.applyChatTemplate([...e.prompt!, ...(e.completion as ChatMessage[])], { extra });
             const enc = await tok.encode([prompt, full], { addSpecialTokens: false });
             [promptIds, fullIds] = enc.inputIds;
+            await noteEndOfTurn(ctx, fullIds, fullIds.map((_, i) => i >= promptIds.length));
           }
           // as TRL: the completion is what follows the prompt's length, even where tokens merge across the seam
           if (!promptIds.every((id, i) => fullIds[i] === id)) count(ctx, 'rows whose prompt tokens change when the completion follows (masked by the prompt length, as TRL)');
