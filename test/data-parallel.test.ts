@@ -168,4 +168,36 @@ maybe('data parallel (2 processes on loopback)', () => {
     expect(r.status).toBe(0);
     expect(same(full, out)).toBe(true);
   }, 180000);
+
+  test('SIGKILL of the launcher: its workers stop (a checkpoint, then exit) instead of training on', async () => {
+    const args = [...lm.filter((a) => a !== '--quiet'), '--batch-size', '4', '--nproc-per-node', '2', '--save-steps', '100000'];
+    args[args.indexOf('--max-steps') + 1] = '100000';
+    const out = path.join(tmp, 'lm-orphans');
+    const p = cliAsync([...args, '--output', out]);
+    let err = '';
+    p.stderr.on('data', (d) => (err += d));
+    const t0 = Date.now();
+    let kids: number[] = [];
+    // both workers up and training (the first log line)
+    while (kids.length < 2 || !fs.existsSync(path.join(out, 'log.jsonl'))) {
+      if (Date.now() - t0 > 60000) throw new Error(`no training after 60 s: ${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+      kids = spawnSync('pgrep', ['-P', String(p.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+    }
+    p.kill('SIGKILL');
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const killedAt = Date.now();
+    while (kids.some(alive) && Date.now() - killedAt < 45000) await new Promise((r) => setTimeout(r, 100));
+    for (const k of kids.filter(alive)) process.kill(k, 'SIGKILL');
+    expect(kids.filter(alive)).toEqual([]);
+    expect(Date.now() - killedAt).toBeLessThan(45000);
+    expect(err).toMatch(/the launcher \(pid \d+\) is gone: this worker stops/);
+  }, 120000);
 });

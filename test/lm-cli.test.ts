@@ -139,6 +139,16 @@ describe('fulltune train --task causal-lm / sft', () => {
     fs.writeFileSync(rows, '{"prompt": "a b"}\n{"prompt": ""}\n');
     expect(cli(['generate', '--model', path.join(LM, 'gpt2'), '--data', rows]).stderr).toMatch(/prompts\.jsonl:2: the prompt has no tokens/);
     expect(cli(['generate', '--model', LLAMA, '--data', rows, '--text-column', 'question']).stderr).toMatch(/prompts\.jsonl:1: no 'question' column/);
+    // one prompt too long for the position table: its own line says so, the others are generated, in order
+    fs.writeFileSync(rows, ['{"prompt": "a b"}', JSON.stringify({ prompt: 'word '.repeat(200) }), '{"prompt": "c d"}'].join('\n') + '\n');
+    const mixed = cli(['generate', '--model', path.join(LM, 'gpt2'), '--data', rows, '--max-new-tokens', '3', '--batch-size', '3']);
+    expect(mixed.status).toBe(1);
+    expect(mixed.stderr).toBe('fulltune generate: 1 row was not generated (their output lines say why)\n');
+    const lines = mixed.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.line)).toEqual([1, 2, 3]);
+    expect(lines[1].error).toMatch(/^the prompt has \d+ tokens: with 3 new ones that is more than the 128 positions GPT2LMHeadModel takes/);
+    expect(lines[0].tokens).toBe(3);
+    expect(lines[2].tokens).toBe(3);
   });
 
   test('flags that do not apply are refused before any work', () => {
@@ -154,5 +164,10 @@ describe('fulltune train --task causal-lm / sft', () => {
     expect(chat.stderr).toMatch(/has no chat template/);
     const temp = cli(['generate', '--model', LLAMA, '--prompt', 'a', '--temperature', '0']);
     expect(temp.stderr).toMatch(/--temperature must be > 0/);
+    const kw = cli(['generate', '--model', LLAMA, '--prompt', 'a', '--chat', '--chat-template-kwargs', '[1]']);
+    expect(kw.status).toBe(2);
+    expect(kw.stderr).toMatch(/--chat-template-kwargs: expected a JSON object like '\{"enable_thinking": false\}', got \[1\]/);
+    const notSft = cli(['train', '--model', LLAMA, '--task', 'causal-lm', '--train', DOCS, '--output', path.join(tmp, 'x3'), '--chat-template-kwargs', '{}', ...common]);
+    expect(notSft.stderr).toMatch(/--chat-template-kwargs applies to --task sft only/);
   });
 });

@@ -30,7 +30,7 @@ describe('sft', () => {
     const tok = await ft.AutoTokenizer.fromPretrained(path.join(FX, 'llama'));
     const bad = [{ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'yo' }] }, { messages: [{ role: 'user', content: 'only a question' }] }];
     await expect(ft.prepareFeatures({ data: ft.Dataset.fromRows(bad), tokenizer: tok, task: 'sft', labels: [], maxLength: 64, cacheDir })).rejects.toThrow(/row 2: the conversation has no assistant message/);
-    await expect(ft.prepareFeatures({ data: ft.Dataset.fromRows([{ messages: [{ role: 'user' }] }]), tokenizer: tok, task: 'sft', labels: [], maxLength: 64, cacheDir })).rejects.toThrow(/row 1: column 'messages': message 0 must be/);
+    await expect(ft.prepareFeatures({ data: ft.Dataset.fromRows([{ messages: [{ role: 'user' }] }]), tokenizer: tok, task: 'sft', labels: [], maxLength: 64, cacheDir })).rejects.toThrow(/row 1: column 'messages': message 0 has no content/);
   });
 });
 
