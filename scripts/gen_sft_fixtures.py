@@ -20,6 +20,9 @@ Writes test/fixtures/sft/:
                         added_tokens_decoder, special_tokens_map.json, string or AddedToken
                         forms, tokenizer classes) and the special tokens transformers reads
                       - tied: each tied model's logits for fixed input ids
+                      - templates, reasoning_masks: a template that drops earlier turns'
+                        reasoning (as Qwen3's), with and without {% generation %} blocks, and
+                        transformers' masks of multi-turn conversations under it
 """
 import copy
 import csv
@@ -47,6 +50,35 @@ def template(marked):
     return ("{%- for message in messages %}" + turn + "{%- endfor %}"
             "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
 
+
+# Qwen3's way with reasoning: assistant turns after the last user message render their
+# reasoning in a <think> block; earlier ones render their answer alone (the text after
+# </think>). Turn by turn rendering therefore does not give the whole conversation's text.
+REASONING_MARKED = (
+    "{%- set ns = namespace(last_user=-1) %}"
+    "{%- for m in messages %}{%- if m.role == 'user' %}{%- set ns.last_user = loop.index0 %}{%- endif %}{%- endfor %}"
+    "{%- for m in messages %}"
+    "{%- if m.role == 'assistant' %}"
+    "{{- '<|im_start|>assistant\\n' }}"
+    "{%- set answer = m.content.split('</think>')[-1].lstrip('\\n') %}"
+    "{%- generation %}"
+    "{%- if loop.index0 > ns.last_user %}{{- '<think>\\n' + (m.reasoning_content or '') + '\\n</think>\\n\\n' }}{%- endif %}"
+    "{{- answer + '<|im_end|>\\n' }}"
+    "{%- endgeneration %}"
+    "{%- else %}{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+REASONING = REASONING_MARKED.replace("{%- generation %}", "").replace("{%- endgeneration %}", "")
+
+REASONING_CONVERSATIONS = [
+    [{'role': 'user', 'content': 'What is 2+2?'}, {'role': 'assistant', 'content': '4.', 'reasoning_content': 'Two and two.'},
+     {'role': 'user', 'content': 'And 3+3?'}, {'role': 'assistant', 'content': '6.', 'reasoning_content': 'Three and three.'}],
+    [{'role': 'system', 'content': 'Think first.'}, {'role': 'user', 'content': 'Code?'},
+     {'role': 'assistant', 'content': '<think>\nplan\n</think>\n\ndef f(x):\n    return x'},
+     {'role': 'user', 'content': 'Again'}, {'role': 'assistant', 'content': 'def g():\n    pass', 'reasoning_content': 'same'},
+     {'role': 'user', 'content': 'Last'}, {'role': 'assistant', 'content': 'Done.'}],
+]
 
 CODE = ['def f(x):\n    return x\n', 'if a:\n        b = 1\n\n    else:\n\treturn  2\n', '  indented  text  with   spaces  ',
         'for i in range(10):\n    print(i)\n\n\n', 'class A:\n    def __init__(self):\n        pass\n']
@@ -79,13 +111,14 @@ CONVERSATIONS = [
 ]
 
 
-def masks(name):
+def masks(name, conversations=CONVERSATIONS, plain=None, marked=None):
     tok = AutoTokenizer.from_pretrained(os.path.join(OUT, name))
+    plain, marked = plain or template(False), marked or template(True)
     out = []
-    for conv in CONVERSATIONS:
-        enc = tok.apply_chat_template(conv, chat_template=template(True), tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
-        text = tok.apply_chat_template(conv, tokenize=False)
-        assert text == tok.apply_chat_template(conv, chat_template=template(True), tokenize=False)
+    for conv in conversations:
+        enc = tok.apply_chat_template(conv, chat_template=marked, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+        text = tok.apply_chat_template(conv, chat_template=plain, tokenize=False)
+        assert text == tok.apply_chat_template(conv, chat_template=marked, tokenize=False)
         out.append({'messages': conv, 'text': text, 'input_ids': list(enc['input_ids']), 'assistant_masks': list(enc['assistant_masks'])})
     return out
 
@@ -155,7 +188,9 @@ def main():
         t = bpe(trim)
         fast = PreTrainedTokenizerFast(tokenizer_object=t, eos_token='<|endoftext|>', model_max_length=128, chat_template=template(False))
         fast.save_pretrained(os.path.join(OUT, name))
-    expected = {'masks': {name: masks(name) for name in ('tok', 'tok-untrimmed')}, 'special': special_layouts()}
+    expected = {'masks': {name: masks(name) for name in ('tok', 'tok-untrimmed')}, 'special': special_layouts(),
+                'templates': {'chatml_marked': template(True), 'reasoning': REASONING, 'reasoning_marked': REASONING_MARKED},
+                'reasoning_masks': masks('tok', REASONING_CONVERSATIONS, REASONING, REASONING_MARKED)}
     vocab = 700
     expected['tied'] = {
         'tied-llama': tied('tied-llama', lambda tie: LlamaForCausalLM(LlamaConfig(vocab_size=vocab, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,

@@ -149,6 +149,13 @@ describe('fulltune train --task causal-lm / sft', () => {
     expect(lines[1].error).toMatch(/^the prompt has \d+ tokens: with 3 new ones that is more than the 128 positions GPT2LMHeadModel takes/);
     expect(lines[0].tokens).toBe(3);
     expect(lines[2].tokens).toBe(3);
+    // a conversation the template raises on: the same
+    fs.writeFileSync(rows, [{ messages: [{ role: 'critic', content: 'x' }] }, { messages: [{ role: 'user', content: 'hi' }] }].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const chats = cli(['generate', '--model', LLAMA, '--data', rows, '--max-new-tokens', '2']);
+    expect(chats.status).toBe(1);
+    const cl = chats.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(cl[0]).toMatchObject({ line: 1, error: expect.stringMatching(/unknown role: critic/) });
+    expect(cl[1]).toMatchObject({ line: 2, completion: expect.any(String) });
   });
 
   test('flags that do not apply are refused before any work', () => {

@@ -36,6 +36,36 @@ describe('assistant turns are trained whole, whatever offsets the tokenizer repo
     });
   }
 
+  /** The fixture's tokenizer with another chat template. */
+  const withTemplate = async (name: string, template: string) => {
+    const dir = path.join(tmp, 'templates', name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.copyFileSync(path.join(FX, 'tok', 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+    fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: '<|endoftext|>', chat_template: template }));
+    return ft.AutoTokenizer.fromPretrained(dir);
+  };
+  const checkMasks = async (tok: ft.PreTrainedTokenizer, cases: { messages: ft.ChatMessage[]; text: string; input_ids: number[]; assistant_masks: number[] }[]) => {
+    const store = await sft(tok, cases.map((c) => ({ messages: c.messages })));
+    cases.forEach((c, i) => {
+      expect(tok.applyChatTemplate(c.messages)).toBe(c.text);
+      expect({ i, ids: store.get(i).ids, label: store.get(i).label }).toEqual({ i, ids: c.input_ids, label: c.input_ids.map((id, t) => (c.assistant_masks[t] ? id : -100)) });
+    });
+    store.close();
+  };
+
+  test('a template with {% generation %} blocks marks the turns itself, as transformers reads it', async () => {
+    const tok = await withTemplate('chatml-marked', expected.templates.chatml_marked);
+    await checkMasks(tok, expected.masks.tok);
+    const spans = tok.generationSpans(expected.masks.tok[0].messages);
+    expect(spans!.text).toBe(expected.masks.tok[0].text);
+    expect(spans!.spans.length).toBe(1);
+  });
+
+  test("a template that drops earlier turns' reasoning (as Qwen3's): multi-turn rows are masked from the whole rendering", async () => {
+    await checkMasks(await withTemplate('reasoning', expected.templates.reasoning), expected.reasoning_masks);
+    await checkMasks(await withTemplate('reasoning-marked', expected.templates.reasoning_marked), expected.reasoning_masks);
+  });
+
   test('trimmed offsets: empty whitespace tokens belong to the span they end in; a token merging across the start does not', () => {
     // "ab" [0,2) | whitespace token reported empty at 5 | "cd" [5,7) reported without its leading space
     expect(tokensInSpans([[0, 2], [5, 5], [5, 7]], [[2, 7]])).toEqual([false, true, true]);
@@ -193,7 +223,7 @@ describe('a chat-tuned model stops at the end of its turns', () => {
     const imEnd = tok.tokenToId('<|im_end|>')!;
     expect(tok.eosTokenId).toBe(tok.tokenToId('<|endoftext|>'));
     const store = await sft(tok, [{ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hi there' }] }]);
-    expect(store.meta.endOfTurn).toEqual([imEnd]);
+    expect(store.meta.endTokens).toEqual([imEnd]);
     const model = await ft.AutoModelForCausalLM.fromPretrained(path.join(FX, 'tied-llama'), quiet);
     const out = path.join(tmp, 'eot');
     const trainer = new ft.Trainer({ model, tokenizer: tok, train: store, labels: [], args: { outputDir: out, task: 'sft', maxSteps: 1, quiet: true, batchSize: 1 } });
@@ -204,10 +234,27 @@ describe('a chat-tuned model stops at the end of its turns', () => {
     expect(g.eos_token_id).toEqual([model.config.eos_token_id, imEnd]);
     model.dispose();
     store.close();
-    // prompt/completion strings end with EOS: nothing to add
+    // prompt/completion strings end with EOS, which the model stops at: nothing to add
     const pc = await sft(tok, [{ prompt: 'hi', completion: ' there' }]);
-    expect(pc.meta.endOfTurn).toBeUndefined();
+    expect(pc.meta.endTokens).toEqual([tok.eosTokenId]);
+    const again = await ft.AutoModelForCausalLM.fromPretrained(path.join(FX, 'tied-llama'), quiet);
+    expect(new ft.Trainer({ model: again, tokenizer: tok, train: pc, labels: [], args: { outputDir: path.join(tmp, 'eot-pc'), task: 'sft', quiet: true } }).addedStopTokens).toEqual([]);
+    again.dispose();
     pc.close();
+  });
+
+  test("a tokenizer whose EOS is not the model's (special_tokens_map.json says <|im_end|>): completions and documents end with it, and the model learns to stop there", async () => {
+    const tok = await ft.AutoTokenizer.fromPretrained(path.join(tmp, 'special', 'map-only-string'));
+    const imEnd = tok.tokenToId('<|im_end|>')!;
+    for (const [task, rows] of [['sft', [{ prompt: 'hi', completion: ' there' }]], ['causal-lm', [{ text: 'a document' }]]] as const) {
+      const store = await ft.prepareFeatures({ data: ft.Dataset.fromRows([...rows]), tokenizer: tok, task, labels: [], maxLength: 64, cacheDir });
+      expect(store.meta.endTokens).toEqual([imEnd]);
+      const model = await ft.AutoModelForCausalLM.fromPretrained(path.join(FX, 'tied-llama'), quiet);
+      expect(new ft.Trainer({ model, tokenizer: tok, train: store, labels: [], args: { outputDir: path.join(tmp, `eot-${task}`), task, quiet: true } }).addedStopTokens).toEqual([imEnd]);
+      expect(model.generationConfig!.eos_token_id).toEqual([0, imEnd]);
+      model.dispose();
+      store.close();
+    }
   });
 });
 

@@ -140,7 +140,16 @@ async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM
       if (p === undefined) throw new UsageError(`${file}:${row.line}: no '${column}' column (columns: ${Object.keys(v).join(', ')}); name it with --text-column`);
       const prompt = typeof p === 'string' ? p : (p as ChatMessage[]);
       if (typeof prompt !== 'string' && !Array.isArray(prompt)) throw new UsageError(`${file}:${row.line}: '${column}' must be a string or a list of messages`);
-      const ids = await promptIds(tok, prompt, !!f.chat, chatTemplateKwargs(f));
+      let ids: number[];
+      try {
+        ids = await promptIds(tok, prompt, !!f.chat, chatTemplateKwargs(f));
+      } catch (e) {
+        // the template refuses this conversation (raise_exception, a malformed message): its own line says why
+        batch.push({ line: row.line, prompt, ids: [], error: (e as Error).message });
+        failed++;
+        if (batch.length === bs) await run();
+        continue;
+      }
       if (ids.length === 0) throw new UsageError(`${file}:${row.line}: the prompt has no tokens (an empty text, and this tokenizer adds no BOS)`);
       if (model.maxPositions !== undefined && ids.length + maxNew > model.maxPositions) {
         batch.push({ line: row.line, prompt, ids, error: `the prompt has ${ids.length} tokens: with ${maxNew} new ones that is more than the ${model.maxPositions} positions ${model.architecture} takes (shorten it, or lower --max-new-tokens)` });

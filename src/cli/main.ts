@@ -235,7 +235,7 @@ async function train(f: Parsed, argv: string[]): Promise<number> {
     const trainer = new Trainer({ model, tokenizer: tok, train: trainSet, eval: evalSet, labels, args });
     if (trainer.addedStopTokens.length) {
       const names = trainer.addedStopTokens.map((id) => `${tok.idToToken(id)} (${id})`).join(', ');
-      log(`the assistant turns end with ${names}, not EOS: generation will stop there too (eos_token_id in generation_config.json)`);
+      log(`the training targets end with ${names}, which the model did not stop at: generation will stop there too (eos_token_id in generation_config.json)`);
     }
     signals.attach(trainer);
     let metrics: Record<string, number>;

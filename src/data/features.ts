@@ -111,10 +111,10 @@ export interface StoreMeta {
   /** the largest token id in the features (checked against the model's vocabulary once) */
   maxTokenId?: number;
   /**
-   * special tokens other than EOS that end the targets' turns (a chat template's <|im_end|>):
-   * a model trained on them must stop generating there too
+   * the special tokens the targets end with (EOS after a document or completion, a chat
+   * template's <|im_end|>): a model trained on them must stop generating there too
    */
-  endOfTurn?: number[];
+  endTokens?: number[];
 }
 
 export function defaultCacheDir(): string {
@@ -225,7 +225,7 @@ export async function buildFeatures(
   fs.closeSync(out);
   try {
     const notes = Object.keys(ctx.notes).length ? ctx.notes : undefined;
-    finishStore(base, tmp, offsets, { key, source: typeof src === 'string' ? path.resolve(src) : file, rows, skipped, lengths, qa: qa.length ? qa : undefined, notes, task: s.task, targets: spec.targets && (s.withLabels ?? true) ? targets : undefined, maxTokenId, endOfTurn: endOfTurn(ctx) });
+    finishStore(base, tmp, offsets, { key, source: typeof src === 'string' ? path.resolve(src) : file, rows, skipped, lengths, qa: qa.length ? qa : undefined, notes, task: s.task, targets: spec.targets && (s.withLabels ?? true) ? targets : undefined, maxTokenId, endTokens: endTokens(ctx) });
   } catch (e) {
     for (const ext of ['jsonl', 'idx', 'meta.json.tmp']) fs.rmSync(`${tmp}.${ext}`, { force: true });
     throw fsError(e, dir, 'write the feature cache');
@@ -233,8 +233,8 @@ export async function buildFeatures(
   return FeatureStore.open(base);
 }
 
-function endOfTurn(ctx: FeaturizeContext): number[] | undefined {
-  const e = ctx.state.endOfTurn as number[] | undefined;
+function endTokens(ctx: FeaturizeContext): number[] | undefined {
+  const e = ctx.state.endTokens as number[] | undefined;
   return e?.length ? e : undefined;
 }
 

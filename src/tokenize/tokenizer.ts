@@ -21,6 +21,7 @@ import { Template } from '@huggingface/jinja';
 import { HubOptions, resolveModelDir } from '../hub/hub';
 import { checkKeys } from '../util/names';
 import { resolveSpecialTokens } from './special-tokens';
+import { hasGenerationBlocks, holdsMarkers, rewriteGenerationBlocks, takeGenerationSpans } from './chat-template';
 import { tensor } from '../tensor/create';
 import { Tensor } from '../tensor/tensor';
 
@@ -134,6 +135,21 @@ export class PreTrainedTokenizer {
    */
   applyChatTemplate(messages: ChatMessage[], o: { addGenerationPrompt?: boolean; extra?: Record<string, unknown> } = {}): string {
     checkKeys('applyChatTemplate options', o, ['addGenerationPrompt', 'extra'], { add_generation_prompt: 'addGenerationPrompt' });
+    return this.renderChat(messages, o, false);
+  }
+
+  /**
+   * For a template with `{% generation %}` blocks (transformers' return_assistant_tokens_mask):
+   * the rendering and each block's [start, end) character span in it (UTF-16); null for a
+   * template without them.
+   */
+  generationSpans(messages: ChatMessage[], o: { addGenerationPrompt?: boolean; extra?: Record<string, unknown> } = {}): { text: string; spans: [number, number][] } | null {
+    if (this.chatTemplate === null || !hasGenerationBlocks(this.chatTemplate)) return null;
+    if (holdsMarkers(messages) || holdsMarkers(o.extra)) throw new TypeError('generationSpans: the messages hold U+E000 or U+E001, which mark the generation blocks');
+    return takeGenerationSpans(this.renderChat(messages, o, true));
+  }
+
+  private renderChat(messages: ChatMessage[], o: { addGenerationPrompt?: boolean; extra?: Record<string, unknown> }, marked: boolean): string {
     const template = this.chatTemplate;
     if (template === null) throw new Error(`${this.dir}: the tokenizer has no chat template (chat_template.jinja, or chat_template in tokenizer_config.json)`);
     if (!Array.isArray(messages)) throw new TypeError('applyChatTemplate: messages must be an array of {role, content}');
@@ -141,15 +157,15 @@ export class PreTrainedTokenizer {
       const problem = messageProblem(m);
       if (problem) throw new TypeError(`applyChatTemplate: message ${i} ${problem}, got ${JSON.stringify(m)?.slice(0, 80)}`);
     });
-    this.compiled ??= new Template(template);
+    const compiled = (this.compiled[marked ? 1 : 0] ??= new Template(rewriteGenerationBlocks(template, marked)));
     const specials: Record<string, string> = {};
     for (const k of ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token']) {
       const t = this.specialToken(k);
       if (t !== null) specials[k] = t;
     }
-    return this.compiled.render({ ...specials, ...(o.extra ?? {}), messages, add_generation_prompt: o.addGenerationPrompt ?? false });
+    return compiled.render({ ...specials, ...(o.extra ?? {}), messages, add_generation_prompt: o.addGenerationPrompt ?? false });
   }
-  private compiled: Template | undefined;
+  private compiled: [Template | undefined, Template | undefined] = [undefined, undefined];
 
   /** Loads from a model directory or Hub id (tokenizer.json, else vocab.txt + tokenizer_config.json). */
   static async fromPretrained(idOrDir: string, opts: HubOptions = {}): Promise<PreTrainedTokenizer> {

@@ -162,9 +162,9 @@ function seedOf(parts: number[]): number {
 export class Trainer {
   readonly model: AnyModel;
   /**
-   * Tokens that end the training targets' turns (a chat template's <|im_end|>) which were not
-   * stop tokens of the model: added to its generation_config.json eos_token_id, so that the
-   * trained model stops where it learned to.
+   * Tokens the training targets end with (a chat template's <|im_end|>, the tokenizer's EOS)
+   * that were not stop tokens of the model: added to its generation_config.json eos_token_id,
+   * so that the trained model stops where it learned to.
    */
   readonly addedStopTokens: number[];
   readonly args: Required<Pick<TrainingArgs, 'epochs' | 'batchSize' | 'lr' | 'weightDecay' | 'schedule' | 'gradAccum' | 'maxGradNorm' | 'seed' | 'device' | 'sampler' | 'loggingSteps' | 'optimizer'>> & TrainingArgs;
@@ -199,7 +199,7 @@ export class Trainer {
     }
     this.opts = o;
     this.model = o.model as AnyModel;
-    this.addedStopTokens = addStopTokens(this.model, o.train?.meta.endOfTurn ?? []);
+    this.addedStopTokens = addStopTokens(this.model, o.train?.meta.endTokens ?? []);
     const a = o.args;
     this.args = {
       ...a,

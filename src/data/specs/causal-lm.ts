@@ -40,6 +40,11 @@ export const causalLM: TaskSpec = {
     const enc = await ctx.tokenizer.encode(chunk.map((e) => e.text as string));
     const out: Feature[] = [];
     const st = (ctx.state.pack ??= { ids: [], pos: [], labels: [] }) as PackState;
+    // documents end with EOS: generation must stop at it (the Trainer checks the model's stop tokens)
+    if (eos !== null) {
+      const ends = ((ctx.state.endTokens as number[] | undefined) ??= []);
+      if (!ends.includes(eos)) ends.push(eos);
+    }
     for (const ids0 of enc.inputIds) {
       const ids = withEos(ids0, eos);
       if (s.packing === false) {

@@ -33,22 +33,48 @@ const count = (ctx: FeaturizeContext, note: string) => (ctx.notes[note] = (ctx.n
 const codePoints = (s: string, utf16: number) => [...s.slice(0, utf16)].length;
 
 /**
- * The character spans of the assistant's turns in the rendered conversation: each turn is what
- * rendering up to and including it adds to rendering the turns before it with the generation
- * prompt. A template that does not render conversations incrementally is refused.
+ * The character spans (code points) of the assistant's turns in the rendered conversation.
+ * A template with `{% generation %}` blocks says itself which text is the assistant's (as
+ * transformers' return_assistant_tokens_mask). Otherwise each turn is what rendering up to and
+ * including it adds to rendering the turns before it with the generation prompt; where the
+ * whole conversation renders an earlier turn shorter (templates that drop the reasoning of
+ * earlier turns: Qwen3, DeepSeek-R1), the turn is the longest end of that addition found there
+ * (its reasoning not trained, as it is not in the text). Anything else is refused.
  */
 function assistantSpans(tok: PreTrainedTokenizer, messages: ChatMessage[], full: string, extra?: Record<string, unknown>): [number, number][] {
+  const marked = tok.generationSpans(messages, { extra });
+  if (marked !== null) {
+    if (marked.text !== full) throw 'the chat template renders this conversation differently with its {% generation %} blocks marked';
+    return marked.spans.map(([a, b]) => [codePoints(full, a), codePoints(full, b)]);
+  }
   const spans: [number, number][] = [];
   messages.forEach((m, i) => {
     if (m.role !== 'assistant') return;
     const before = tok.applyChatTemplate(messages.slice(0, i), { addGenerationPrompt: true, extra });
     const upTo = tok.applyChatTemplate(messages.slice(0, i + 1), { extra });
-    if (!upTo.startsWith(before) || !full.startsWith(upTo)) {
-      throw `the chat template does not render this conversation turn by turn (message ${i}): the assistant's tokens cannot be found`;
-    }
-    spans.push([codePoints(full, before.length), codePoints(full, upTo.length)]);
+    const refuse = `the chat template does not render this conversation turn by turn (message ${i}): the assistant's tokens cannot be found`;
+    if (!upTo.startsWith(before) || !full.startsWith(before)) throw refuse;
+    const turn = upTo.slice(before.length);
+    const n = full.startsWith(turn, before.length) ? turn.length : renderedEnd(turn, full, before.length, m);
+    if (n === 0) throw refuse;
+    spans.push([codePoints(full, before.length), codePoints(full, before.length + n)]);
   });
   return spans;
+}
+
+/**
+ * How much of the end of `turn` the full rendering has at `at` (0: none that keeps the end of
+ * the message's text): a turn rendered shorter once later turns follow it.
+ */
+function renderedEnd(turn: string, full: string, at: number, m: ChatMessage): number {
+  // the end of the message's last line must be in it (not only the template's end of turn)
+  const tail = typeof m.content === 'string' ? (m.content.trim().split('\n').pop() ?? '').trim().slice(-32) : '';
+  for (let n = turn.length - 1; n > 0; n--) {
+    if (full.charCodeAt(at) !== turn.charCodeAt(turn.length - n)) continue;
+    const end = turn.slice(turn.length - n);
+    if (full.startsWith(end, at)) return end.includes(tail) ? n : 0;
+  }
+  return 0;
 }
 
 /**
@@ -68,20 +94,31 @@ export function tokensInSpans(offsets: [number, number][], spans: [number, numbe
   });
 }
 
+/** Per tokenizer: whether a token decodes to whitespace alone, and whether skip_special_tokens hides it. */
+const tokenKinds = new WeakMap<PreTrainedTokenizer, Map<number, { blank: boolean; special: boolean }>>();
+async function kindOf(tok: PreTrainedTokenizer, id: number): Promise<{ blank: boolean; special: boolean }> {
+  let m = tokenKinds.get(tok);
+  if (!m) tokenKinds.set(tok, (m = new Map()));
+  let k = m.get(id);
+  if (!k) m.set(id, (k = { blank: (await tok.decode([id], false)).trim() === '', special: (await tok.decode([id], true)) === '' }));
+  return k;
+}
+
 /**
- * The special token that ends the rendered assistant turns (ChatML's <|im_end|>, Llama 3's
- * <|eot_id|>), where it is not EOS: the model learns to end its answers with it, so generation
- * must stop there too (the Trainer adds it to the saved generation_config.json's eos_token_id).
- * A turn's end token is its last target token that decoding with skip_special_tokens hides.
+ * The special token that ends the targets (ChatML's <|im_end|>, Llama 3's <|eot_id|>, the EOS
+ * appended to a completion): the model learns to end its answers with it, so generation must
+ * stop there too (the Trainer adds it to generation_config.json's eos_token_id where the model
+ * does not stop at it). It is the last target token of each run that decoding with
+ * skip_special_tokens hides, past trailing whitespace (the newline after <|im_end|>).
  */
-async function noteEndOfTurn(ctx: FeaturizeContext, ids: number[], target: boolean[]): Promise<void> {
-  const tok = ctx.tokenizer;
-  const ends = ((ctx.state.endOfTurn as number[] | undefined) ??= []);
+export async function noteEndTokens(ctx: FeaturizeContext, ids: number[], target: boolean[]): Promise<void> {
+  const ends = ((ctx.state.endTokens as number[] | undefined) ??= []);
   for (let t = ids.length - 1; t >= 0; t--) {
     if (!target[t] || (t + 1 < ids.length && target[t + 1])) continue; // the last token of each run of targets
     for (let u = t; u >= 0 && target[u]; u--) {
-      if ((await tok.decode([ids[u]], false)).trim() === '') continue; // the newline after <|im_end|>
-      if (ids[u] !== tok.eosTokenId && !ends.includes(ids[u]) && (await tok.decode([ids[u]], true)) === '') ends.push(ids[u]);
+      const k = await kindOf(ctx.tokenizer, ids[u]);
+      if (k.blank) continue;
+      if (k.special && !ends.includes(ids[u])) ends.push(ids[u]);
       break;
     }
   }
@@ -135,7 +172,7 @@ export const sft: TaskSpec = {
           ids = enc.inputIds[0];
           const inTurn = tokensInSpans(enc.offsets[0], spans);
           labels = ids.map((id, t) => (inTurn[t] ? id : -100));
-          await noteEndOfTurn(ctx, ids, inTurn);
+          await noteEndTokens(ctx, ids, inTurn);
         } else {
           let promptIds: number[];
           let fullIds: number[];
@@ -149,12 +186,12 @@ export const sft: TaskSpec = {
             const full = tok.applyChatTemplate([...e.prompt!, ...(e.completion as ChatMessage[])], { extra });
             const enc = await tok.encode([prompt, full], { addSpecialTokens: false });
             [promptIds, fullIds] = enc.inputIds;
-            await noteEndOfTurn(ctx, fullIds, fullIds.map((_, i) => i >= promptIds.length));
           }
           // as TRL: the completion is what follows the prompt's length, even where tokens merge across the seam
           if (!promptIds.every((id, i) => fullIds[i] === id)) count(ctx, 'rows whose prompt tokens change when the completion follows (masked by the prompt length, as TRL)');
           ids = fullIds;
           labels = fullIds.map((id, i) => (i < promptIds.length ? -100 : id));
+          await noteEndTokens(ctx, fullIds, fullIds.map((_, i) => i >= promptIds.length));
         }
       } catch (problem) {
         if (typeof problem === 'string') throw new DataError(ctx.file, e.line, problem);
