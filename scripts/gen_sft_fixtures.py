@@ -71,6 +71,21 @@ REASONING_MARKED = (
 )
 REASONING = REASONING_MARKED.replace("{%- generation %}", "").replace("{%- endgeneration %}", "")
 
+# Alpaca-style: the generation prompt ends with a space, so the first token of an answer
+# ("ĠHello") starts in the template's text
+RESPONSE_MARKED = (
+    "{%- for m in messages %}"
+    "{%- if m.role == 'user' %}{{- '### Instruction: ' + m.content + '\\n' }}"
+    "{%- else %}{{- '### Response: ' }}{%- generation %}{{- m.content + eos_token + '\\n' }}{%- endgeneration %}{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '### Response: ' }}{%- endif %}"
+)
+RESPONSE = RESPONSE_MARKED.replace("{%- generation %}", "").replace("{%- endgeneration %}", "")
+RESPONSE_CONVERSATIONS = [
+    [{'role': 'user', 'content': 'Greet.'}, {'role': 'assistant', 'content': 'Hello there.'}],
+    [{'role': 'user', 'content': 'Indent.'}, {'role': 'assistant', 'content': '  two spaces first'}, {'role': 'user', 'content': 'More'}, {'role': 'assistant', 'content': 'x'}],
+]
+
 REASONING_CONVERSATIONS = [
     [{'role': 'user', 'content': 'What is 2+2?'}, {'role': 'assistant', 'content': '4.', 'reasoning_content': 'Two and two.'},
      {'role': 'user', 'content': 'And 3+3?'}, {'role': 'assistant', 'content': '6.', 'reasoning_content': 'Three and three.'}],
@@ -144,6 +159,8 @@ def special_layouts():
         'Qwen2 class, map gives eos': {'tokenizer_config.json': {'tokenizer_class': 'Qwen2Tokenizer', 'model_max_length': 128}, 'special_tokens_map.json': {'eos_token': '<|im_end|>'}},
         'GPT2 class, null pad': {'tokenizer_config.json': {'tokenizer_class': 'GPT2Tokenizer', 'model_max_length': 128, 'pad_token': None, 'eos_token': '<|im_end|>'}},
         'no tokenizer_config': {'special_tokens_map.json': {'eos_token': '<|im_end|>', 'unk_token': {'content': '<|endoftext|>'}}},
+        'no tokenizer_class: config.json model_type qwen2': {'tokenizer_config.json': {'model_max_length': 128}, 'config.json': {'model_type': 'qwen2'}},
+        'no tokenizer_config, model_type gpt2': {'config.json': {'model_type': 'gpt2'}, 'special_tokens_map.json': {'pad_token': '<|im_start|>'}},
     }
     out = {}
     for name, files in layouts.items():
@@ -191,6 +208,8 @@ def main():
     expected = {'masks': {name: masks(name) for name in ('tok', 'tok-untrimmed')}, 'special': special_layouts(),
                 'templates': {'chatml_marked': template(True), 'reasoning': REASONING, 'reasoning_marked': REASONING_MARKED},
                 'reasoning_masks': masks('tok', REASONING_CONVERSATIONS, REASONING, REASONING_MARKED)}
+    expected['templates'].update({'response': RESPONSE, 'response_marked': RESPONSE_MARKED})
+    expected['response_masks'] = {name: masks(name, RESPONSE_CONVERSATIONS, RESPONSE, RESPONSE_MARKED) for name in ('tok', 'tok-untrimmed')}
     vocab = 700
     expected['tied'] = {
         'tied-llama': tied('tied-llama', lambda tie: LlamaForCausalLM(LlamaConfig(vocab_size=vocab, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,

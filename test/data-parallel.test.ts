@@ -169,6 +169,16 @@ maybe('data parallel (2 processes on loopback)', () => {
     expect(same(full, out)).toBe(true);
   }, 180000);
 
+  test('a non-empty output folder is refused by the launcher, before any worker starts: one line, no libtorch trace', () => {
+    const out = path.join(tmp, 'lm-busy');
+    fs.mkdirSync(out, { recursive: true });
+    fs.writeFileSync(path.join(out, 'metrics.json'), '{}');
+    const r = cli([...lm, '--output', out, '--batch-size', '4', '--nproc-per-node', '2']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^fulltune train: .*lm-busy: the output folder is not empty \(metrics\.json\); pass --resume/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
   test('SIGKILL of the launcher: its workers stop (a checkpoint, then exit) instead of training on', async () => {
     const args = [...lm.filter((a) => a !== '--quiet'), '--batch-size', '4', '--nproc-per-node', '2', '--save-steps', '100000'];
     args[args.indexOf('--max-steps') + 1] = '100000';

@@ -37,10 +37,10 @@ describe('assistant turns are trained whole, whatever offsets the tokenizer repo
   }
 
   /** The fixture's tokenizer with another chat template. */
-  const withTemplate = async (name: string, template: string) => {
+  const withTemplate = async (name: string, template: string, base = 'tok') => {
     const dir = path.join(tmp, 'templates', name);
     fs.mkdirSync(dir, { recursive: true });
-    fs.copyFileSync(path.join(FX, 'tok', 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+    fs.copyFileSync(path.join(FX, base, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
     fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: '<|endoftext|>', chat_template: template }));
     return ft.AutoTokenizer.fromPretrained(dir);
   };
@@ -66,14 +66,31 @@ describe('assistant turns are trained whole, whatever offsets the tokenizer repo
     await checkMasks(await withTemplate('reasoning-marked', expected.templates.reasoning_marked), expected.reasoning_masks);
   });
 
-  test('trimmed offsets: empty whitespace tokens belong to the span they end in; a token merging across the start does not', () => {
-    // "ab" [0,2) | whitespace token reported empty at 5 | "cd" [5,7) reported without its leading space
+  for (const name of ['tok', 'tok-untrimmed']) {
+    test(`${name}: a generation prompt ending in a space (the answer's first token starts in it): transformers' masks`, async () => {
+      await checkMasks(await withTemplate(`response-${name}`, expected.templates.response, name), expected.response_masks[name]);
+      await checkMasks(await withTemplate(`response-marked-${name}`, expected.templates.response_marked, name), expected.response_masks[name]);
+    });
+  }
+
+  test("tokens overlapping a span are in it (transformers' contiguous range); an empty token holds the characters since the one before", () => {
     expect(tokensInSpans([[0, 2], [5, 5], [5, 7]], [[2, 7]])).toEqual([false, true, true]);
     expect(tokensInSpans([[0, 2], [5, 5], [5, 7]], [[0, 2]])).toEqual([true, false, false]);
-    // a token whose reported start is inside the span is in it even when a trimmed space before it is not
-    expect(tokensInSpans([[0, 3], [4, 8]], [[4, 8]])).toEqual([false, true]);
-    // one that starts before the span is not
-    expect(tokensInSpans([[0, 3], [3, 8]], [[4, 8]])).toEqual([false, false]);
+    expect(tokensInSpans([[0, 3], [3, 8], [8, 9]], [[4, 8]])).toEqual([false, true, false]);
+    expect(tokensInSpans([[0, 3], [3, 8], [8, 9]], [[4, 9]])).toEqual([false, true, true]);
+  });
+
+  test('encodeWithSpans: the ids of encode, offsets untrimmed, every character in a token', async () => {
+    const tok = await ft.AutoTokenizer.fromPretrained(path.join(FX, 'tok'));
+    const text = expected.masks.tok[0].text as string;
+    const raw = await tok.encodeWithSpans(text);
+    expect(raw.ids).toEqual((await tok.encode([text], { addSpecialTokens: false })).inputIds[0]);
+    let covered = 0;
+    for (const [a, b] of raw.offsets) {
+      expect(a).toBe(covered);
+      covered = b;
+    }
+    expect(covered).toBe([...text].length);
   });
 });
 
@@ -156,8 +173,22 @@ describe('a checkpoint that says "tied" but stores its own head', () => {
   });
 });
 
+describe('masked-LM heads tie to the word embeddings unless tie_word_embeddings is false', () => {
+  test('BERT: tied by default; untied (its own, newly initialised decoder) with tie_word_embeddings false', async () => {
+    const dir = path.join(__dirname, 'fixtures', 'bert', 'mlm');
+    const tied = await ft.AutoModelForMaskedLM.fromPretrained(dir, quiet);
+    expect(tied.tiedKeys().some((g) => g.includes('cls.predictions.decoder.weight'))).toBe(true);
+    tied.dispose();
+    const warnings: string[] = [];
+    const own = await ft.AutoModelForMaskedLM.fromPretrained(dir, { warn: (w) => warnings.push(w), config: { tie_word_embeddings: false } });
+    expect(own.tiedKeys().some((g) => g.includes('cls.predictions.decoder.weight'))).toBe(false);
+    expect(warnings.join()).toMatch(/newly initialised: cls\.predictions\.decoder\.weight/);
+    own.dispose();
+  });
+});
+
 describe('every loading path returns eval mode', () => {
-  test('fromPretrained: no module in train mode, two forwards equal; the Trainer trains in train mode', async () => {
+  test('fromPretrained: no module in train mode, two forwards equal', async () => {
     const dir = path.join(__dirname, 'fixtures', 'lm', 'gpt2');
     const model = await ft.AutoModelForCausalLM.fromPretrained(dir, { ...quiet, config: { resid_pdrop: 0.5, embd_pdrop: 0.5, attn_pdrop: 0.5 } });
     expect(model.namedModules().filter(([, m]) => m.training).map(([p]) => p || '(root)')).toEqual([]);
@@ -218,6 +249,12 @@ describe('--skip-bad-rows covers rows that fail when rendered or tokenised', () 
 });
 
 describe('a chat-tuned model stops at the end of its turns', () => {
+  test("addStopTokens keeps what generate() stopped at: config.json's EOS when generation_config.json has none", () => {
+    const model = { config: { eos_token_id: 3 }, generationConfig: { max_new_tokens: 5 } as ft.GenerationConfig | null };
+    expect(ft.addStopTokens(model, [7, 3])).toEqual([7]);
+    expect(model.generationConfig).toEqual({ max_new_tokens: 5, eos_token_id: [3, 7] });
+  });
+
   test("ChatML turns end in <|im_end|> while EOS is <|endoftext|>: the features say so, the Trainer adds it to the saved generation_config.json", async () => {
     const tok = await ft.AutoTokenizer.fromPretrained(path.join(FX, 'tok'));
     const imEnd = tok.tokenToId('<|im_end|>')!;

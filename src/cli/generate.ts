@@ -51,6 +51,8 @@ export async function generateCommand(f: Parsed): Promise<number> {
     const v = num(f, k);
     if (v !== undefined && !ok(v)) throw new UsageError(`--${k} must be ${what}, got ${v}`);
   }
+  const kwargs = chatTemplateKwargs(f);
+  if (kwargs !== undefined && f.prompt !== undefined && !f.chat) throw new UsageError('--chat-template-kwargs: --prompt is plain text without --chat; add --chat to render it with the chat template');
   const tok = await PreTrainedTokenizer.fromPretrained(str(f, 'model')!);
   if (f.chat && tok.chatTemplate === null) throw new UsageError(`--chat: the tokenizer of ${str(f, 'model')} has no chat template`);
   const model = await AutoModelForCausalLM.fromPretrained<CausalLM>(str(f, 'model')!, { device: f.device as Device, dtype: f.dtype as 'float32' | 'bfloat16', warn: (w) => !f.quiet && process.stderr.write(`warning: ${w}\n`) });
@@ -58,7 +60,7 @@ export async function generateCommand(f: Parsed): Promise<number> {
   const device = f.device as Device;
   try {
     if (f.prompt !== undefined) {
-      const ids = await promptIds(tok, str(f, 'prompt')!, !!f.chat, chatTemplateKwargs(f));
+      const ids = await promptIds(tok, str(f, 'prompt')!, !!f.chat, kwargs);
       if (ids.length === 0) throw new UsageError('--prompt: the prompt has no tokens (this tokenizer adds no BOS to an empty text): give some text');
       const input = tensor([ids], { dtype: 'int64', device });
       const generated: number[] = [];
@@ -96,6 +98,7 @@ async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM
   // a model with a position table takes prompt + new tokens up to its length: a longer prompt is
   // reported in its own line, and the rest of the batch goes on
   const maxNew = o.maxNewTokens ?? model.generationConfig?.max_new_tokens ?? 20;
+  const kwargs = chatTemplateKwargs(f);
   let failed = 0;
   const file = str(f, 'data')!;
   const column = str(f, 'text-column') ?? 'prompt';
@@ -142,7 +145,7 @@ async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM
       if (typeof prompt !== 'string' && !Array.isArray(prompt)) throw new UsageError(`${file}:${row.line}: '${column}' must be a string or a list of messages`);
       let ids: number[];
       try {
-        ids = await promptIds(tok, prompt, !!f.chat, chatTemplateKwargs(f));
+        ids = await promptIds(tok, prompt, !!f.chat, kwargs);
       } catch (e) {
         // the template refuses this conversation (raise_exception, a malformed message): its own line says why
         batch.push({ line: row.line, prompt, ids: [], error: (e as Error).message });

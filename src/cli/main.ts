@@ -182,6 +182,8 @@ async function train(f: Parsed, argv: string[]): Promise<number> {
   if (launching) {
     if (!ProcessGroup.available()) throw new UsageError(`--nproc-per-node: ${noGlooMessage}`);
     if (readLaunchEnv()) throw new UsageError('--nproc-per-node starts workers itself: this process is already a worker of a launch (WORLD_SIZE is set, by torchrun?): drop --nproc-per-node, or start fulltune without torchrun');
+    // a busy or non-empty output folder is refused here, before any worker starts (rank 0 claims it for the run)
+    if (num(f, 'node-rank') === 0) claimOutputDir(out, { resume: !!f.resume, overwrite: !!f['overwrite-output'] })();
     return launchWorkers({ nprocPerNode: num(f, 'nproc-per-node') ?? 1, nnodes: num(f, 'nnodes')!, nodeRank: num(f, 'node-rank')!, args: ['train', ...withoutFlags(argv, LAUNCH_FLAGS)] });
   }
   const launchEnv = readLaunchEnv();

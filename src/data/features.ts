@@ -179,6 +179,9 @@ export async function buildFeatures(
     ctx.state = b.state;
   };
   const problemOf = (e: unknown) => (e instanceof DataError ? e.problem : (e as Error).message.replace(/^encode: /, ''));
+  // a row's own failure: a DataError, or a plain Error from the template (raise_exception) or the
+  // tokenizer; TypeError, RangeError and the like are faults of the program, never skipped
+  const isRowFailure = (e: unknown) => e instanceof DataError || (e instanceof Error && e.constructor === Error);
   const flush = async (chunk: Example[]) => {
     const before = snapshot();
     const skippedBefore = skipped.length;
@@ -195,7 +198,7 @@ export async function buildFeatures(
         try {
           feats.push(...(await spec.featurize([ex], ctx)));
         } catch (e2) {
-          if (!s.skipBadRows) throw new DataError(file, ex.line, problemOf(e2));
+          if (!s.skipBadRows || !isRowFailure(e2)) throw new DataError(file, ex.line, problemOf(e2));
           restore(b);
           skipped.push({ line: ex.line, problem: problemOf(e2) });
         }
@@ -225,6 +228,7 @@ export async function buildFeatures(
   fs.closeSync(out);
   try {
     const notes = Object.keys(ctx.notes).length ? ctx.notes : undefined;
+    skipped.sort((a, b) => a.line - b.line); // rows skipped when read and when featurized, in file order
     finishStore(base, tmp, offsets, { key, source: typeof src === 'string' ? path.resolve(src) : file, rows, skipped, lengths, qa: qa.length ? qa : undefined, notes, task: s.task, targets: spec.targets && (s.withLabels ?? true) ? targets : undefined, maxTokenId, endTokens: endTokens(ctx) });
   } catch (e) {
     for (const ext of ['jsonl', 'idx', 'meta.json.tmp']) fs.rmSync(`${tmp}.${ext}`, { force: true });

@@ -140,11 +140,17 @@ export function withoutFlags(argv: string[], flags: string[]): string[] {
  */
 export function watchLauncher(log: (s: string) => void, o: { everyMs?: number; graceMs?: number } = {}): () => void {
   const launcher = Number(process.env.FULLTUNE_LAUNCHER_PID);
-  if (process.env.FULLTUNE_WORKER !== '1' || !Number.isInteger(launcher) || process.ppid !== launcher) return () => undefined;
+  if (process.env.FULLTUNE_WORKER !== '1' || !Number.isInteger(launcher)) return () => undefined;
+  const gone = `fulltune: the launcher (pid ${launcher}) is gone: this worker stops`;
+  // it died while this worker was starting: nothing has begun, nothing to save
+  if (process.ppid !== launcher) {
+    log(gone);
+    process.exit(143);
+  }
   const timer = setInterval(() => {
     if (process.ppid === launcher) return;
     clearInterval(timer);
-    log(`fulltune: the launcher (pid ${launcher}) is gone: this worker stops`);
+    log(gone);
     process.kill(process.pid, 'SIGTERM');
     setTimeout(() => process.exit(143), o.graceMs ?? 30_000).unref();
   }, o.everyMs ?? 1000);

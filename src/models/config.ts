@@ -1,6 +1,7 @@
 // What every family's config parser shares: typed reads of config.json fields with ranges, the
 // label maps of classification heads, and the memory check. Field names are Hugging Face's.
 import * as os from 'os';
+import type { Tensor } from '../tensor/tensor';
 
 export type ProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
 
@@ -19,6 +20,14 @@ export interface LabelFields {
 }
 
 /** num_labels as Hugging Face derives it: the size of id2label (2 when absent). */
+/**
+ * The word embedding matrix an output layer shares, or undefined for a weight of its own:
+ * transformers ties them unless config.json's tie_word_embeddings is false.
+ */
+export function tiedWeight(config: object, wordEmbeddings: Tensor): Tensor | undefined {
+  return (config as { tie_word_embeddings?: unknown }).tie_word_embeddings === false ? undefined : wordEmbeddings;
+}
+
 export function numLabels(c: { id2label: Record<string, string> }): number {
   return Object.keys(c.id2label).length;
 }

@@ -102,7 +102,9 @@ export function addStopTokens(model: object, ids: number[]): number[] {
   if (!('generationConfig' in model) || !('config' in model)) return [];
   const m = model as { generationConfig: GenerationConfig | null; config: Record<string, unknown> };
   const g = m.generationConfig ?? defaultGenerationConfig(m.config);
-  const eos = g.eos_token_id === undefined || g.eos_token_id === null ? [] : Array.isArray(g.eos_token_id) ? g.eos_token_id : [g.eos_token_id];
+  // what generate() stops at: generation_config's eos_token_id, else config.json's
+  const e = g.eos_token_id !== undefined ? g.eos_token_id : (m.config.eos_token_id as number | number[] | null | undefined);
+  const eos = e === undefined || e === null ? [] : Array.isArray(e) ? e : [e];
   const added = ids.filter((id) => !eos.includes(id));
   if (added.length) m.generationConfig = { ...g, eos_token_id: [...eos, ...added] };
   return added;

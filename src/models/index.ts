@@ -32,5 +32,5 @@ export { llamaConfig, ropeConfig } from './llama/config';
 export type { LlamaConfig } from './llama/config';
 export { LlamaModel, LlamaDecoderLayer, LlamaAttention, LlamaMLP } from './llama/model';
 export { LlamaForCausalLM, LlamaForSequenceClassification } from './llama/heads';
-export { generate, generateStream, readGenerationConfig, defaultGenerationConfig } from './generate';
+export { generate, generateStream, readGenerationConfig, defaultGenerationConfig, addStopTokens } from './generate';
 export type { GenerateOptions, GenerationConfig, CausalLM } from './generate';

@@ -1,7 +1,8 @@
 // Where a checkpoint's special tokens (bos_token, eos_token, pad_token, ...) come from, by
 // transformers' rules (tokenization_utils_base.from_pretrained, transformers 5):
 // tokenizer_config.json; over it, special_tokens_map.json, but only for a config that has no
-// added_tokens_decoder (older saves); for a key named in neither, the tokenizer class's default.
+// added_tokens_decoder (older saves); for a key named in neither, the default of the tokenizer
+// class (tokenizer_config.json's tokenizer_class, else the one of config.json's model_type).
 // A token may be a string or an AddedToken object ({"content": ..., ...}, with or without
 // "__type"). A null value means "none" and wins over the class default.
 import * as fs from 'fs';
@@ -23,10 +24,35 @@ export const CLASS_SPECIAL_TOKENS: Record<string, Partial<Record<(typeof SPECIAL
   T5Tokenizer: { eos_token: '</s>', unk_token: '<unk>', pad_token: '<pad>' },
   BertTokenizer: { unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' },
   ElectraTokenizer: { unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' },
+  DistilBertTokenizer: { unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' },
   DebertaV2Tokenizer: { bos_token: '[CLS]', eos_token: '[SEP]', unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' },
   RobertaTokenizer: { bos_token: '<s>', eos_token: '</s>', sep_token: '</s>', cls_token: '<s>', unk_token: '<unk>', pad_token: '<pad>', mask_token: '<mask>' },
   XLMRobertaTokenizer: { bos_token: '<s>', eos_token: '</s>', sep_token: '</s>', cls_token: '<s>', unk_token: '<unk>', pad_token: '<pad>', mask_token: '<mask>' },
   BartTokenizer: { bos_token: '<s>', eos_token: '</s>', sep_token: '</s>', cls_token: '<s>', unk_token: '<unk>', pad_token: '<pad>', mask_token: '<mask>' },
+};
+
+/**
+ * The tokenizer class transformers' AutoTokenizer takes from config.json's model_type when
+ * tokenizer_config.json names none (TOKENIZER_MAPPING_NAMES; families it maps to the generic
+ * TokenizersBackend are left out: it has no defaults).
+ */
+export const MODEL_TYPE_TOKENIZER: Record<string, string> = {
+  gpt2: 'GPT2Tokenizer',
+  qwen2: 'Qwen2Tokenizer',
+  qwen2_moe: 'Qwen2Tokenizer',
+  qwen3: 'Qwen2Tokenizer',
+  qwen3_moe: 'Qwen2Tokenizer',
+  gpt_neox: 'GPTNeoXTokenizer',
+  gemma: 'GemmaTokenizer',
+  gemma2: 'GemmaTokenizer',
+  gemma3_text: 'GemmaTokenizer',
+  t5: 'T5Tokenizer',
+  bert: 'BertTokenizer',
+  distilbert: 'BertTokenizer',
+  electra: 'BertTokenizer',
+  roberta: 'RobertaTokenizer',
+  'xlm-roberta': 'XLMRobertaTokenizer',
+  'deberta-v2': 'DebertaV2Tokenizer',
 };
 
 /** A token's text from its string or AddedToken form; null for null, '' or anything else. */
@@ -42,6 +68,16 @@ export function tokenText(v: unknown): string | null {
  * would add a missing one as a new token, which the model's embeddings would not cover, so a
  * default the vocabulary lacks is left out.
  */
+/** config.json's model_type beside the tokenizer, or ''. */
+function modelType(dir: string): string {
+  try {
+    const t = (JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { model_type?: unknown }).model_type;
+    return typeof t === 'string' ? t : '';
+  } catch {
+    return ''; // none, or not ours to judge here (loading the model names a broken config.json)
+  }
+}
+
 export function resolveSpecialTokens(dir: string, config: Record<string, unknown>, vocabHas: (t: string) => boolean): Record<string, unknown> {
   const out = { ...config };
   const mapFile = path.join(dir, 'special_tokens_map.json');
@@ -60,7 +96,7 @@ export function resolveSpecialTokens(dir: string, config: Record<string, unknown
       out[k] = v;
     }
   }
-  const cls = typeof config.tokenizer_class === 'string' ? config.tokenizer_class.replace(/Fast$/, '') : '';
+  const cls = typeof config.tokenizer_class === 'string' ? config.tokenizer_class.replace(/Fast$/, '') : MODEL_TYPE_TOKENIZER[modelType(dir)] ?? '';
   for (const [k, v] of Object.entries(CLASS_SPECIAL_TOKENS[cls] ?? {})) {
     if (k in out) continue;
     if (v === null || vocabHas(v)) out[k] = v;

@@ -524,6 +524,17 @@ export class PreTrainedTokenizer {
     return this.rust.postProcess(ea, eb, special);
   }
 
+  /**
+   * One text's tokens without special tokens, with each token's character span as the text
+   * has it: the post-processor's offset trimming (ByteLevel trim_offsets) left out, so every
+   * character belongs to a token. The ids are encode([text], { addSpecialTokens: false })'s.
+   */
+  async encodeWithSpans(text: string): Promise<{ ids: number[]; offsets: [number, number][] }> {
+    if (typeof text !== 'string') throw new TypeError(`encodeWithSpans: text must be a string, got ${typeof text}`);
+    const e = await this.withoutPostProcessor().encode(text, null, { addSpecialTokens: false });
+    return { ids: e.getIds(), offsets: e.getOffsets() as [number, number][] };
+  }
+
   private rawTokenizer: RustTokenizer | null = null;
   /** This tokenizer without its post-processor, truncation or padding (made once, from its own serialisation). */
   private withoutPostProcessor(): RustTokenizer {

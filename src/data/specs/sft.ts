@@ -67,8 +67,13 @@ function assistantSpans(tok: PreTrainedTokenizer, messages: ChatMessage[], full:
  * the message's text): a turn rendered shorter once later turns follow it.
  */
 function renderedEnd(turn: string, full: string, at: number, m: ChatMessage): number {
-  // the end of the message's last line must be in it (not only the template's end of turn)
-  const tail = typeof m.content === 'string' ? (m.content.trim().split('\n').pop() ?? '').trim().slice(-32) : '';
+  // the end of the message's last line (or its last tool call's name) must be in it, not only
+  // the template's end of turn
+  const text = typeof m.content === 'string' ? m.content : Array.isArray(m.content) ? m.content.map((p) => (typeof p.text === 'string' ? p.text : '')).join('') : '';
+  const calls = Array.isArray(m.tool_calls) ? (m.tool_calls as { function?: { name?: unknown } }[]) : [];
+  const name = calls.map((c) => c?.function?.name).filter((x): x is string => typeof x === 'string').pop() ?? '';
+  const tail = (text.trim().split('\n').pop() ?? '').trim().slice(-32) || name;
+  if (tail === '') return 0;
   for (let n = turn.length - 1; n > 0; n--) {
     if (full.charCodeAt(at) !== turn.charCodeAt(turn.length - n)) continue;
     const end = turn.slice(turn.length - n);
@@ -78,19 +83,17 @@ function renderedEnd(turn: string, full: string, at: number, m: ChatMessage): nu
 }
 
 /**
- * Which tokens lie inside the spans. Post-processors that trim offsets (ByteLevel's
- * trim_offsets, the tokenizers default) drop the spaces around a token and report a
- * whitespace-only token as empty, yet such tokens are part of the turn and must be trained: an
- * empty token at p holds characters from the end of the token before it up to p. Other tokens
- * are in a span when their reported characters are (one that merges across the span's start is
- * not).
+ * Which tokens overlap the spans: transformers' rule (the contiguous tokens from the one holding
+ * a span's first character to the one holding its last). Offsets are the text's own
+ * (encodeWithSpans: no trimming), so every character, whitespace included, is in some token; a
+ * token reported empty holds the characters since the token before it.
  */
 export function tokensInSpans(offsets: [number, number][], spans: [number, number][]): boolean[] {
   let prevEnd = 0;
   return offsets.map(([a, b]) => {
     const start = a < b ? a : Math.min(prevEnd, b - 1);
     prevEnd = Math.max(prevEnd, b);
-    return spans.some(([s, f]) => start >= s && b <= f);
+    return spans.some(([s, f]) => start < f && b > s);
   });
 }
 
@@ -166,11 +169,11 @@ export const sft: TaskSpec = {
       try {
         if (e.messages) {
           const text = tok.applyChatTemplate(e.messages, { extra });
-          const enc = await tok.encode([text], { addSpecialTokens: false });
+          const enc = await tok.encodeWithSpans(text);
           const spans = assistantSpans(tok, e.messages, text, extra);
           if (spans.length === 0) throw 'the conversation has no assistant message: nothing to learn from it';
-          ids = enc.inputIds[0];
-          const inTurn = tokensInSpans(enc.offsets[0], spans);
+          ids = enc.ids;
+          const inTurn = tokensInSpans(enc.offsets, spans);
           labels = ids.map((id, t) => (inTurn[t] ? id : -100));
           await noteEndTokens(ctx, ids, inTurn);
         } else {

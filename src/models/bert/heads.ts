@@ -8,6 +8,7 @@ import { Tensor } from '../../tensor/tensor';
 import { ClassifierOutput, HeadInputs, QAInputs, QAOutput, questionAnsweringOutput, sequenceClassificationLoss, tokenClassificationLoss } from '../losses';
 import { PreTrainedModel } from '../pretrained';
 import { BertConfig, numLabels } from './config';
+import { tiedWeight } from '../config';
 
 export type { ClassifierOutput, HeadInputs, QAOutput } from '../losses';
 import { BertInputs, BertModel } from './model';
@@ -118,9 +119,7 @@ export class BertLMPredictionHead extends Module {
   constructor(c: BertConfig, wordEmbeddings: Tensor) {
     super();
     this.transform = new BertPredictionHeadTransform(c);
-    this.decoder = new Linear(c.hidden_size, c.vocab_size, { std: c.initializer_range });
-    this.decoder.weight.dispose(); // replaced by the tied embedding matrix
-    this.decoder.weight = wordEmbeddings;
+    this.decoder = new Linear(c.hidden_size, c.vocab_size, { std: c.initializer_range, weight: tiedWeight(c, wordEmbeddings) });
     this.bias = this.decoder.bias!;
   }
   forward(h: Tensor): Tensor {

@@ -7,7 +7,7 @@ import { activation } from '../../nn/activations';
 import { zeros } from '../../nn/init';
 import { Tensor } from '../../tensor/tensor';
 import { crossEntropy, linear, mseLoss } from '../../tensor/functional';
-import { numLabels } from '../config';
+import { numLabels, tiedWeight } from '../config';
 import { ClassifierOutput, HeadInputs, LossReduction, QAInputs, QAOutput, questionAnsweringOutput, sequenceClassificationLoss, tokenClassificationLoss } from '../losses';
 import { otherHeads, PreTrainedModel } from '../pretrained';
 import { BertInputs } from '../bert/model';
@@ -152,7 +152,7 @@ export class LegacyDebertaV2LMPredictionHead extends Module {
   constructor(c: DebertaV2Config, wordEmbeddings: Tensor) {
     super();
     this.transform = new LegacyDebertaV2PredictionHeadTransform(c);
-    this.decoder = new Linear(c.embedding_size, c.vocab_size, { weight: wordEmbeddings });
+    this.decoder = new Linear(c.embedding_size, c.vocab_size, { weight: tiedWeight(c, wordEmbeddings) });
     this.bias = this.decoder.bias!;
   }
   forward(h: Tensor): Tensor {

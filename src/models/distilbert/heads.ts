@@ -4,7 +4,7 @@ import { LayerNorm } from '../../nn/layernorm';
 import { Dropout } from '../../nn/dropout';
 import { activation } from '../../nn/activations';
 import { Tensor } from '../../tensor/tensor';
-import { numLabels } from '../config';
+import { numLabels, tiedWeight } from '../config';
 import { ClassifierOutput, HeadInputs, QAInputs, QAOutput, questionAnsweringOutput, sequenceClassificationLoss, tokenClassificationLoss } from '../losses';
 import { otherHeads, PreTrainedModel } from '../pretrained';
 import { DistilBertConfig } from './config';
@@ -97,9 +97,7 @@ export class DistilBertForMaskedLM extends DistilBertHeadModel {
     super(config);
     this.vocab_transform = new Linear(config.dim, config.dim, { std: config.initializer_range });
     this.vocab_layer_norm = new LayerNorm(config.dim, 1e-12);
-    this.vocab_projector = new Linear(config.dim, config.vocab_size, { std: config.initializer_range });
-    this.vocab_projector.weight.dispose(); // replaced by the tied embedding matrix
-    this.vocab_projector.weight = this.distilbert.embeddings.word_embeddings.weight;
+    this.vocab_projector = new Linear(config.dim, config.vocab_size, { std: config.initializer_range, weight: tiedWeight(config, this.distilbert.embeddings.word_embeddings.weight) });
     this.act = activation(config.activation);
   }
   forward(x: DistilBertInputs & HeadInputs): ClassifierOutput {

@@ -6,7 +6,7 @@ import { LayerNorm } from '../../nn/layernorm';
 import { Dropout } from '../../nn/dropout';
 import { Tensor } from '../../tensor/tensor';
 import { gelu } from '../../tensor/functional';
-import { numLabels } from '../config';
+import { numLabels, tiedWeight } from '../config';
 import { ClassifierOutput, HeadInputs, QAInputs, QAOutput, questionAnsweringOutput, sequenceClassificationLoss, tokenClassificationLoss } from '../losses';
 import { otherHeads, PreTrainedModel } from '../pretrained';
 import { BertInputs } from '../bert/model';
@@ -125,9 +125,7 @@ export class ElectraForMaskedLM extends ElectraHeadModel {
   constructor(config: ElectraConfig) {
     super(config);
     this.generator_predictions = new ElectraGeneratorPredictions(config);
-    this.generator_lm_head = new Linear(config.embedding_size, config.vocab_size, { std: config.initializer_range });
-    this.generator_lm_head.weight.dispose(); // replaced by the tied embedding matrix
-    this.generator_lm_head.weight = this.electra.embeddings.word_embeddings.weight;
+    this.generator_lm_head = new Linear(config.embedding_size, config.vocab_size, { std: config.initializer_range, weight: tiedWeight(config, this.electra.embeddings.word_embeddings.weight) });
   }
   forward(x: BertInputs & HeadInputs): ClassifierOutput {
     const h = this.electra.forward(x).lastHiddenState; // (B, T, C)

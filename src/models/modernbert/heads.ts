@@ -7,7 +7,7 @@ import { Dropout } from '../../nn/dropout';
 import { activation } from '../../nn/activations';
 import { Tensor } from '../../tensor/tensor';
 import { tensor } from '../../tensor/create';
-import { numLabels } from '../config';
+import { numLabels, tiedWeight } from '../config';
 import { ClassifierOutput, HeadInputs, QAInputs, QAOutput, questionAnsweringOutput, sequenceClassificationLoss, tokenClassificationLoss } from '../losses';
 import { otherHeads, PreTrainedModel } from '../pretrained';
 import { ModernBertConfig } from './config';
@@ -122,7 +122,7 @@ export class ModernBertForMaskedLM extends ModernBertHeadModel {
   decoder: Linear;
   constructor(config: ModernBertConfig) {
     super(config);
-    this.decoder = new Linear(config.hidden_size, config.vocab_size, { bias: config.decoder_bias, weight: this.model.embeddings.tok_embeddings.weight });
+    this.decoder = new Linear(config.hidden_size, config.vocab_size, { bias: config.decoder_bias, weight: tiedWeight(config, this.model.embeddings.tok_embeddings.weight) });
   }
   forward(x: ModernBertInputs & HeadInputs): ClassifierOutput {
     let h = this.model.forward(x).lastHiddenState; // (B, T, C)

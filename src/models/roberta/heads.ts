@@ -5,7 +5,7 @@ import { LayerNorm } from '../../nn/layernorm';
 import { Dropout } from '../../nn/dropout';
 import { Tensor } from '../../tensor/tensor';
 import { gelu } from '../../tensor/functional';
-import { numLabels } from '../config';
+import { numLabels, tiedWeight } from '../config';
 import { ClassifierOutput, HeadInputs, QAInputs, QAOutput, questionAnsweringOutput, sequenceClassificationLoss, tokenClassificationLoss } from '../losses';
 import { otherHeads, PreTrainedModel } from '../pretrained';
 import { BertInputs } from '../bert/model';
@@ -118,9 +118,8 @@ export class RobertaLMHead extends Module {
     super();
     this.dense = new Linear(c.hidden_size, c.hidden_size, { std: c.initializer_range });
     this.layer_norm = new LayerNorm(c.hidden_size, c.layer_norm_eps);
-    this.decoder = new Linear(c.hidden_size, c.vocab_size, { std: c.initializer_range }); // bias starts at zero, as transformers'
-    this.decoder.weight.dispose(); // replaced by the tied embedding matrix
-    this.decoder.weight = wordEmbeddings;
+    // bias starts at zero, as transformers'
+    this.decoder = new Linear(c.hidden_size, c.vocab_size, { std: c.initializer_range, weight: tiedWeight(c, wordEmbeddings) });
     this.bias = this.decoder.bias!;
   }
   forward(h: Tensor): Tensor {
