@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Golden values for test/decoder.test.ts: small random-initialised GPT-2 and Llama-family models
+(Llama, Mistral, Qwen2, Qwen3)
 from transformers, with their logits, losses and every parameter's gradient on a padded batch,
 packed-document equivalence, and greedy generation (batched, left-padded).
 
@@ -18,7 +19,8 @@ import numpy as np
 import torch
 import transformers
 from transformers import (GPT2Config, GPT2LMHeadModel, GPT2ForSequenceClassification, LlamaConfig, LlamaForCausalLM,
-                          LlamaForSequenceClassification, MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM)
+                          LlamaForSequenceClassification, MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM,
+                          Qwen3Config, Qwen3ForCausalLM, Qwen3ForSequenceClassification)
 
 torch.manual_seed(0)
 torch.set_num_threads(1)
@@ -50,6 +52,10 @@ MODELS = {
     'gpt2-seqcls': (GPT2ForSequenceClassification, GPT2Config(vocab_size=V, n_positions=64, n_embd=32, n_layer=2, n_head=4, initializer_range=0.1,
                                                               resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, num_labels=3, pad_token_id=0)),
     'llama-seqcls': (LlamaForSequenceClassification, LlamaConfig(**common_llama, num_labels=3)),
+    # q/k norms, head_dim (16) other than hidden / heads (8), the second layer sliding (window 4), tied
+    'qwen3': (Qwen3ForCausalLM, Qwen3Config(**common_llama, head_dim=16, use_sliding_window=True, sliding_window=4, max_window_layers=1,
+                                             tie_word_embeddings=True)),
+    'qwen3-seqcls': (Qwen3ForSequenceClassification, Qwen3Config(**common_llama, head_dim=16, attention_bias=True, num_labels=3)),
 }
 
 # a right-padded batch: rows of 11, 7 and 4 real tokens (pad 0, never a real token here)

@@ -118,7 +118,7 @@ describe('model families', () => {
     const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'ft-family-'));
     fs.copyFileSync(path.join(FX, 'llama', 'model.safetensors'), path.join(dir, 'model.safetensors'));
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'falcon' }));
-    await expect(ft.AutoModel.fromPretrained(dir, quiet)).rejects.toThrow(/model_type "falcon" is not supported \(supported: bert, deberta-v2, distilbert, electra, gpt2, llama, mistral, modernbert, qwen2, roberta, xlm-roberta\)/);
+    await expect(ft.AutoModel.fromPretrained(dir, quiet)).rejects.toThrow(/model_type "falcon" is not supported \(supported: bert, deberta-v2, distilbert, electra, gpt2, llama, mistral, modernbert, qwen2, qwen3, roberta, xlm-roberta\)/);
     fs.rmSync(dir, { recursive: true });
   });
 

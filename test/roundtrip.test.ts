@@ -160,6 +160,49 @@ maybe('round trip of decoders through Python transformers', () => {
   }
 });
 
+maybe('round trip of the decoder families without a tokenizer of their own', () => {
+  const DEC = path.join(__dirname, 'fixtures', 'decoder');
+  const inputs = JSON.parse(fs.readFileSync(path.join(DEC, 'expected.json'), 'utf8')).inputs as { input_ids: number[][]; attention_mask: number[][] };
+  for (const [name, cls] of [['qwen3', 'Qwen3ForCausalLM']] as const) {
+    test(`${name}: a few training steps, savePretrained; Python's logits and greedy continuation match ours`, async () => {
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ft-rt-dec-'));
+      const model = await ft.AutoModelForCausalLM.fromPretrained(path.join(DEC, name), { warn: () => undefined });
+      const ids = () => ft.tensor(inputs.input_ids, { dtype: 'int64' });
+      const mask = () => ft.tensor(inputs.attention_mask, { dtype: 'int64' });
+      const opt = new ft.AdamW(model.parameters(), { lr: 1e-2 });
+      model.train();
+      for (let s = 0; s < 3; s++) {
+        ft.tidy(() => {
+          model.forward({ inputIds: ids(), attentionMask: mask(), labels: ids().maskedFill(mask().eq(0), -100) }).loss!.backward();
+          opt.step();
+          opt.zeroGrad();
+        });
+      }
+      opt.dispose();
+      model.eval();
+      const probe = [inputs.input_ids[0].slice(0, 8)];
+      const ours = ft.tidy(() => model.forward({ inputIds: ft.tensor(probe, { dtype: 'int64' }) }).logits.toNumbers());
+      const promptIds = [inputs.input_ids[1].slice(0, 4)];
+      const greedy = ft.tidy(() => model.generate(ft.tensor(promptIds, { dtype: 'int64' }), { maxNewTokens: 10, eosTokenId: null }).toNumbers());
+      ft.savePretrained(model, tmp);
+      model.dispose();
+      const inputsFile = path.join(tmp, 'inputs.json');
+      fs.writeFileSync(inputsFile, JSON.stringify({ input_ids: probe, prompt_ids: promptIds, max_new_tokens: 10 }));
+      const out = JSON.parse(
+        execFileSync(py!, [path.join(__dirname, '..', 'scripts', 'check_roundtrip_ids.py'), tmp, inputsFile], {
+          encoding: 'utf8',
+          env: { ...process.env, PYTHONWARNINGS: 'ignore', TRANSFORMERS_VERBOSITY: 'error', HF_HUB_OFFLINE: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }).trim().split('\n').pop()!,
+      );
+      expect(out.class).toBe(cls);
+      closeNumbers(out.logits, ours, 0, 1e-5, `${name} logits in Python`);
+      expect(out.generated).toEqual(greedy);
+      fs.rmSync(tmp, { recursive: true });
+    });
+  }
+});
+
 // The encoder families beyond BERT (scripts/gen_encoder_fixtures.py): every head after one AdamW
 // step, saved with its tokenizer, loads in Python with the same outputs.
 const ENC = path.join(__dirname, 'fixtures', 'encoders');

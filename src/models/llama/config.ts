@@ -1,10 +1,11 @@
-// LlamaConfig, and the Mistral and Qwen2 configs that the same implementation serves: Hugging
-// Face's field names, read straight from config.json, each model_type with transformers' defaults.
+// LlamaConfig, and the Mistral, Qwen2 and Qwen3 configs that the same implementation serves:
+// Hugging Face's field names, read straight from config.json, each model_type with transformers'
+// defaults. What a model_type changes in the modules is decided here, once (ATTENTION_QUIRKS).
 import { ACTIVATIONS, Activation } from '../../nn/activations';
 import { RopeConfig } from '../../nn/rotary';
 import { checkParameterCount, ConfigReader, LabelFields, labelFields } from '../config';
 
-export type LlamaModelType = 'llama' | 'mistral' | 'qwen2';
+export type LlamaModelType = 'llama' | 'mistral' | 'qwen2' | 'qwen3';
 
 export interface LlamaConfig extends LabelFields {
   model_type: LlamaModelType;
@@ -35,20 +36,35 @@ const DEFAULTS: Record<LlamaModelType, { vocab: number; hidden: number; inter: n
   llama: { vocab: 32000, hidden: 4096, inter: 11008, kv: null, maxPos: 2048, tie: false, bos: 1, eos: 2 },
   mistral: { vocab: 32000, hidden: 4096, inter: 14336, kv: 8, maxPos: 4096 * 32, tie: false, bos: 1, eos: 2 },
   qwen2: { vocab: 151936, hidden: 4096, inter: 22016, kv: 32, maxPos: 32768, tie: false, bos: null, eos: null },
+  qwen3: { vocab: 151936, hidden: 4096, inter: 22016, kv: 32, maxPos: 32768, tie: false, bos: null, eos: null },
+};
+
+/**
+ * How each model_type's attention differs from Llama's (transformers' modeling_qwen2.py and
+ * modeling_qwen3.py): qwen2 has a bias on q, k and v (not o) whatever attention_bias says;
+ * qwen3 normalises each head's queries and keys (q_norm, k_norm: RMSNorm over head_dim, after
+ * the projection, before rotary) and takes head_dim from its config (128 by default).
+ */
+export const ATTENTION_QUIRKS: Record<LlamaModelType, { qkvBias?: boolean; qkNorm?: boolean; defaultHeadDim?: number }> = {
+  llama: {},
+  mistral: {},
+  qwen2: { qkvBias: true },
+  qwen3: { qkNorm: true, defaultHeadDim: 128 },
 };
 
 export function llamaConfig(raw: Record<string, unknown>, where = 'config.json', overrides: Record<string, unknown> = {}): LlamaConfig {
   const src = { ...raw, ...overrides };
   const r = new ConfigReader(src, where);
   const type = (src.model_type ?? 'llama') as LlamaModelType;
-  if (!(type in DEFAULTS)) r.fail(`model_type is '${String(type)}', expected llama, mistral or qwen2`);
+  if (!(type in DEFAULTS)) r.fail(`model_type is '${String(type)}', expected ${Object.keys(DEFAULTS).join(', ')}`);
   const d = DEFAULTS[type];
   const vocab = r.int('vocab_size', d.vocab);
   const hidden = r.int('hidden_size', d.hidden);
   const heads = r.int('num_attention_heads', 32);
   const kv = r.int('num_key_value_heads', d.kv ?? heads);
   if (heads % kv !== 0) r.fail(`num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kv}`);
-  const headDim = src.head_dim === undefined || src.head_dim === null ? Math.floor(hidden / heads) : r.int('head_dim', null);
+  const quirks = ATTENTION_QUIRKS[type];
+  const headDim = src.head_dim === undefined || src.head_dim === null ? (quirks.defaultHeadDim ?? Math.floor(hidden / heads)) : r.int('head_dim', null);
   if (headDim % 2 !== 0) r.fail(`head_dim ${headDim} must be even (rotary embeddings rotate pairs)`);
   const c: LlamaConfig = {
     ...src,
@@ -66,7 +82,7 @@ export function llamaConfig(raw: Record<string, unknown>, where = 'config.json',
     rms_norm_eps: r.number('rms_norm_eps', 1e-6, { above: 0 }),
     tie_word_embeddings: r.bool('tie_word_embeddings', d.tie),
     attention_dropout: r.prob('attention_dropout', 0),
-    attention_bias: type === 'llama' ? r.bool('attention_bias', false) : type === 'qwen2',
+    attention_bias: quirks.qkvBias ?? (type === 'mistral' ? false : r.bool('attention_bias', false)),
     mlp_bias: type === 'llama' ? r.bool('mlp_bias', false) : false,
     bos_token_id: r.tokenIds('bos_token_id', d.bos),
     eos_token_id: r.tokenIds('eos_token_id', d.eos),
@@ -77,7 +93,7 @@ export function llamaConfig(raw: Record<string, unknown>, where = 'config.json',
   ropeConfig(c, r); // validated now, not at the first forward
   slidingWindows(c, r);
   const h = hidden;
-  const perLayer = h * headDim * (heads * 2 + kv * 2) + 3 * h * c.intermediate_size + 2 * h;
+  const perLayer = h * headDim * (heads * 2 + kv * 2) + 3 * h * c.intermediate_size + 2 * h + (quirks.qkNorm ? 2 * headDim : 0);
   checkParameterCount(r, vocab * h * (c.tie_word_embeddings ? 1 : 2) + c.num_hidden_layers * perLayer + h, 2, `num_hidden_layers ${c.num_hidden_layers}, hidden_size ${h}, intermediate_size ${c.intermediate_size}, vocab_size ${vocab}`);
   return c;
 }
@@ -112,13 +128,13 @@ export function ropeConfig(c: LlamaConfig, r = new ConfigReader(c, 'config.json'
   return p.fail(`rope type '${type}' is not supported (supported: default, linear, dynamic, llama3)`);
 }
 
-/** Each layer's sliding window (null: full causal attention), as mistral and qwen2 configure it. */
+/** Each layer's sliding window (null: full causal attention), as mistral, qwen2 and qwen3 configure it. */
 export function slidingWindows(c: LlamaConfig, r = new ConfigReader(c, 'config.json')): (number | null)[] {
   const n = c.num_hidden_layers;
   // transformers' default window (4096) applies when config.json has no sliding_window; null means none
   const window = c.sliding_window === null ? null : r.int('sliding_window', 4096);
   if (c.model_type === 'mistral') return new Array(n).fill(window);
-  if (c.model_type === 'qwen2') {
+  if (c.model_type === 'qwen2' || c.model_type === 'qwen3') {
     const on = r.bool('use_sliding_window', false);
     if (Array.isArray(c.layer_types)) {
       if (c.layer_types.length !== n) r.fail(`layer_types has ${c.layer_types.length} entries for ${n} layers`);

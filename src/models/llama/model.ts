@@ -1,4 +1,5 @@
-// The Llama family (transformers' modeling_llama.py; mistral and qwen2 differ only in config):
+// The Llama family (transformers' modeling_llama.py; mistral, qwen2 and qwen3 differ as
+// ATTENTION_QUIRKS says: https://github.com/huggingface/transformers/blob/main/src/transformers/models/qwen3/modeling_qwen3.py):
 // RMSNorm, rotary position embeddings, SwiGLU MLP, grouped-query attention through libtorch's
 // SDPA (keys and values are not repeated), module names as the checkpoint keys.
 import { Embedding } from '../../nn/embedding';
@@ -12,7 +13,7 @@ import { tidy } from '../../tensor/scope';
 import { Tensor } from '../../tensor/tensor';
 import { PreTrainedModel } from '../pretrained';
 import { attentionPattern, AttentionPattern, DecoderInputs, defaultPositions, KVCache } from '../decoder';
-import { LlamaConfig, ropeConfig, slidingWindows } from './config';
+import { ATTENTION_QUIRKS, LlamaConfig, ropeConfig, slidingWindows } from './config';
 import { checkpoint } from '../../nn/checkpoint';
 
 export class LlamaAttention extends Module {
@@ -20,6 +21,9 @@ export class LlamaAttention extends Module {
   k_proj: Linear;
   v_proj: Linear;
   o_proj: Linear;
+  /** qwen3: RMSNorm over each head's queries and keys */
+  q_norm?: RMSNorm;
+  k_norm?: RMSNorm;
   private readonly heads: number;
   private readonly kvHeads: number;
   private readonly headDim: number;
@@ -37,16 +41,21 @@ export class LlamaAttention extends Module {
     this.q_proj = new Linear(c.hidden_size, this.heads * this.headDim, o);
     this.k_proj = new Linear(c.hidden_size, this.kvHeads * this.headDim, o);
     this.v_proj = new Linear(c.hidden_size, this.kvHeads * this.headDim, o);
-    // qwen2: bias on q, k, v only
-    this.o_proj = new Linear(this.heads * this.headDim, c.hidden_size, { std: c.initializer_range, bias: c.attention_bias && c.model_type === 'llama' });
+    const quirks = ATTENTION_QUIRKS[c.model_type];
+    this.o_proj = new Linear(this.heads * this.headDim, c.hidden_size, { std: c.initializer_range, bias: c.attention_bias && !quirks.qkvBias });
+    if (quirks.qkNorm) {
+      this.q_norm = new RMSNorm(this.headDim, c.rms_norm_eps);
+      this.k_norm = new RMSNorm(this.headDim, c.rms_norm_eps);
+    }
     this.dropoutP = c.attention_dropout;
   }
 
   forward(x: Tensor, cos: Tensor, sin: Tensor, p: AttentionPattern, cache: KVCache | null): Tensor {
     const [B, T] = x.shape;
     const split = (l: Linear, h: number) => l.forward(x).view(B, T, h, this.headDim).transpose(1, 2); // (B, h, T, D)
-    const q = applyRotary(split(this.q_proj, this.heads), cos, sin); // (B, H, T, D)
-    const k = applyRotary(split(this.k_proj, this.kvHeads), cos, sin); // (B, Hkv, T, D)
+    const norm = (t: Tensor, n?: RMSNorm) => (n ? n.forward(t) : t); // over D
+    const q = applyRotary(norm(split(this.q_proj, this.heads), this.q_norm), cos, sin); // (B, H, T, D)
+    const k = applyRotary(norm(split(this.k_proj, this.kvHeads), this.k_norm), cos, sin); // (B, Hkv, T, D)
     const v = split(this.v_proj, this.kvHeads); // (B, Hkv, T, D)
     const kv = cache ? cache.update(this.layerIdx, k, v) : { k, v };
     const y = scaledDotProductAttention(q, kv.k, kv.v, {
@@ -169,5 +178,5 @@ export class LlamaModel extends PreTrainedModel<LlamaConfig> {
 
 /** The class-name prefix transformers uses for each model_type served here. */
 export function familyName(c: LlamaConfig): string {
-  return { llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2' }[c.model_type];
+  return { llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', qwen3: 'Qwen3' }[c.model_type];
 }
