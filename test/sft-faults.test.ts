@@ -146,7 +146,10 @@ describe('a checkpoint that says "tied" but stores its own head', () => {
       compareNumbers(logitsOf(model), Float32Array.from(e.logits_first_last), 0, 1e-5, `${name} logits`);
       const out = path.join(tmp, `${name}-saved`);
       ft.savePretrained(model, out);
-      const again = await ft.AutoModelForCausalLM.fromPretrained(out, quiet);
+      const reloadWarnings: string[] = [];
+      const again = await ft.AutoModelForCausalLM.fromPretrained(out, { warn: (w) => reloadWarnings.push(w) });
+      expect(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).tie_word_embeddings).toBe(false);
+      expect(reloadWarnings).toEqual([]);
       compareNumbers(logitsOf(again), Float32Array.from(e.logits_first_last), 0, 1e-5, `${name} logits after a round trip`);
       model.dispose();
       again.dispose();
@@ -220,7 +223,7 @@ describe('--skip-bad-rows covers rows that fail when rendered or tokenised', () 
       { prompt: [{ role: 'critic', content: 'x' }], completion: [{ role: 'assistant', content: 'y' }] },
     ];
     await expect(sft(llama, bad)).rejects.toThrow(/row 2: the conversation has no assistant message/);
-    await expect(sft(llama, bad.slice(3))).rejects.toThrow(/row 1: .*unknown role: critic/);
+    await expect(sft(llama, bad.slice(3))).rejects.toThrow(/row 1: the chat template: .*unknown role: critic/);
     const store = await sft(llama, bad, { skipBadRows: true });
     expect(store.length).toBe(2);
     expect(store.meta.rows).toBe(2);

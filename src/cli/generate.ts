@@ -39,6 +39,13 @@ function options(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM): Generate
   return { ...o, eosTokenId: [...new Set(eos)] };
 }
 
+/** For a model with a position table (GPT-2): why a prompt of n tokens and the new ones do not fit, or null. */
+function positionProblem(model: CausalLM, n: number, o: GenerateOptions): string | null {
+  const maxNew = o.maxNewTokens ?? model.generationConfig?.max_new_tokens ?? 20;
+  if (model.maxPositions === undefined || n + maxNew <= model.maxPositions) return null;
+  return `the prompt has ${n} tokens: with ${maxNew} new ones that is more than the ${model.maxPositions} positions ${model.architecture} takes (shorten it, or lower --max-new-tokens)`;
+}
+
 /** Exit status: 0, or 1 when some rows of --data could not be generated (each says why in its line). */
 export async function generateCommand(f: Parsed): Promise<number> {
   if (f.model === undefined) throw new UsageError('missing --model');
@@ -62,6 +69,8 @@ export async function generateCommand(f: Parsed): Promise<number> {
     if (f.prompt !== undefined) {
       const ids = await promptIds(tok, str(f, 'prompt')!, !!f.chat, kwargs);
       if (ids.length === 0) throw new UsageError('--prompt: the prompt has no tokens (this tokenizer adds no BOS to an empty text): give some text');
+      const tooLong = positionProblem(model, ids.length, o);
+      if (tooLong !== null) throw new UsageError(`--prompt: ${tooLong}`);
       const input = tensor([ids], { dtype: 'int64', device });
       const generated: number[] = [];
       let shown = '';
@@ -95,9 +104,6 @@ export async function generateCommand(f: Parsed): Promise<number> {
 
 /** --data: rows of prompts (a text column, or messages) in batches, one JSON line per row, in order. */
 async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM, o: GenerateOptions & { eosTokenId: number[] }, device: Device): Promise<number> {
-  // a model with a position table takes prompt + new tokens up to its length: a longer prompt is
-  // reported in its own line, and the rest of the batch goes on
-  const maxNew = o.maxNewTokens ?? model.generationConfig?.max_new_tokens ?? 20;
   const kwargs = chatTemplateKwargs(f);
   let failed = 0;
   const file = str(f, 'data')!;
@@ -154,8 +160,10 @@ async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM
         continue;
       }
       if (ids.length === 0) throw new UsageError(`${file}:${row.line}: the prompt has no tokens (an empty text, and this tokenizer adds no BOS)`);
-      if (model.maxPositions !== undefined && ids.length + maxNew > model.maxPositions) {
-        batch.push({ line: row.line, prompt, ids, error: `the prompt has ${ids.length} tokens: with ${maxNew} new ones that is more than the ${model.maxPositions} positions ${model.architecture} takes (shorten it, or lower --max-new-tokens)` });
+      // a prompt too long for the position table is reported in its own line; the batch goes on
+      const tooLong = positionProblem(model, ids.length, o);
+      if (tooLong !== null) {
+        batch.push({ line: row.line, prompt, ids, error: tooLong });
         failed++;
       } else batch.push({ line: row.line, prompt, ids });
       if (batch.length === bs) await run();

@@ -132,7 +132,9 @@ function untieDifferingCopies(model: PreTrainedModel, ck: Checkpoint, byModelKey
         other.dispose();
         if (same) continue;
         model.untie(k);
-        warn(`${model.architecture} ties ${k} to ${stored[0]}, but ${ck.where} stores them with different values: both are kept, untied (set tie_word_embeddings to false in config.json to silence this)`);
+        // what the model now is: a copy it saves loads untied, in Python too, without this warning
+        (model.config as Record<string, unknown>).tie_word_embeddings = false;
+        warn(`${model.architecture} ties ${k} to ${stored[0]}, but ${ck.where} stores them with different values: both are kept, untied (and tie_word_embeddings is now false in the model's config)`);
       }
     } finally {
       first.dispose();

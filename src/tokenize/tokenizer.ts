@@ -163,7 +163,12 @@ export class PreTrainedTokenizer {
       const t = this.specialToken(k);
       if (t !== null) specials[k] = t;
     }
-    return compiled.render({ ...specials, ...(o.extra ?? {}), messages, add_generation_prompt: o.addGenerationPrompt ?? false });
+    try {
+      return compiled.render({ ...specials, ...(o.extra ?? {}), messages, add_generation_prompt: o.addGenerationPrompt ?? false });
+    } catch (e) {
+      // raise_exception's message, or the template failing on a value (a null content it does not handle)
+      throw new Error(`the chat template: ${(e as Error).message}`);
+    }
   }
   private compiled: [Template | undefined, Template | undefined] = [undefined, undefined];
 
