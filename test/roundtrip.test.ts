@@ -111,6 +111,21 @@ maybe('one cache for Python and Node', () => {
   });
 });
 
+/** Three AdamW steps (lr 1e-2) of a causal LM on a padded batch, padding not a target; leaves it in eval mode. */
+function trainThreeSteps(model: { parameters(): ft.Tensor[]; train(): unknown; eval(): unknown; forward(x: object): { loss: ft.Tensor | null } }, ids: () => ft.Tensor, mask: () => ft.Tensor): void {
+  const opt = new ft.AdamW(model.parameters(), { lr: 1e-2 });
+  model.train();
+  for (let s = 0; s < 3; s++) {
+    ft.tidy(() => {
+      model.forward({ inputIds: ids(), attentionMask: mask(), labels: ids().maskedFill(mask().eq(0), -100) }).loss!.backward();
+      opt.step();
+      opt.zeroGrad();
+    });
+  }
+  opt.dispose();
+  model.eval();
+}
+
 maybe('round trip of decoders through Python transformers', () => {
   const LM = path.join(__dirname, 'fixtures', 'lm');
   for (const name of ['llama', 'gpt2']) {
@@ -121,18 +136,7 @@ maybe('round trip of decoders through Python transformers', () => {
       const enc = await tok.encode(['The food was great and the service fast.', 'Never again.'], { padding: 'longest' });
       const ids = () => ft.tensor(enc.inputIds, { dtype: 'int64' });
       const mask = () => ft.tensor(enc.attentionMask, { dtype: 'int64' });
-      const opt = new ft.AdamW(model.parameters(), { lr: 1e-2 });
-      model.train();
-      for (let s = 0; s < 3; s++) {
-        ft.tidy(() => {
-          const labels = ids().maskedFill(mask().eq(0), -100);
-          model.forward({ inputIds: ids(), attentionMask: mask(), labels }).loss!.backward();
-          opt.step();
-          opt.zeroGrad();
-        });
-      }
-      opt.dispose();
-      model.eval();
+      trainThreeSteps(model as never, ids, mask);
       const probe = [enc.inputIds[0].slice(0, 6)];
       const ours = ft.tidy(() => model.forward({ inputIds: ft.tensor(probe, { dtype: 'int64' }) }).logits.toNumbers());
       const prompt = 'The service was';
@@ -169,17 +173,7 @@ maybe('round trip of the decoder families without a tokenizer of their own', () 
       const model = await ft.AutoModelForCausalLM.fromPretrained(path.join(DEC, name), { warn: () => undefined });
       const ids = () => ft.tensor(inputs.input_ids, { dtype: 'int64' });
       const mask = () => ft.tensor(inputs.attention_mask, { dtype: 'int64' });
-      const opt = new ft.AdamW(model.parameters(), { lr: 1e-2 });
-      model.train();
-      for (let s = 0; s < 3; s++) {
-        ft.tidy(() => {
-          model.forward({ inputIds: ids(), attentionMask: mask(), labels: ids().maskedFill(mask().eq(0), -100) }).loss!.backward();
-          opt.step();
-          opt.zeroGrad();
-        });
-      }
-      opt.dispose();
-      model.eval();
+      trainThreeSteps(model as never, ids, mask);
       const probe = [inputs.input_ids[0].slice(0, 8)];
       const ours = ft.tidy(() => model.forward({ inputIds: ft.tensor(probe, { dtype: 'int64' }) }).logits.toNumbers());
       const promptIds = [inputs.input_ids[1].slice(0, 4)];
