@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Golden values for test/decoder.test.ts: small random-initialised GPT-2 and Llama-family models
-(Llama, Mistral, Qwen2, Qwen3)
+(Llama, Mistral, Qwen2, Qwen3, SmolLM3)
 from transformers, with their logits, losses and every parameter's gradient on a padded batch,
 packed-document equivalence, and greedy generation (batched, left-padded).
 
@@ -20,7 +20,7 @@ import torch
 import transformers
 from transformers import (GPT2Config, GPT2LMHeadModel, GPT2ForSequenceClassification, LlamaConfig, LlamaForCausalLM,
                           LlamaForSequenceClassification, MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM,
-                          Qwen3Config, Qwen3ForCausalLM, Qwen3ForSequenceClassification)
+                          Qwen3Config, Qwen3ForCausalLM, Qwen3ForSequenceClassification, SmolLM3Config, SmolLM3ForCausalLM)
 
 torch.manual_seed(0)
 torch.set_num_threads(1)
@@ -56,6 +56,9 @@ MODELS = {
     'qwen3': (Qwen3ForCausalLM, Qwen3Config(**common_llama, head_dim=16, use_sliding_window=True, sliding_window=4, max_window_layers=1,
                                              tie_word_embeddings=True)),
     'qwen3-seqcls': (Qwen3ForSequenceClassification, Qwen3Config(**common_llama, head_dim=16, attention_bias=True, num_labels=3)),
+    # the second layer without rotary embeddings, and sliding (window 4); biases on
+    'smollm3': (SmolLM3ForCausalLM, SmolLM3Config(**common_llama, no_rope_layers=[1, 0], use_sliding_window=True, sliding_window=4,
+                                                   attention_bias=True, mlp_bias=True, tie_word_embeddings=False)),
 }
 
 # a right-padded batch: rows of 11, 7 and 4 real tokens (pad 0, never a real token here)

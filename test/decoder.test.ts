@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as ft from '../src';
+import { llamaConfig, ropeLayers, slidingWindows } from '../src/models/llama/config';
 import { Tensor } from '../src';
 import { closeNumbers, compareNumbers } from './helpers';
 
@@ -118,7 +119,7 @@ describe('model families', () => {
     const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'ft-family-'));
     fs.copyFileSync(path.join(FX, 'llama', 'model.safetensors'), path.join(dir, 'model.safetensors'));
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'falcon' }));
-    await expect(ft.AutoModel.fromPretrained(dir, quiet)).rejects.toThrow(/model_type "falcon" is not supported \(supported: bert, deberta-v2, distilbert, electra, gpt2, llama, mistral, modernbert, qwen2, qwen3, roberta, xlm-roberta\)/);
+    await expect(ft.AutoModel.fromPretrained(dir, quiet)).rejects.toThrow(/model_type "falcon" is not supported \(supported: bert, deberta-v2, distilbert, electra, gpt2, llama, mistral, modernbert, qwen2, qwen3, roberta, smollm3, xlm-roberta\)/);
     fs.rmSync(dir, { recursive: true });
   });
 
@@ -160,6 +161,16 @@ describe('model families', () => {
     expect(keys).not.toContain('model.layers.0.self_attn.o_proj.bias');
     expect(q.architecture).toBe('Qwen2ForCausalLM');
     q.dispose();
+  });
+
+  test("SmolLM3's layers without rotary: every fourth by default, no_rope_layers when given, checked", () => {
+    const base = { model_type: 'smollm3', vocab_size: 96, hidden_size: 32, intermediate_size: 48, num_attention_heads: 4, num_key_value_heads: 2, pad_token_id: 0 };
+    expect(ropeLayers(llamaConfig({ ...base, num_hidden_layers: 8 }))).toEqual([true, true, true, false, true, true, true, false]);
+    expect(ropeLayers(llamaConfig({ ...base, num_hidden_layers: 3, no_rope_layer_interval: 2 }))).toEqual([true, false, true]);
+    // layers without rotary slide when use_sliding_window and a window are set
+    expect(slidingWindows(llamaConfig({ ...base, num_hidden_layers: 4, use_sliding_window: true, sliding_window: 8 }))).toEqual([null, null, null, 8]);
+    expect(() => llamaConfig({ ...base, num_hidden_layers: 2, no_rope_layers: [1] })).toThrow(/no_rope_layers has 1 entries for 2 layers/);
+    expect(() => llamaConfig({ ...base, num_hidden_layers: 2, no_rope_layers: [1, 'x'] })).toThrow(/no_rope_layers\[1\] is "x", expected 0 or 1/);
   });
 });
 

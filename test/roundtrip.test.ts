@@ -167,7 +167,7 @@ maybe('round trip of decoders through Python transformers', () => {
 maybe('round trip of the decoder families without a tokenizer of their own', () => {
   const DEC = path.join(__dirname, 'fixtures', 'decoder');
   const inputs = JSON.parse(fs.readFileSync(path.join(DEC, 'expected.json'), 'utf8')).inputs as { input_ids: number[][]; attention_mask: number[][] };
-  for (const [name, cls] of [['qwen3', 'Qwen3ForCausalLM']] as const) {
+  for (const [name, cls] of [['qwen3', 'Qwen3ForCausalLM'], ['smollm3', 'SmolLM3ForCausalLM']] as const) {
     test(`${name}: a few training steps, savePretrained; Python's logits and greedy continuation match ours`, async () => {
       const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ft-rt-dec-'));
       const model = await ft.AutoModelForCausalLM.fromPretrained(path.join(DEC, name), { warn: () => undefined });

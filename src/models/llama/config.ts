@@ -1,11 +1,11 @@
-// LlamaConfig, and the Mistral, Qwen2 and Qwen3 configs that the same implementation serves:
+// LlamaConfig, and the Mistral, Qwen2, Qwen3 and SmolLM3 configs that the same implementation serves:
 // Hugging Face's field names, read straight from config.json, each model_type with transformers'
 // defaults. What a model_type changes in the modules is decided here, once (ATTENTION_QUIRKS).
 import { ACTIVATIONS, Activation } from '../../nn/activations';
 import { RopeConfig } from '../../nn/rotary';
 import { checkParameterCount, ConfigReader, LabelFields, labelFields } from '../config';
 
-export type LlamaModelType = 'llama' | 'mistral' | 'qwen2' | 'qwen3';
+export type LlamaModelType = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'smollm3';
 
 export interface LlamaConfig extends LabelFields {
   model_type: LlamaModelType;
@@ -32,11 +32,13 @@ export interface LlamaConfig extends LabelFields {
   [extra: string]: unknown;
 }
 
-const DEFAULTS: Record<LlamaModelType, { vocab: number; hidden: number; inter: number; kv: number | null; maxPos: number; tie: boolean; bos: number | null; eos: number | null }> = {
+type Defaults = { vocab: number; hidden: number; inter: number; kv: number | null; maxPos: number; tie: boolean; bos: number | null; eos: number | null; heads?: number; layers?: number; pad?: number };
+const DEFAULTS: Record<LlamaModelType, Defaults> = {
   llama: { vocab: 32000, hidden: 4096, inter: 11008, kv: null, maxPos: 2048, tie: false, bos: 1, eos: 2 },
   mistral: { vocab: 32000, hidden: 4096, inter: 14336, kv: 8, maxPos: 4096 * 32, tie: false, bos: 1, eos: 2 },
   qwen2: { vocab: 151936, hidden: 4096, inter: 22016, kv: 32, maxPos: 32768, tie: false, bos: null, eos: null },
   qwen3: { vocab: 151936, hidden: 4096, inter: 22016, kv: 32, maxPos: 32768, tie: false, bos: null, eos: null },
+  smollm3: { vocab: 128256, hidden: 2048, inter: 11008, kv: 4, maxPos: 32768, tie: true, bos: 128000, eos: 128001, heads: 16, layers: 36, pad: 128004 },
 };
 
 /**
@@ -50,6 +52,7 @@ export const ATTENTION_QUIRKS: Record<LlamaModelType, { qkvBias?: boolean; qkNor
   mistral: {},
   qwen2: { qkvBias: true },
   qwen3: { qkNorm: true, defaultHeadDim: 128 },
+  smollm3: {},
 };
 
 export function llamaConfig(raw: Record<string, unknown>, where = 'config.json', overrides: Record<string, unknown> = {}): LlamaConfig {
@@ -60,7 +63,7 @@ export function llamaConfig(raw: Record<string, unknown>, where = 'config.json',
   const d = DEFAULTS[type];
   const vocab = r.int('vocab_size', d.vocab);
   const hidden = r.int('hidden_size', d.hidden);
-  const heads = r.int('num_attention_heads', 32);
+  const heads = r.int('num_attention_heads', d.heads ?? 32);
   const kv = r.int('num_key_value_heads', d.kv ?? heads);
   if (heads % kv !== 0) r.fail(`num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kv}`);
   const quirks = ATTENTION_QUIRKS[type];
@@ -72,7 +75,7 @@ export function llamaConfig(raw: Record<string, unknown>, where = 'config.json',
     vocab_size: vocab,
     hidden_size: hidden,
     intermediate_size: r.int('intermediate_size', d.inter),
-    num_hidden_layers: r.int('num_hidden_layers', 32),
+    num_hidden_layers: r.int('num_hidden_layers', d.layers ?? 32),
     num_attention_heads: heads,
     num_key_value_heads: kv,
     head_dim: headDim,
@@ -83,14 +86,15 @@ export function llamaConfig(raw: Record<string, unknown>, where = 'config.json',
     tie_word_embeddings: r.bool('tie_word_embeddings', d.tie),
     attention_dropout: r.prob('attention_dropout', 0),
     attention_bias: quirks.qkvBias ?? (type === 'mistral' ? false : r.bool('attention_bias', false)),
-    mlp_bias: type === 'llama' ? r.bool('mlp_bias', false) : false,
+    mlp_bias: type === 'llama' || type === 'smollm3' ? r.bool('mlp_bias', false) : false,
     bos_token_id: r.tokenIds('bos_token_id', d.bos),
     eos_token_id: r.tokenIds('eos_token_id', d.eos),
-    pad_token_id: r.tokenId('pad_token_id', vocab),
+    pad_token_id: r.tokenId('pad_token_id', vocab, d.pad ?? null),
     ...labelFields(r, overrides),
   };
   delete c.num_labels;
   ropeConfig(c, r); // validated now, not at the first forward
+  ropeLayers(c, r);
   slidingWindows(c, r);
   const h = hidden;
   const perLayer = h * headDim * (heads * 2 + kv * 2) + 3 * h * c.intermediate_size + 2 * h + (quirks.qkNorm ? 2 * headDim : 0);
@@ -128,9 +132,33 @@ export function ropeConfig(c: LlamaConfig, r = new ConfigReader(c, 'config.json'
   return p.fail(`rope type '${type}' is not supported (supported: default, linear, dynamic, llama3)`);
 }
 
-/** Each layer's sliding window (null: full causal attention), as mistral, qwen2 and qwen3 configure it. */
+/**
+ * Whether each layer applies rotary embeddings: all of them, but SmolLM3's no_rope_layers (1: rope,
+ * 0: none), by default every no_rope_layer_interval-th layer (4) without.
+ */
+export function ropeLayers(c: LlamaConfig, r = new ConfigReader(c, 'config.json')): boolean[] {
+  const n = c.num_hidden_layers;
+  if (c.model_type !== 'smollm3') return new Array(n).fill(true);
+  if (Array.isArray(c.no_rope_layers)) {
+    if (c.no_rope_layers.length !== n) r.fail(`no_rope_layers has ${c.no_rope_layers.length} entries for ${n} layers`);
+    return c.no_rope_layers.map((v, i) => (v === 0 || v === 1 || typeof v === 'boolean' ? Boolean(v) : r.fail(`no_rope_layers[${i}] is ${JSON.stringify(v)}, expected 0 or 1`)));
+  }
+  const every = r.int('no_rope_layer_interval', 4, 1);
+  return Array.from({ length: n }, (_, i) => (i + 1) % every !== 0);
+}
+
+/** Each layer's sliding window (null: full causal attention), as mistral, qwen2, qwen3 and smollm3 configure it. */
 export function slidingWindows(c: LlamaConfig, r = new ConfigReader(c, 'config.json')): (number | null)[] {
   const n = c.num_hidden_layers;
+  if (c.model_type === 'smollm3') {
+    // transformers: layers without rope slide when use_sliding_window and a window are set
+    const on = r.bool('use_sliding_window', false);
+    const window = c.sliding_window === undefined || c.sliding_window === null ? null : r.int('sliding_window', null);
+    const rope = ropeLayers(c, r);
+    const types = Array.isArray(c.layer_types) ? c.layer_types : rope.map((has) => (on && window !== null && !has ? 'sliding_attention' : 'full_attention'));
+    if (types.length !== n) r.fail(`layer_types has ${types.length} entries for ${n} layers`);
+    return types.map((t) => (on && t === 'sliding_attention' ? window : null));
+  }
   // transformers' default window (4096) applies when config.json has no sliding_window; null means none
   const window = c.sliding_window === null ? null : r.int('sliding_window', 4096);
   if (c.model_type === 'mistral') return new Array(n).fill(window);

@@ -13,7 +13,7 @@ import { tidy } from '../../tensor/scope';
 import { Tensor } from '../../tensor/tensor';
 import { PreTrainedModel } from '../pretrained';
 import { attentionPattern, AttentionPattern, DecoderInputs, defaultPositions, KVCache } from '../decoder';
-import { ATTENTION_QUIRKS, LlamaConfig, ropeConfig, slidingWindows } from './config';
+import { ATTENTION_QUIRKS, LlamaConfig, ropeConfig, ropeLayers, slidingWindows } from './config';
 import { checkpoint } from '../../nn/checkpoint';
 
 export class LlamaAttention extends Module {
@@ -32,6 +32,8 @@ export class LlamaAttention extends Module {
   constructor(
     c: LlamaConfig,
     readonly layerIdx: number,
+    /** false for SmolLM3's layers without rotary embeddings */
+    private readonly useRope = true,
   ) {
     super();
     const o = { std: c.initializer_range, bias: c.attention_bias };
@@ -54,8 +56,9 @@ export class LlamaAttention extends Module {
     const [B, T] = x.shape;
     const split = (l: Linear, h: number) => l.forward(x).view(B, T, h, this.headDim).transpose(1, 2); // (B, h, T, D)
     const norm = (t: Tensor, n?: RMSNorm) => (n ? n.forward(t) : t); // over D
-    const q = applyRotary(norm(split(this.q_proj, this.heads), this.q_norm), cos, sin); // (B, H, T, D)
-    const k = applyRotary(norm(split(this.k_proj, this.kvHeads), this.k_norm), cos, sin); // (B, Hkv, T, D)
+    const rotate = (t: Tensor) => (this.useRope ? applyRotary(t, cos, sin) : t);
+    const q = rotate(norm(split(this.q_proj, this.heads), this.q_norm)); // (B, H, T, D)
+    const k = rotate(norm(split(this.k_proj, this.kvHeads), this.k_norm)); // (B, Hkv, T, D)
     const v = split(this.v_proj, this.kvHeads); // (B, Hkv, T, D)
     const kv = cache ? cache.update(this.layerIdx, k, v) : { k, v };
     const y = scaledDotProductAttention(q, kv.k, kv.v, {
@@ -97,9 +100,10 @@ export class LlamaDecoderLayer extends Module {
     c: LlamaConfig,
     i: number,
     readonly slidingWindow: number | null,
+    useRope = true,
   ) {
     super();
-    this.self_attn = new LlamaAttention(c, i);
+    this.self_attn = new LlamaAttention(c, i, useRope);
     this.mlp = new LlamaMLP(c);
     this.input_layernorm = new RMSNorm(c.hidden_size, c.rms_norm_eps);
     this.post_attention_layernorm = new RMSNorm(c.hidden_size, c.rms_norm_eps);
@@ -134,7 +138,8 @@ export class LlamaModel extends PreTrainedModel<LlamaConfig> {
     this.architecture = `${familyName(c)}Model`;
     this.embed_tokens = new Embedding(c.vocab_size, c.hidden_size, c.pad_token_id, c.initializer_range);
     const windows = slidingWindows(c);
-    this.layers = new ModuleList(Array.from({ length: c.num_hidden_layers }, (_, i) => new LlamaDecoderLayer(c, i, windows[i])));
+    const rope = ropeLayers(c);
+    this.layers = new ModuleList(Array.from({ length: c.num_hidden_layers }, (_, i) => new LlamaDecoderLayer(c, i, windows[i], rope[i])));
     this.norm = new RMSNorm(c.hidden_size, c.rms_norm_eps);
     this._rotary = new RotaryEmbedding(ropeConfig(c));
   }
@@ -178,5 +183,5 @@ export class LlamaModel extends PreTrainedModel<LlamaConfig> {
 
 /** The class-name prefix transformers uses for each model_type served here. */
 export function familyName(c: LlamaConfig): string {
-  return { llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', qwen3: 'Qwen3' }[c.model_type];
+  return { llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', qwen3: 'Qwen3', smollm3: 'SmolLM3' }[c.model_type];
 }
