@@ -64,13 +64,7 @@ maybe('round trip through Python transformers', () => {
       model.dispose();
       const inputsFile = path.join(tmp, 'inputs.json');
       fs.writeFileSync(inputsFile, JSON.stringify(expected.inputs));
-      const out = JSON.parse(
-        execFileSync(py!, [path.join(__dirname, '..', 'scripts', 'check_roundtrip.py'), tmp, inputsFile], {
-          encoding: 'utf8',
-          env: { ...process.env, PYTHONWARNINGS: 'ignore', TRANSFORMERS_VERBOSITY: 'error', HF_HUB_OFFLINE: '1' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        }).trim().split('\n').pop()!,
-      );
+      const out = checkInPython('check_roundtrip.py', tmp, inputsFile);
       expect(out.class).toBe(name === 'seqcls' ? 'BertForSequenceClassification' : 'BertForMaskedLM');
       closeNumbers(out.logits, ours, 0, ROUNDTRIP_ATOL, `${name} logits in Python`);
       expect(out.tokenizer_ids).toEqual((await tok.encode(['the quick brown fox, café 北京'])).inputIds[0]);
@@ -111,6 +105,16 @@ maybe('one cache for Python and Node', () => {
   });
 });
 
+/** Runs scripts/<script> <dir> <inputs> with the parity Python; its last stdout line, parsed. */
+function checkInPython(script: string, dir: string, inputsFile: string) {
+  const out = execFileSync(py!, [path.join(__dirname, '..', 'scripts', script), dir, inputsFile], {
+    encoding: 'utf8',
+    env: { ...process.env, PYTHONWARNINGS: 'ignore', TRANSFORMERS_VERBOSITY: 'error', HF_HUB_OFFLINE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
 /** Three AdamW steps (lr 1e-2) of a causal LM on a padded batch, padding not a target; leaves it in eval mode. */
 function trainThreeSteps(model: { parameters(): ft.Tensor[]; train(): unknown; eval(): unknown; forward(x: object): { loss: ft.Tensor | null } }, ids: () => ft.Tensor, mask: () => ft.Tensor): void {
   const opt = new ft.AdamW(model.parameters(), { lr: 1e-2 });
@@ -147,13 +151,7 @@ maybe('round trip of decoders through Python transformers', () => {
       model.dispose();
       const inputsFile = path.join(tmp, 'inputs.json');
       fs.writeFileSync(inputsFile, JSON.stringify({ input_ids: probe, prompt, max_new_tokens: 10 }));
-      const out = JSON.parse(
-        execFileSync(py!, [path.join(__dirname, '..', 'scripts', 'check_roundtrip_lm.py'), tmp, inputsFile], {
-          encoding: 'utf8',
-          env: { ...process.env, PYTHONWARNINGS: 'ignore', TRANSFORMERS_VERBOSITY: 'error', HF_HUB_OFFLINE: '1' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        }).trim().split('\n').pop()!,
-      );
+      const out = checkInPython('check_roundtrip_lm.py', tmp, inputsFile);
       expect(out.class).toBe(name === 'llama' ? 'LlamaForCausalLM' : 'GPT2LMHeadModel');
       closeNumbers(out.logits, ours, 0, 1e-5, `${name} logits in Python`);
       expect(out.tokenizer_ids).toEqual(promptIds[0]);
@@ -182,13 +180,7 @@ maybe('round trip of the decoder families without a tokenizer of their own', () 
       model.dispose();
       const inputsFile = path.join(tmp, 'inputs.json');
       fs.writeFileSync(inputsFile, JSON.stringify({ input_ids: probe, prompt_ids: promptIds, max_new_tokens: 10 }));
-      const out = JSON.parse(
-        execFileSync(py!, [path.join(__dirname, '..', 'scripts', 'check_roundtrip_ids.py'), tmp, inputsFile], {
-          encoding: 'utf8',
-          env: { ...process.env, PYTHONWARNINGS: 'ignore', TRANSFORMERS_VERBOSITY: 'error', HF_HUB_OFFLINE: '1' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        }).trim().split('\n').pop()!,
-      );
+      const out = checkInPython('check_roundtrip_ids.py', tmp, inputsFile);
       expect(out.class).toBe(cls);
       closeNumbers(out.logits, ours, 0, 1e-5, `${name} logits in Python`);
       expect(out.generated).toEqual(greedy);

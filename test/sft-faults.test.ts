@@ -177,6 +177,20 @@ describe('a checkpoint that says "tied" but stores its own head', () => {
 });
 
 describe('masked-LM heads tie to the word embeddings unless tie_word_embeddings is false', () => {
+  test("a tied bias stored twice with different values is untied alone: the word embeddings stay tied, and the config says so", async () => {
+    const dir = path.join(__dirname, 'fixtures', 'bert', 'mlm');
+    const m = await ft.AutoModelForMaskedLM.fromPretrained(dir, quiet);
+    const sd = m.stateDict();
+    const other = ft.tidy(() => ft.keep(sd.get('cls.predictions.bias')!.add(1)));
+    const warnings: string[] = [];
+    ft.loadPretrainedWeights(m, new Map([...sd, ['cls.predictions.decoder.bias', other]]), 'two biases', (w) => warnings.push(w));
+    expect(warnings.join()).toMatch(/ties cls\.predictions\.decoder\.bias to cls\.predictions\.bias/);
+    expect(m.tiedKeys().some((g) => g.includes('cls.predictions.decoder.weight'))).toBe(true);
+    expect(m.config.tie_word_embeddings).not.toBe(false);
+    other.dispose();
+    m.dispose();
+  });
+
   test('BERT: tied by default; untied (its own, newly initialised decoder) with tie_word_embeddings false', async () => {
     const dir = path.join(__dirname, 'fixtures', 'bert', 'mlm');
     const tied = await ft.AutoModelForMaskedLM.fromPretrained(dir, quiet);

@@ -94,7 +94,7 @@ export async function generateCommand(f: Parsed): Promise<number> {
       process.stdout.write('\n');
       return 0;
     }
-    const failed = await generateRows(f, tok, model, o, device);
+    const failed = await generateRows(f, tok, model, o, device, kwargs);
     if (failed > 0) process.stderr.write(`fulltune generate: ${failed} row${failed > 1 ? 's were' : ' was'} not generated (their output lines say why)\n`);
     return failed > 0 ? 1 : 0;
   } finally {
@@ -103,8 +103,7 @@ export async function generateCommand(f: Parsed): Promise<number> {
 }
 
 /** --data: rows of prompts (a text column, or messages) in batches, one JSON line per row, in order. */
-async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM, o: GenerateOptions & { eosTokenId: number[] }, device: Device): Promise<number> {
-  const kwargs = chatTemplateKwargs(f);
+async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM, o: GenerateOptions & { eosTokenId: number[] }, device: Device, kwargs?: Record<string, unknown>): Promise<number> {
   let failed = 0;
   const file = str(f, 'data')!;
   const column = str(f, 'text-column') ?? 'prompt';
@@ -129,12 +128,13 @@ async function generateRows(f: Parsed, tok: PreTrainedTokenizer, model: CausalLM
       input.dispose();
     }
     const eos = o.eosTokenId;
+    let k = 0; // the generated rows, in batch order
     for (const r of batch) {
       if (r.error !== undefined) {
         write({ line: r.line, prompt: r.prompt, error: r.error });
         continue;
       }
-      let gen = rows[todo.indexOf(r)].slice(T);
+      let gen = rows[k++].slice(T);
       const end = gen.findIndex((t) => eos.includes(t));
       if (end !== -1) gen = gen.slice(0, end);
       write({ line: r.line, prompt: r.prompt, completion: await tok.decode(gen), tokens: gen.length, stopped: end !== -1 ? 'eos' : 'max_new_tokens' });

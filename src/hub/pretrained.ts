@@ -115,6 +115,7 @@ export function loadPretrainedWeights(
  * weights say otherwise must not silently drop a stored tensor.
  */
 function untieDifferingCopies(model: PreTrainedModel, ck: Checkpoint, byModelKey: Map<string, string>, warn: (msg: string) => void): void {
+  let untied = false;
   for (const group of model.tiedKeys()) {
     const stored = group.filter((k) => byModelKey.has(k));
     if (stored.length < 2) continue;
@@ -128,18 +129,23 @@ function untieDifferingCopies(model: PreTrainedModel, ck: Checkpoint, byModelKey
     try {
       for (const k of stored.slice(1)) {
         const other = read(k);
+        // another shape counts as different: untied, the key's own shape check then names it
         const same = tidy(() => first.shape.length === other.shape.length && first.shape.every((d, i) => d === other.shape[i]) && first.ne(other).sum().item() === 0);
         other.dispose();
         if (same) continue;
         model.untie(k);
-        // what the model now is: a copy it saves loads untied, in Python too, without this warning
-        (model.config as Record<string, unknown>).tie_word_embeddings = false;
-        warn(`${model.architecture} ties ${k} to ${stored[0]}, but ${ck.where} stores them with different values: both are kept, untied (and tie_word_embeddings is now false in the model's config)`);
+        untied = true;
+        warn(`${model.architecture} ties ${k} to ${stored[0]}, but ${ck.where} stores them with different values: both are kept, untied`);
       }
     } finally {
       first.dispose();
     }
   }
+  // what the model now is, when no weight matrix is shared any more (an output layer untied from
+  // the word embeddings; not a tied bias alone): a copy it saves loads untied, in Python too
+  const shapes = model.stateDict();
+  const matricesTied = model.tiedKeys().some((g) => shapes.get(g[0])!.shape.length === 2);
+  if (untied && !matricesTied) (model.config as Record<string, unknown>).tie_word_embeddings = false;
 }
 
 function inMemory(sd: Map<string, Tensor>, where: string): Checkpoint {

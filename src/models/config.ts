@@ -19,7 +19,6 @@ export interface LabelFields {
   problem_type: ProblemType | null;
 }
 
-/** num_labels as Hugging Face derives it: the size of id2label (2 when absent). */
 /**
  * The word embedding matrix an output layer shares, or undefined for a weight of its own:
  * transformers ties them unless config.json's tie_word_embeddings is false.
@@ -28,6 +27,7 @@ export function tiedWeight(config: object, wordEmbeddings: Tensor): Tensor | und
   return (config as { tie_word_embeddings?: unknown }).tie_word_embeddings === false ? undefined : wordEmbeddings;
 }
 
+/** num_labels as Hugging Face derives it: the size of id2label (2 when absent). */
 export function numLabels(c: { id2label: Record<string, string> }): number {
   return Object.keys(c.id2label).length;
 }

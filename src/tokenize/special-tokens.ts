@@ -62,12 +62,6 @@ export function tokenText(v: unknown): string | null {
   return null;
 }
 
-/**
- * The tokenizer config with its special tokens resolved as transformers resolves them (see the
- * file's header). `vocabHas` tells whether a class default exists in the vocabulary: transformers
- * would add a missing one as a new token, which the model's embeddings would not cover, so a
- * default the vocabulary lacks is left out.
- */
 /** config.json's model_type beside the tokenizer, or ''. */
 function modelType(dir: string): string {
   try {
@@ -78,6 +72,12 @@ function modelType(dir: string): string {
   }
 }
 
+/**
+ * The tokenizer config with its special tokens resolved as transformers resolves them (see the
+ * file's header). `vocabHas` tells whether a class default exists in the vocabulary: transformers
+ * would add a missing one as a new token, which the model's embeddings would not cover, so a
+ * default the vocabulary lacks is left out.
+ */
 export function resolveSpecialTokens(dir: string, config: Record<string, unknown>, vocabHas: (t: string) => boolean): Record<string, unknown> {
   const out = { ...config };
   const mapFile = path.join(dir, 'special_tokens_map.json');

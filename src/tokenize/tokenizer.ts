@@ -20,7 +20,7 @@ import {
 import { Template } from '@huggingface/jinja';
 import { HubOptions, resolveModelDir } from '../hub/hub';
 import { checkKeys } from '../util/names';
-import { resolveSpecialTokens } from './special-tokens';
+import { resolveSpecialTokens, SPECIAL_TOKEN_KEYS, tokenText } from './special-tokens';
 import { hasGenerationBlocks, holdsMarkers, rewriteGenerationBlocks, takeGenerationSpans } from './chat-template';
 import { tensor } from '../tensor/create';
 import { Tensor } from '../tensor/tensor';
@@ -97,12 +97,6 @@ export interface TokenizerConfig {
 // transformers writes a huge sentinel when a model has no limit
 const NO_LIMIT = 1e29;
 
-function tokenString(v: unknown, dflt: string): string {
-  if (typeof v === 'string') return v;
-  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
-  return dflt;
-}
-
 export class PreTrainedTokenizer {
   private constructor(
     private readonly rust: RustTokenizer,
@@ -159,7 +153,7 @@ export class PreTrainedTokenizer {
     });
     const compiled = (this.compiled[marked ? 1 : 0] ??= new Template(rewriteGenerationBlocks(template, marked)));
     const specials: Record<string, string> = {};
-    for (const k of ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token']) {
+    for (const k of SPECIAL_TOKEN_KEYS) {
       const t = this.specialToken(k);
       if (t !== null) specials[k] = t;
     }
@@ -234,11 +228,8 @@ export class PreTrainedTokenizer {
    * BERT-style vocabularies fall back to [PAD], and 0 when nothing else exists.
    */
   get padTokenId(): number {
-    const pad = this.config.pad_token;
-    if (pad !== undefined && pad !== null) {
-      const id = this.rust.tokenToId(tokenString(pad, ''));
-      if (id !== null) return id;
-    }
+    const id = this.specialId('pad_token');
+    if (id !== null) return id;
     return this.rust.tokenToId('[PAD]') ?? this.eosTokenId ?? 0;
   }
   /** The configured EOS token's id (tokenizer_config.json eos_token), or null. */
@@ -257,12 +248,9 @@ export class PreTrainedTokenizer {
   get bosTokenId(): number | null {
     return this.specialId('bos_token');
   }
-  /** A special token's text (eos_token, bos_token, ...) from tokenizer_config.json, or null. */
+  /** A special token's text (eos_token, bos_token, ...) as the tokenizer's files name it (special-tokens.ts), or null. */
   specialToken(name: string): string | null {
-    const v = this.config[name];
-    if (v === undefined || v === null) return null;
-    const t = tokenString(v, '');
-    return t === '' ? null : t;
+    return tokenText(this.config[name]);
   }
   private specialId(name: string): number | null {
     const t = this.specialToken(name);
@@ -334,7 +322,7 @@ export class PreTrainedTokenizer {
       if (len === undefined) throw new TypeError("encode: padding 'max_length' needs maxLength");
       if (o.padToMultipleOf) len = Math.ceil(len / o.padToMultipleOf) * o.padToMultipleOf;
       checkPadding(rows.length, len);
-      const padToken = tokenString(this.config.pad_token, '[PAD]');
+      const padToken = tokenText(this.config.pad_token) ?? '[PAD]';
       for (const e of rows) e.pad(len, { padId: this.padTokenId, padToken, padTypeId: 0, direction: this.paddingSide(o) });
     }
     return {
@@ -635,7 +623,7 @@ function gpt2ByteLevel(vocabFile: string, mergesFile: string, c: TokenizerConfig
       merges.push(l);
     });
   const prefix = c.add_prefix_space === true;
-  const specials = [...new Set(['unk_token', 'bos_token', 'eos_token', 'pad_token'].map((k) => c[k]).filter((t) => t !== undefined && t !== null).map((t) => tokenString(t, '')))].filter((t) => t !== '');
+  const specials = [...new Set(['unk_token', 'bos_token', 'eos_token', 'pad_token'].map((k) => tokenText(c[k])).filter((t): t is string => t !== null))];
   const added = specials.map((t) => {
     const id = vocab[t];
     if (id === undefined) throw new Error(`${vocabFile}: special token ${t} is not in the vocabulary`);
@@ -658,11 +646,11 @@ function gpt2ByteLevel(vocabFile: string, mergesFile: string, c: TokenizerConfig
 /** BERT's WordPiece pipeline from vocab.txt, as transformers' BertTokenizerFast converts it. */
 async function bertWordPiece(vocabFile: string, c: TokenizerConfig): Promise<RustTokenizer> {
   const lower = c.do_lower_case ?? true;
-  const unk = tokenString(c.unk_token, '[UNK]');
-  const sep = tokenString(c.sep_token, '[SEP]');
-  const cls = tokenString(c.cls_token, '[CLS]');
-  const pad = tokenString(c.pad_token, '[PAD]');
-  const mask = tokenString(c.mask_token, '[MASK]');
+  const unk = tokenText(c.unk_token) ?? '[UNK]';
+  const sep = tokenText(c.sep_token) ?? '[SEP]';
+  const cls = tokenText(c.cls_token) ?? '[CLS]';
+  const pad = tokenText(c.pad_token) ?? '[PAD]';
+  const mask = tokenText(c.mask_token) ?? '[MASK]';
   const model = await WordPiece.fromFile(vocabFile, { unkToken: unk, continuingSubwordPrefix: '##', maxInputCharsPerWord: 100 });
   const tok = new RustTokenizer(model);
   tok.setNormalizer(

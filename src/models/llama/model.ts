@@ -1,5 +1,6 @@
-// The Llama family (transformers' modeling_llama.py; mistral, qwen2 and qwen3 differ as
-// ATTENTION_QUIRKS says: https://github.com/huggingface/transformers/blob/main/src/transformers/models/qwen3/modeling_qwen3.py):
+// The Llama family (transformers' modeling_llama.py; mistral, qwen2, qwen3 and smollm3 differ as
+// ATTENTION_QUIRKS, ropeLayers and slidingWindows in ./config say; qwen3:
+// https://github.com/huggingface/transformers/blob/main/src/transformers/models/qwen3/modeling_qwen3.py):
 // RMSNorm, rotary position embeddings, SwiGLU MLP, grouped-query attention through libtorch's
 // SDPA (keys and values are not repeated), module names as the checkpoint keys.
 import { Embedding } from '../../nn/embedding';
